@@ -1,0 +1,2 @@
+//! connmgr core (work in progress)
+pub mod group;
