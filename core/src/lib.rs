@@ -1,2 +1,105 @@
-//! connmgr core (work in progress)
+//! A sans-IO peer connection manager: btcd's `connmgr` as a pure,
+//! deterministic state machine.
+//!
+//! [`ConnManager`] keeps a target number of automatic outbound connections,
+//! redials permanent peers with backoff, throttles after repeated failures,
+//! admits or refuses inbound connections, and tells the application about
+//! every peer that comes and goes. It does no I/O and reads no clock: a
+//! runtime feeds it [`Input`]s with the current [`Instant`] and performs the
+//! [`Action`]s it asks for. Every decision is therefore a function of the
+//! inputs, which is what lets the whole lifecycle be fuzzed, simulated and
+//! replayed from a trace.
+//!
+//! # The contract
+//!
+//! 1. **One entry point.** Every state change is a [`ConnManager::handle`]
+//!    call with an [`Input`]. The convenience methods (`start`, `connect`,
+//!    …) only build an `Input`, so a log of `(Instant, Input)` pairs
+//!    reproduces everything.
+//! 2. **Drain after every input.** After `handle`, call
+//!    [`poll_action`](ConnManager::poll_action) until it returns `None`, then
+//!    read [`poll_timeout`](ConnManager::poll_timeout).
+//! 3. **Time is an input.** Call `handle(now, Input::Tick)` at or after the
+//!    instant `poll_timeout` returned; such a tick always makes progress, and
+//!    a spurious one is harmless. Time that goes backwards is clamped.
+//! 4. **Answer what you are asked.** `RequestAddress` wants an
+//!    `AddressResult`, `Dial` a `DialResult` carrying the same attempt number,
+//!    unless a `CancelDial` for that attempt came first; after `CancelDial`
+//!    the dial's socket, if any, is yours to close. Report the end of an
+//!    established connection with `Closed`.
+//! 5. **Determinism.** The same [`Config`] and the same input log give the
+//!    same actions, on any machine. Ids come from a counter and are never
+//!    reused; the only randomness is seeded from the config.
+//! 6. **No panics.** Any input in any order is safe. Misuse (an unknown id,
+//!    a duplicate or late result, …) is ignored, counted in [`Stats`] and
+//!    returned as [`Ignored`]; a late successful dial whose request has ended
+//!    is answered with `Close` so its socket does not leak.
+//! 7. **Bounded work.** Each input costs O(log n) in live connections and
+//!    timers, plus the timers that fall due; nothing scans all connections
+//!    except `Stop`.
+//!
+//! # Example
+//!
+//! ```
+//! use connmgr::{Action, Config, ConnManager, Input, Instant, PeerEvent};
+//!
+//! let mut config = Config::default();
+//! config.target_outbound = 1;
+//! let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();
+//! let now = Instant::from_secs(1);
+//! mgr.start(now).unwrap();
+//!
+//! // The manager wants an address for its one automatic connection...
+//! let Some(Action::RequestAddress { id }) = mgr.poll_action() else { panic!() };
+//! let addr = "203.0.113.7:8333".parse().unwrap();
+//! mgr.handle(now, Input::AddressResult { id, result: Ok(addr) }).unwrap();
+//!
+//! // ...dials it...
+//! let Some(Action::Dial { attempt, .. }) = mgr.poll_action() else { panic!() };
+//! assert_eq!(mgr.poll_timeout(), Some(now + mgr.config().dial_timeout));
+//! mgr.handle(now, Input::DialResult { id, attempt, result: Ok(()) }).unwrap();
+//!
+//! // ...and tells the application.
+//! assert!(matches!(
+//!     mgr.poll_action(),
+//!     Some(Action::NotifyPeer(PeerEvent::Connected { .. }))
+//! ));
+//! assert_eq!(mgr.counts().automatic_established, 1);
+//! ```
+//!
+//! # Layout
+//!
+//! `manager/` holds the state machine, split into `outbound` (addresses,
+//! dials, retries, replacement), `inbound` (admission, listener pauses) and
+//! `lifecycle` (start, stop, disconnect, remove, closed). `backoff.rs` decides
+//! how long to wait, `timers.rs` keeps the deadlines, `group.rs` says which
+//! network group an address is in.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod action;
+mod backoff;
+mod config;
 pub mod group;
+mod id;
+mod ignored;
+mod input;
+mod manager;
+mod rng;
+mod state;
+mod stats;
+mod time;
+mod timers;
+
+pub use action::{Action, Direction, PeerEvent, Reason};
+pub use config::{Config, ConfigError};
+pub use group::GroupKey;
+pub use id::{ConnId, ListenerId};
+pub use ignored::Ignored;
+pub use input::{AcceptError, AddressError, DialError, Input};
+pub use manager::ConnManager;
+pub use rng::Rng;
+pub use state::{ConnInfo, ConnKind, ConnState};
+pub use stats::{Counts, Stats};
+pub use time::Instant;

@@ -1,0 +1,141 @@
+//! Everything the manager asks its runtime to do.
+
+use std::net::SocketAddr;
+
+use crate::input::{AddressError, DialError};
+use crate::{ConnId, Instant, ListenerId};
+
+/// An instruction for the runtime, drained with
+/// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[must_use]
+pub enum Action {
+    /// Find an address for this automatic request and answer with
+    /// `Input::AddressResult` (btcd's `GetNewAddress`, inverted).
+    RequestAddress {
+        /// The request.
+        id: ConnId,
+    },
+    /// Open a TCP connection and answer with `Input::DialResult` carrying the
+    /// same `attempt`. The core owns the timeout: do not add your own.
+    Dial {
+        /// The request.
+        id: ConnId,
+        /// Tags this dial so a late result is recognised.
+        attempt: u32,
+        /// Where to connect.
+        addr: SocketAddr,
+    },
+    /// Abandon this dial: drop it if in flight, close its socket if it
+    /// already connected. No result is expected any more.
+    CancelDial {
+        /// The request.
+        id: ConnId,
+        /// The attempt to abandon.
+        attempt: u32,
+    },
+    /// Close the connection of `id`: the established one, or, when `id` has
+    /// ended, the socket that a late `DialResult` just handed in. Use
+    /// `shutdown(2)` if the application holds the stream.
+    Close {
+        /// The connection.
+        id: ConnId,
+        /// Why.
+        reason: Reason,
+    },
+    /// A retry (same id) or throttled replacement (new id) is scheduled.
+    /// Informational: `poll_timeout` stays authoritative.
+    RetryAfter {
+        /// The request that will act at `at`.
+        id: ConnId,
+        /// When.
+        at: Instant,
+    },
+    /// Stop accepting on this listener until `until` (or a `ResumeListener`).
+    PauseListener {
+        /// The listener.
+        listener: ListenerId,
+        /// When it will be resumed.
+        until: Instant,
+    },
+    /// Accept again on this listener.
+    ResumeListener {
+        /// The listener.
+        listener: ListenerId,
+    },
+    /// The manager stopped: close every listener.
+    CloseListeners,
+    /// Tell the application.
+    NotifyPeer(PeerEvent),
+}
+
+/// The application's view of a connection, emitted in causal order: for one
+/// id, `Connected` precedes its `Disconnected`, and `GaveUp` or a final
+/// `Disconnected` is the last event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PeerEvent {
+    /// A connection is established.
+    Connected {
+        /// The connection.
+        id: ConnId,
+        /// The remote address.
+        addr: SocketAddr,
+        /// Who dialled.
+        direction: Direction,
+        /// Whether it is redialled whenever it drops.
+        permanent: bool,
+    },
+    /// An established connection ended. A permanent peer will be redialled
+    /// under the same id (a `RetryAfter` follows); otherwise the id is done.
+    Disconnected {
+        /// The connection.
+        id: ConnId,
+        /// Why.
+        reason: Reason,
+    },
+    /// A request ended without (another) connection. Final.
+    GaveUp {
+        /// The request.
+        id: ConnId,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// Who opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Direction {
+    /// We dialled.
+    Outbound,
+    /// A listener accepted it.
+    Inbound,
+}
+
+/// Why a connection or request ended; carried by `Close`, `Disconnected` and
+/// `GaveUp`, and counted in [`Stats`](crate::Stats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum Reason {
+    /// The application asked with `Disconnect`.
+    Disconnected,
+    /// The application asked with `Remove`.
+    Removed,
+    /// The manager stopped.
+    Stopped,
+    /// The connection ended (`Input::Closed`).
+    PeerClosed,
+    /// The dial failed (a timeout is `DialFailed(TimedOut)`).
+    DialFailed(DialError),
+    /// No address could be had.
+    NoAddress(AddressError),
+    /// Inbound is at `max_inbound`.
+    InboundFull,
+    /// An inbound connection arrived while the manager was not running.
+    NotRunning,
+    /// A dial succeeded after its request had ended.
+    StaleDial,
+}

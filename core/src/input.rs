@@ -1,0 +1,138 @@
+//! Everything that can change the manager's state.
+//!
+//! One enum on purpose: a log of `(Instant, Input)` is then a complete
+//! record, which is what makes replay and fuzzing cover everything.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::{ConnId, ListenerId};
+
+/// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Input {
+    /// Begin: make the automatic outbound requests and dial what was queued.
+    Start,
+    /// End: cancel dials and timers, close every connection, close listeners.
+    Stop,
+    /// Dial `addr`; a permanent request is redialled with backoff for ever.
+    /// Returns the new [`ConnId`].
+    Connect {
+        /// Where to connect.
+        addr: SocketAddr,
+        /// Redial with backoff whenever it fails or drops.
+        permanent: bool,
+    },
+    /// Ask for one more automatic outbound connection, if below the target.
+    /// Returns the new [`ConnId`].
+    NewConnReq,
+    /// Close a connection (or cancel a pending request) and let the policy
+    /// act: a permanent peer is redialled, an automatic one replaced.
+    Disconnect {
+        /// The connection.
+        id: ConnId,
+    },
+    /// Close a connection (or cancel a pending request) for good.
+    Remove {
+        /// The connection.
+        id: ConnId,
+    },
+    /// The answer to [`Action::RequestAddress`](crate::Action::RequestAddress).
+    AddressResult {
+        /// The request that asked.
+        id: ConnId,
+        /// The address to dial, or why there is none.
+        result: Result<SocketAddr, AddressError>,
+    },
+    /// The answer to [`Action::Dial`](crate::Action::Dial).
+    DialResult {
+        /// The request that dialled.
+        id: ConnId,
+        /// The attempt number from the `Dial` action.
+        attempt: u32,
+        /// Whether the TCP connection was established.
+        result: Result<(), DialError>,
+    },
+    /// A listener accepted a connection. Returns the new inbound [`ConnId`],
+    /// even when the connection is refused (it is then closed at once).
+    Accepted {
+        /// The listener.
+        listener: ListenerId,
+        /// The remote address.
+        remote: SocketAddr,
+    },
+    /// A listener's accept failed.
+    AcceptFailed {
+        /// The listener.
+        listener: ListenerId,
+        /// What went wrong.
+        error: AcceptError,
+    },
+    /// An established connection ended (EOF, reset, or the application
+    /// dropped it).
+    Closed {
+        /// The connection.
+        id: ConnId,
+    },
+    /// Time passed; fire the timers that are due.
+    Tick,
+}
+
+/// Why an address source had no address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum AddressError {
+    /// The source knows no address at all.
+    Empty,
+    /// The source knows addresses, but none passed its policy
+    /// (btcd: "no valid connect address").
+    NoneSuitable,
+    /// Every address offered fell in a group already at its outbound limit.
+    GroupsFull,
+}
+
+/// Why a dial failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum DialError {
+    /// The peer refused the connection.
+    Refused,
+    /// The dial did not complete within the timeout.
+    TimedOut,
+    /// No route to the peer, or the network is down.
+    Unreachable,
+    /// The connection was reset during the handshake.
+    Reset,
+    /// The runtime is out of a resource (file descriptors, ports).
+    Exhausted,
+    /// Anything else.
+    Other,
+}
+
+/// Why an accept failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum AcceptError {
+    /// Out of file descriptors (EMFILE, ENFILE).
+    TooManyOpenFiles,
+    /// Out of memory or buffers (ENOBUFS, ENOMEM).
+    OutOfMemory,
+    /// Anything else.
+    Other,
+}
+
+macro_rules! display_as_debug {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self, f)
+            }
+        }
+    )*};
+}
+display_as_debug!(AddressError, DialError, AcceptError);

@@ -1,0 +1,97 @@
+//! One connection's record, and the bookkeeping every change of it needs.
+//!
+//! Every phase change goes through [`enter`] so that the per-kind
+//! [`Counts`] can never drift from the records they summarise.
+
+use std::net::SocketAddr;
+
+use crate::group::GroupKey;
+use crate::timers::TimerSeq;
+use crate::{ConnKind, ConnState, Counts, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Queued,
+    AwaitingAddress,
+    Dialing,
+    Established,
+    /// Backoff of a permanent peer, or a throttled automatic replacement.
+    Waiting,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Conn {
+    pub kind: ConnKind,
+    pub phase: Phase,
+    pub addr: Option<SocketAddr>,
+    /// The group this connection is counted in, while it is counted.
+    pub group: Option<GroupKey>,
+    pub attempt: u32,
+    pub retry_count: u32,
+    pub address_retries: u32,
+    pub connected_at: Instant,
+    pub timer: Option<(TimerSeq, Instant)>,
+}
+
+impl Conn {
+    pub fn new(kind: ConnKind, phase: Phase, addr: Option<SocketAddr>) -> Conn {
+        Conn {
+            kind,
+            phase,
+            addr,
+            group: None,
+            attempt: 0,
+            retry_count: 0,
+            address_retries: 0,
+            connected_at: Instant::ZERO,
+            timer: None,
+        }
+    }
+
+    pub fn state(&self) -> ConnState {
+        match self.phase {
+            Phase::Queued => ConnState::Queued,
+            Phase::AwaitingAddress => ConnState::AwaitingAddress,
+            Phase::Dialing => ConnState::Dialing {
+                attempt: self.attempt,
+            },
+            Phase::Established => ConnState::Established,
+            Phase::Waiting => ConnState::Waiting {
+                until: self.timer.map_or(Instant::MAX, |(_, at)| at),
+            },
+        }
+    }
+}
+
+/// Moves `conn` to `phase`, keeping `counts` in step.
+pub(crate) fn enter(counts: &mut Counts, conn: &mut Conn, phase: Phase) {
+    tally(counts, conn.kind, conn.phase, false);
+    conn.phase = phase;
+    tally(counts, conn.kind, conn.phase, true);
+}
+
+/// Adds (or removes) one connection of `kind` in `phase` to `counts`.
+pub(crate) fn tally(counts: &mut Counts, kind: ConnKind, phase: Phase, add: bool) {
+    let established = phase == Phase::Established;
+    let slot = match (kind, established) {
+        (ConnKind::Automatic, false) => &mut counts.automatic_pending,
+        (ConnKind::Automatic, true) => &mut counts.automatic_established,
+        (ConnKind::Manual, false) => &mut counts.manual_pending,
+        (ConnKind::Manual, true) => &mut counts.manual_established,
+        (ConnKind::Permanent, false) => &mut counts.permanent_pending,
+        (ConnKind::Permanent, true) => &mut counts.permanent_established,
+        (ConnKind::Inbound, _) => &mut counts.inbound,
+    };
+    bump(slot, add);
+    if phase == Phase::Dialing {
+        bump(&mut counts.dialing, add);
+    }
+}
+
+fn bump(slot: &mut u32, add: bool) {
+    *slot = if add {
+        slot.saturating_add(1)
+    } else {
+        slot.saturating_sub(1)
+    };
+}

@@ -1,0 +1,167 @@
+//! Start, stop, and the ends of connections: disconnect, remove, closed.
+//!
+//! `Disconnect` lets the policy act (a permanent peer is redialled, an
+//! automatic one replaced); `Remove` never does. On a request that is not
+//! connected yet both cancel it, as in btcd, but the dial in flight is
+//! cancelled too, and the application is told with `GaveUp`.
+
+use crate::{Action, ConnId, ConnKind, Ignored, PeerEvent, Reason};
+
+use super::conn::Phase;
+use super::{ConnManager, Lifecycle};
+
+/// What happens after a connection ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Redial a permanent peer, replace an automatic one.
+    FollowPolicy,
+    /// Nothing: the id is done.
+    End,
+}
+
+impl ConnManager {
+    pub(super) fn on_start(&mut self) -> Result<(), Ignored> {
+        match self.lifecycle {
+            Lifecycle::Running => return Err(Ignored::AlreadyStarted),
+            Lifecycle::Stopped => return Err(Ignored::Stopped),
+            Lifecycle::Idle => {}
+        }
+        self.lifecycle = Lifecycle::Running;
+        tracing::info!(target_outbound = self.config.target_outbound, "started");
+        for id in std::mem::take(&mut self.queued) {
+            let Some(conn) = self.conns.get(&id) else {
+                continue;
+            };
+            match (conn.phase, conn.kind) {
+                (Phase::Queued, ConnKind::Automatic) => self.request_address(id),
+                (Phase::Queued, _) => self.dial(id),
+                _ => {}
+            }
+        }
+        if self.config.automatic_outbound {
+            while self.counts.automatic() < self.config.target_outbound {
+                self.new_automatic();
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends everything the manager owns, in id order so the actions are
+    /// deterministic.
+    pub(super) fn on_stop(&mut self) -> Result<(), Ignored> {
+        if self.lifecycle == Lifecycle::Stopped {
+            return Err(Ignored::AlreadyStopped);
+        }
+        self.lifecycle = Lifecycle::Stopped;
+        tracing::info!(live = self.conns.len(), "stopping");
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let Some(conn) = self.take(id) else { continue };
+            match conn.phase {
+                Phase::Established => {
+                    self.emit(Action::Close {
+                        id,
+                        reason: Reason::Stopped,
+                    });
+                    self.stats.disconnected += 1;
+                    self.emit(Action::NotifyPeer(PeerEvent::Disconnected {
+                        id,
+                        reason: Reason::Stopped,
+                    }));
+                }
+                phase => {
+                    if phase == Phase::Dialing {
+                        self.emit(Action::CancelDial {
+                            id,
+                            attempt: conn.attempt,
+                        });
+                    }
+                    self.stats.gave_up += 1;
+                    self.emit(Action::NotifyPeer(PeerEvent::GaveUp {
+                        id,
+                        reason: Reason::Stopped,
+                    }));
+                }
+            }
+        }
+        self.queued.clear();
+        self.timers.clear();
+        self.listeners.clear();
+        self.groups.clear();
+        self.emit(Action::CloseListeners);
+        Ok(())
+    }
+
+    pub(super) fn on_disconnect(&mut self, id: ConnId) -> Result<(), Ignored> {
+        self.end(id, Reason::Disconnected, Then::FollowPolicy)
+    }
+
+    pub(super) fn on_remove(&mut self, id: ConnId) -> Result<(), Ignored> {
+        self.end(id, Reason::Removed, Then::End)
+    }
+
+    pub(super) fn on_closed(&mut self, id: ConnId) -> Result<(), Ignored> {
+        let conn = self.conns.get(&id).ok_or_else(|| self.missing(id))?;
+        if conn.phase != Phase::Established {
+            return Err(Ignored::UnexpectedState {
+                id,
+                state: conn.state(),
+            });
+        }
+        self.connection_lost(id, Reason::PeerClosed, Then::FollowPolicy);
+        Ok(())
+    }
+
+    /// The application ends `id`: close it if connected, cancel it if not.
+    fn end(&mut self, id: ConnId, reason: Reason, then: Then) -> Result<(), Ignored> {
+        let conn = self.conns.get(&id).ok_or_else(|| self.missing(id))?;
+        if conn.phase == Phase::Established {
+            self.emit(Action::Close { id, reason });
+            self.connection_lost(id, reason, then);
+        } else {
+            self.cancel_pending(id, reason, then);
+        }
+        Ok(())
+    }
+
+    fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
+        let now = self.now;
+        let stable_after = self.config.stable_after;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let kind = conn.kind;
+        if now - conn.connected_at >= stable_after {
+            conn.retry_count = 0;
+        }
+        self.stats.disconnected += 1;
+        tracing::debug!(conn = id.raw(), ?reason, "disconnected");
+        self.emit(Action::NotifyPeer(PeerEvent::Disconnected { id, reason }));
+        match (kind, then) {
+            (ConnKind::Permanent, Then::FollowPolicy) => self.schedule_retry(id),
+            (ConnKind::Automatic, Then::FollowPolicy) => {
+                self.take(id);
+                self.replace();
+            }
+            _ => {
+                self.take(id);
+            }
+        }
+    }
+
+    fn cancel_pending(&mut self, id: ConnId, reason: Reason, then: Then) {
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        let kind = conn.kind;
+        if conn.phase == Phase::Dialing {
+            let attempt = conn.attempt;
+            self.emit(Action::CancelDial { id, attempt });
+        }
+        self.give_up(id, reason);
+        if kind == ConnKind::Automatic && then == Then::FollowPolicy {
+            self.replace();
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! [`ConnManager`]: the state machine.
+//!
+//! The work is split by concern: `outbound` (requests, addresses, dials,
+//! retries, replacement), `inbound` (admission and listener pauses),
+//! `lifecycle` (start, stop, disconnect, remove, closed). This file holds the
+//! entry points, the queries and the bookkeeping they share.
+
+mod conn;
+mod groups;
+mod ids;
+mod inbound;
+mod lifecycle;
+mod outbound;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::group::GroupKey;
+use crate::timers::{Entry, Owner, Timers};
+use crate::{
+    Action, Config, ConfigError, ConnId, ConnInfo, ConnState, Counts, Ignored, Input, Instant,
+    ListenerId, Stats,
+};
+
+use conn::{tally, Conn};
+use groups::GroupCounts;
+use ids::IdMap;
+use inbound::ListenerPause;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lifecycle {
+    Idle,
+    Running,
+    Stopped,
+}
+
+/// The connection manager: a pure state machine driven by [`Input`]s and
+/// drained of [`Action`]s. See the crate documentation for the contract.
+#[derive(Debug)]
+pub struct ConnManager {
+    config: Config,
+    now: Instant,
+    lifecycle: Lifecycle,
+    next_id: u64,
+    conns: IdMap<Conn>,
+    /// Requests made before `Start`, in the order they were made.
+    queued: Vec<ConnId>,
+    timers: Timers,
+    listeners: BTreeMap<ListenerId, ListenerPause>,
+    groups: GroupCounts,
+    /// Consecutive dial and address failures of non-permanent requests since
+    /// the last successful dial (btcd's `failedAttempts`).
+    failed_attempts: u32,
+    counts: Counts,
+    stats: Stats,
+    actions: VecDeque<Action>,
+}
+
+impl ConnManager {
+    /// A stopped-before-started manager; nothing happens until `Start`.
+    /// Fails if the config does not [validate](Config::validate).
+    pub fn new(config: Config, now: Instant) -> Result<ConnManager, ConfigError> {
+        config.validate()?;
+        Ok(ConnManager {
+            config,
+            now,
+            lifecycle: Lifecycle::Idle,
+            next_id: 1,
+            conns: IdMap::default(),
+            queued: Vec::new(),
+            timers: Timers::default(),
+            listeners: BTreeMap::new(),
+            groups: GroupCounts::default(),
+            failed_attempts: 0,
+            counts: Counts::default(),
+            stats: Stats::default(),
+            actions: VecDeque::new(),
+        })
+    }
+
+    /// Feeds one input at time `now`; then drain [`poll_action`](Self::poll_action).
+    ///
+    /// Returns the id the input created (`Connect`, `NewConnReq`,
+    /// `Accepted`), `Ok(None)` for the others, or why the input was ignored.
+    /// An ignored input is harmless: count it, log it, carry on. A `now`
+    /// earlier than one already seen is treated as the latest time seen.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<Option<ConnId>, Ignored> {
+        if now < self.now {
+            self.stats.time_went_backwards += 1;
+        } else {
+            self.now = now;
+        }
+        self.stats.inputs += 1;
+        let result = match input {
+            Input::Start => self.on_start().map(|()| None),
+            Input::Stop => self.on_stop().map(|()| None),
+            Input::Connect { addr, permanent } => self.on_connect(addr, permanent).map(Some),
+            Input::NewConnReq => self.on_new_conn_req().map(Some),
+            Input::Disconnect { id } => self.on_disconnect(id).map(|()| None),
+            Input::Remove { id } => self.on_remove(id).map(|()| None),
+            Input::AddressResult { id, result } => {
+                self.on_address_result(id, result).map(|()| None)
+            }
+            Input::DialResult {
+                id,
+                attempt,
+                result,
+            } => self.on_dial_result(id, attempt, result).map(|()| None),
+            Input::Accepted { listener, remote } => Ok(Some(self.on_accepted(listener, remote))),
+            Input::AcceptFailed { listener, error } => {
+                self.on_accept_failed(listener, error).map(|()| None)
+            }
+            Input::Closed { id } => self.on_closed(id).map(|()| None),
+            Input::Tick => {
+                self.on_tick();
+                Ok(None)
+            }
+        };
+        if let Err(ignored) = &result {
+            self.stats.ignored_inputs += 1;
+            tracing::debug!(%ignored, "input ignored");
+        }
+        self.drop_stale_timers();
+        result
+    }
+
+    /// The next action for the runtime, in the order decided.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When the manager next needs a `Tick`; `None` if no timer is set.
+    /// A `Tick` at or after this time always makes progress.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|entry| entry.at)
+    }
+
+    // ----- convenience commands: each only builds an `Input` -----
+
+    /// `handle(now, Input::Start)`.
+    pub fn start(&mut self, now: Instant) -> Result<(), Ignored> {
+        self.handle(now, Input::Start).map(drop)
+    }
+
+    /// `handle(now, Input::Stop)`.
+    pub fn stop(&mut self, now: Instant) -> Result<(), Ignored> {
+        self.handle(now, Input::Stop).map(drop)
+    }
+
+    /// `handle(now, Input::Connect { addr, permanent })`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        permanent: bool,
+    ) -> Result<ConnId, Ignored> {
+        let id = self.handle(now, Input::Connect { addr, permanent })?;
+        id.ok_or(Ignored::Stopped)
+    }
+
+    /// `handle(now, Input::NewConnReq)`.
+    pub fn new_conn_req(&mut self, now: Instant) -> Result<ConnId, Ignored> {
+        let id = self.handle(now, Input::NewConnReq)?;
+        id.ok_or(Ignored::Stopped)
+    }
+
+    /// `handle(now, Input::Disconnect { id })`.
+    pub fn disconnect(&mut self, now: Instant, id: ConnId) -> Result<(), Ignored> {
+        self.handle(now, Input::Disconnect { id }).map(drop)
+    }
+
+    /// `handle(now, Input::Remove { id })`.
+    pub fn remove(&mut self, now: Instant, id: ConnId) -> Result<(), Ignored> {
+        self.handle(now, Input::Remove { id }).map(drop)
+    }
+
+    // ----- queries -----
+
+    /// The config in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The latest time seen.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Where `id` is in its life.
+    pub fn state(&self, id: ConnId) -> ConnState {
+        match self.conns.get(&id) {
+            Some(conn) => conn.state(),
+            None if id.raw() >= 1 && id.raw() < self.next_id => ConnState::Finished,
+            None => ConnState::Unknown,
+        }
+    }
+
+    /// A snapshot of a live connection or request; `None` once it ended.
+    pub fn info(&self, id: ConnId) -> Option<ConnInfo> {
+        self.conns.get(&id).map(|conn| ConnInfo {
+            kind: conn.kind,
+            state: conn.state(),
+            addr: conn.addr,
+            retry_count: conn.retry_count,
+        })
+    }
+
+    /// Live connections by kind.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Outbound connections (pending with an address, or established)
+    /// counted in `group`.
+    pub fn outbound_group_count(&self, group: &GroupKey) -> u32 {
+        self.groups.get(group)
+    }
+
+    /// Consecutive non-permanent failures since the last successful dial.
+    pub fn failed_attempts(&self) -> u32 {
+        self.failed_attempts
+    }
+
+    /// Whether `Start` has been handled and `Stop` has not.
+    pub fn is_running(&self) -> bool {
+        self.lifecycle == Lifecycle::Running
+    }
+
+    /// Counters of every decision since construction.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    // ----- shared bookkeeping -----
+
+    fn emit(&mut self, action: Action) {
+        tracing::trace!(?action, "action");
+        self.actions.push_back(action);
+    }
+
+    /// The next id; ids are never reused.
+    fn fresh_id(&mut self) -> ConnId {
+        let id = ConnId::from_raw(self.next_id);
+        self.next_id = self.next_id.saturating_add(1);
+        id
+    }
+
+    fn insert(&mut self, conn: Conn) -> ConnId {
+        let id = self.fresh_id();
+        tally(&mut self.counts, conn.kind, conn.phase, true);
+        self.conns.insert(id, conn);
+        id
+    }
+
+    /// Removes a record with all it holds: its counts, its group, its timer.
+    fn take(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.conns.remove(&id)?;
+        tally(&mut self.counts, conn.kind, conn.phase, false);
+        if let Some(group) = conn.group {
+            self.groups.release(group);
+        }
+        if conn.timer.is_some() {
+            self.timers.cancelled();
+        }
+        Some(conn)
+    }
+
+    /// Why an input naming `id` cannot apply: it never existed or it ended.
+    fn missing(&self, id: ConnId) -> Ignored {
+        if self.state(id) == ConnState::Finished {
+            Ignored::Finished(id)
+        } else {
+            Ignored::UnknownId(id)
+        }
+    }
+
+    /// Sets `id`'s one timer to `at`, replacing any it had.
+    fn arm(&mut self, id: ConnId, at: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if conn.timer.is_some() {
+            self.timers.cancelled();
+        }
+        let seq = self.timers.schedule(at, Owner::Conn(id));
+        conn.timer = Some((seq, at));
+    }
+
+    fn disarm(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            if conn.timer.take().is_some() {
+                self.timers.cancelled();
+            }
+        }
+    }
+
+    fn timer_is_live(&self, entry: &Entry) -> bool {
+        is_live(&self.conns, &self.listeners, entry)
+    }
+
+    /// Fires every timer due at `now` that was set before this tick began;
+    /// timers set while firing wait for the next tick, so a tick always ends.
+    fn on_tick(&mut self) {
+        let horizon = self.timers.next_seq();
+        while let Some(head) = self.timers.peek() {
+            if head.at > self.now || head.seq >= horizon {
+                break;
+            }
+            let live = self.timer_is_live(&head);
+            self.timers.pop(live);
+            if !live {
+                continue;
+            }
+            match head.owner {
+                Owner::Conn(id) => {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.timer = None;
+                    }
+                    self.conn_timer_fired(id);
+                }
+                Owner::Listener(listener) => self.listener_timer_fired(listener),
+            }
+        }
+    }
+
+    /// Keeps the heap's head live, so `poll_timeout` never reports a
+    /// cancelled deadline, and the heap small.
+    fn drop_stale_timers(&mut self) {
+        while let Some(head) = self.timers.peek() {
+            if self.timer_is_live(&head) {
+                break;
+            }
+            self.timers.pop(false);
+        }
+        let (conns, listeners) = (&self.conns, &self.listeners);
+        self.timers
+            .compact_if_needed(|entry| is_live(conns, listeners, entry));
+    }
+}
+
+fn is_live(
+    conns: &IdMap<Conn>,
+    listeners: &BTreeMap<ListenerId, ListenerPause>,
+    entry: &Entry,
+) -> bool {
+    let held = match entry.owner {
+        Owner::Conn(id) => conns.get(&id).and_then(|c| c.timer).map(|(seq, _)| seq),
+        Owner::Listener(l) => listeners.get(&l).and_then(|p| p.timer),
+    };
+    held == Some(entry.seq)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! Outbound requests: addresses, dials, timeouts, retries and replacement.
+//!
+//! btcd's rules (`btcd-connmgr.md` §6): a permanent request is redialled
+//! under its own id with linear backoff; a failed automatic request is
+//! replaced by a new one, at once while fewer than `max_failed_attempts`
+//! consecutive failures have happened and after `throttle_interval` from
+//! then on. Deliberate differences: a failed manual request gives up (btcd
+//! leaves it pending for ever), the failed request leaves at once and only
+//! its replacement waits, and automatic requests never exceed the target.
+
+use std::net::SocketAddr;
+
+use crate::group::GroupKey;
+use crate::{backoff, Action, AddressError, ConnId, ConnKind, DialError, Direction, Ignored};
+use crate::{PeerEvent, Reason};
+
+use super::conn::{enter, Conn, Phase};
+use super::{ConnManager, Lifecycle};
+
+impl ConnManager {
+    pub(super) fn on_connect(
+        &mut self,
+        addr: SocketAddr,
+        permanent: bool,
+    ) -> Result<ConnId, Ignored> {
+        if self.lifecycle == Lifecycle::Stopped {
+            return Err(Ignored::Stopped);
+        }
+        let kind = if permanent {
+            ConnKind::Permanent
+        } else {
+            ConnKind::Manual
+        };
+        let mut conn = Conn::new(kind, Phase::Queued, Some(addr));
+        let group = GroupKey::of(addr.ip());
+        self.groups.add(group);
+        conn.group = Some(group);
+        let id = self.insert(conn);
+        tracing::debug!(conn = id.raw(), %addr, permanent, "connect requested");
+        if self.lifecycle == Lifecycle::Running {
+            self.dial(id);
+        } else {
+            self.queued.push(id);
+        }
+        Ok(id)
+    }
+
+    pub(super) fn on_new_conn_req(&mut self) -> Result<ConnId, Ignored> {
+        if self.lifecycle == Lifecycle::Stopped {
+            return Err(Ignored::Stopped);
+        }
+        if !self.config.automatic_outbound {
+            return Err(Ignored::ConnectMode);
+        }
+        if self.counts.automatic() >= self.config.target_outbound {
+            return Err(Ignored::AtTarget);
+        }
+        if self.lifecycle == Lifecycle::Running {
+            return Ok(self.new_automatic());
+        }
+        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Queued, None));
+        self.queued.push(id);
+        Ok(id)
+    }
+
+    /// A fresh automatic request, asking for its address at once.
+    pub(super) fn new_automatic(&mut self) -> ConnId {
+        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Queued, None));
+        self.request_address(id);
+        id
+    }
+
+    pub(super) fn request_address(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        enter(&mut self.counts, conn, Phase::AwaitingAddress);
+        self.stats.address_requests += 1;
+        self.emit(Action::RequestAddress { id });
+    }
+
+    /// Dials the request's address under a new attempt number, with the
+    /// core's timeout armed.
+    pub(super) fn dial(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let Some(addr) = conn.addr else { return };
+        conn.attempt = conn.attempt.wrapping_add(1);
+        let attempt = conn.attempt;
+        enter(&mut self.counts, conn, Phase::Dialing);
+        self.stats.dials += 1;
+        self.arm(id, self.now + self.config.dial_timeout);
+        tracing::debug!(conn = id.raw(), attempt, %addr, "dial");
+        self.emit(Action::Dial { id, attempt, addr });
+    }
+
+    pub(super) fn on_address_result(
+        &mut self,
+        id: ConnId,
+        result: Result<SocketAddr, AddressError>,
+    ) -> Result<(), Ignored> {
+        let conn = self.conns.get(&id).ok_or_else(|| self.missing(id))?;
+        if conn.phase != Phase::AwaitingAddress {
+            return Err(Ignored::UnexpectedState {
+                id,
+                state: conn.state(),
+            });
+        }
+        let addr = match result {
+            Ok(addr) => addr,
+            Err(error) => {
+                self.address_failed(id, error);
+                return Ok(());
+            }
+        };
+        let group = GroupKey::of(addr.ip());
+        let limit = self.config.max_outbound_per_group;
+        if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
+            self.stats.addresses_refused_group_full += 1;
+            tracing::debug!(conn = id.raw(), %addr, %group, "address refused: group full");
+            let retries = self.conns.get_mut(&id).map_or(u32::MAX, |conn| {
+                conn.address_retries = conn.address_retries.saturating_add(1);
+                conn.address_retries
+            });
+            if retries > self.config.max_address_retries {
+                self.address_failed(id, AddressError::GroupsFull);
+            } else {
+                self.stats.address_requests += 1;
+                self.emit(Action::RequestAddress { id });
+            }
+            return Ok(());
+        }
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.addr = Some(addr);
+            conn.group = Some(group);
+            self.groups.add(group);
+        }
+        self.dial(id);
+        Ok(())
+    }
+
+    fn address_failed(&mut self, id: ConnId, error: AddressError) {
+        self.stats.address_failures += 1;
+        tracing::debug!(conn = id.raw(), %error, "no address");
+        self.request_failed(id, Reason::NoAddress(error));
+    }
+
+    pub(super) fn on_dial_result(
+        &mut self,
+        id: ConnId,
+        attempt: u32,
+        result: Result<(), DialError>,
+    ) -> Result<(), Ignored> {
+        let Some(conn) = self.conns.get(&id) else {
+            if result.is_ok() {
+                // The request ended while this dial was out: the socket it
+                // brings is nobody's, so it must not leak (btcd quirk 7).
+                self.stats.late_sockets_closed += 1;
+                self.emit(Action::Close {
+                    id,
+                    reason: Reason::StaleDial,
+                });
+            }
+            return Err(self.missing(id));
+        };
+        if attempt < conn.attempt {
+            return Err(Ignored::StaleAttempt { id, attempt });
+        }
+        if conn.phase != Phase::Dialing || attempt != conn.attempt {
+            return Err(Ignored::UnexpectedState {
+                id,
+                state: conn.state(),
+            });
+        }
+        self.disarm(id);
+        match result {
+            Ok(()) => self.dial_succeeded(id),
+            Err(error) => {
+                self.stats.dial_failures += 1;
+                tracing::debug!(conn = id.raw(), attempt, %error, "dial failed");
+                self.request_failed(id, Reason::DialFailed(error));
+            }
+        }
+        Ok(())
+    }
+
+    fn dial_succeeded(&mut self, id: ConnId) {
+        let now = self.now;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        enter(&mut self.counts, conn, Phase::Established);
+        conn.connected_at = now;
+        conn.address_retries = 0;
+        let permanent = conn.kind == ConnKind::Permanent;
+        let Some(addr) = conn.addr else { return };
+        self.failed_attempts = 0;
+        self.stats.dial_successes += 1;
+        tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
+        self.emit(Action::NotifyPeer(PeerEvent::Connected {
+            id,
+            addr,
+            direction: Direction::Outbound,
+            permanent,
+        }));
+    }
+
+    /// A dial or address lookup failed: retry a permanent request, give up a
+    /// manual one, replace an automatic one.
+    pub(super) fn request_failed(&mut self, id: ConnId, reason: Reason) {
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        let kind = conn.kind;
+        if kind == ConnKind::Permanent {
+            self.schedule_retry(id);
+            return;
+        }
+        self.failed_attempts = self.failed_attempts.saturating_add(1);
+        self.give_up(id, reason);
+        if kind == ConnKind::Automatic {
+            self.replace();
+        }
+    }
+
+    pub(super) fn give_up(&mut self, id: ConnId, reason: Reason) {
+        if self.take(id).is_some() {
+            self.stats.gave_up += 1;
+            self.emit(Action::NotifyPeer(PeerEvent::GaveUp { id, reason }));
+        }
+    }
+
+    /// Schedules the next dial of a permanent request, same id, same address.
+    pub(super) fn schedule_retry(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.retry_count = conn.retry_count.saturating_add(1);
+        let delay = backoff::linear(
+            conn.retry_count,
+            self.config.retry_interval,
+            self.config.max_retry_interval,
+        );
+        let at = self.now + delay;
+        enter(&mut self.counts, conn, Phase::Waiting);
+        self.arm(id, at);
+        self.stats.retries_scheduled += 1;
+        tracing::debug!(conn = id.raw(), ?delay, "retry scheduled");
+        self.emit(Action::RetryAfter { id, at });
+    }
+
+    /// Makes a new automatic request in place of one that ended, unless that
+    /// would exceed the target. After too many consecutive failures the new
+    /// request waits `throttle_interval` before asking for an address.
+    pub(super) fn replace(&mut self) {
+        if self.lifecycle != Lifecycle::Running
+            || !self.config.automatic_outbound
+            || self.counts.automatic() >= self.config.target_outbound
+        {
+            return;
+        }
+        if self.failed_attempts < self.config.max_failed_attempts {
+            self.stats.replacements += 1;
+            self.new_automatic();
+            return;
+        }
+        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Waiting, None));
+        let at = self.now + self.config.throttle_interval;
+        self.arm(id, at);
+        self.stats.throttled_replacements += 1;
+        tracing::debug!(
+            conn = id.raw(),
+            failed = self.failed_attempts,
+            "replacement throttled"
+        );
+        self.emit(Action::RetryAfter { id, at });
+    }
+
+    pub(super) fn conn_timer_fired(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
+        match (conn.phase, conn.kind) {
+            (Phase::Dialing, _) => {
+                let attempt = conn.attempt;
+                self.stats.dial_timeouts += 1;
+                self.stats.dial_failures += 1;
+                tracing::debug!(conn = id.raw(), attempt, "dial timed out");
+                self.emit(Action::CancelDial { id, attempt });
+                self.request_failed(id, Reason::DialFailed(DialError::TimedOut));
+            }
+            (Phase::Waiting, ConnKind::Automatic) => self.request_address(id),
+            (Phase::Waiting, _) => self.dial(id),
+            _ => {}
+        }
+    }
+}

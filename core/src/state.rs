@@ -1,0 +1,79 @@
+//! What the application can ask about one connection.
+
+use std::net::SocketAddr;
+
+use crate::Instant;
+
+/// The kind of a connection, fixed for its whole life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ConnKind {
+    /// Made by the manager to reach `target_outbound`; replaced when it fails
+    /// or ends.
+    Automatic,
+    /// Asked for with a non-permanent `Connect`: one try, one connection.
+    Manual,
+    /// Asked for with a permanent `Connect`: redialled with backoff for ever.
+    Permanent,
+    /// Accepted by a listener.
+    Inbound,
+}
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ConnState {
+    /// Asked for before `Start`; acted on at `Start`.
+    Queued,
+    /// Waiting for an `AddressResult`.
+    AwaitingAddress,
+    /// A `Dial` is in flight.
+    Dialing {
+        /// The attempt a result must carry.
+        attempt: u32,
+    },
+    /// Connected.
+    Established,
+    /// Waiting until `until`: a permanent peer's backoff, or a throttled
+    /// replacement (btcd's "failing").
+    Waiting {
+        /// When it acts again.
+        until: Instant,
+    },
+    /// Ended. Ids are never reused, so this is final.
+    Finished,
+    /// Never handed out by this manager.
+    Unknown,
+}
+
+impl ConnState {
+    /// Whether the request is still trying to connect (btcd's "pending").
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            ConnState::Queued
+                | ConnState::AwaitingAddress
+                | ConnState::Dialing { .. }
+                | ConnState::Waiting { .. }
+        )
+    }
+
+    /// Whether the id has ended for good.
+    pub fn is_final(self) -> bool {
+        self == ConnState::Finished
+    }
+}
+
+/// A snapshot of one live connection or request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Its kind.
+    pub kind: ConnKind,
+    /// Its state.
+    pub state: ConnState,
+    /// The address it dials or is connected to; `None` while an automatic
+    /// request waits for one.
+    pub addr: Option<SocketAddr>,
+    /// Consecutive failures counted for backoff (permanent peers).
+    pub retry_count: u32,
+}

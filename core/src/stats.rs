@@ -1,0 +1,88 @@
+//! Counters of every decision and every ignored input.
+
+/// Live connections by kind. Automatic requests count from the moment they
+/// are made, so `automatic_pending + automatic_established` is what is held
+/// at or below `target_outbound`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Counts {
+    /// Automatic requests not (yet) connected, including throttled ones.
+    pub automatic_pending: u32,
+    /// Automatic connections established.
+    pub automatic_established: u32,
+    /// Manual requests not yet connected.
+    pub manual_pending: u32,
+    /// Manual connections established.
+    pub manual_established: u32,
+    /// Permanent requests not connected (dialling or backing off).
+    pub permanent_pending: u32,
+    /// Permanent connections established.
+    pub permanent_established: u32,
+    /// Inbound connections admitted.
+    pub inbound: u32,
+    /// Dials in flight, of any kind.
+    pub dialing: u32,
+}
+
+impl Counts {
+    /// Automatic requests, pending and established: never above the target.
+    pub fn automatic(&self) -> u32 {
+        self.automatic_pending + self.automatic_established
+    }
+
+    /// Established outbound connections of every kind.
+    pub fn outbound_established(&self) -> u32 {
+        self.automatic_established + self.manual_established + self.permanent_established
+    }
+}
+
+/// Monotonic counters since construction. Cheap to copy; take a snapshot
+/// with [`ConnManager::stats`](crate::ConnManager::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Inputs handled.
+    pub inputs: u64,
+    /// `RequestAddress` actions emitted.
+    pub address_requests: u64,
+    /// Address results that were errors.
+    pub address_failures: u64,
+    /// Addresses refused because their group was at its outbound limit.
+    pub addresses_refused_group_full: u64,
+    /// `Dial` actions emitted.
+    pub dials: u64,
+    /// Dials that connected.
+    pub dial_successes: u64,
+    /// Dials that failed (timeouts included).
+    pub dial_failures: u64,
+    /// Dials cancelled by the core's timeout.
+    pub dial_timeouts: u64,
+    /// Permanent-peer retries scheduled.
+    pub retries_scheduled: u64,
+    /// Automatic requests replaced at once.
+    pub replacements: u64,
+    /// Automatic replacements delayed by the failure throttle.
+    pub throttled_replacements: u64,
+    /// Requests that ended without a connection (`GaveUp`).
+    pub gave_up: u64,
+    /// Established connections that ended (`Disconnected`).
+    pub disconnected: u64,
+    /// Inbound connections admitted.
+    pub inbound_accepted: u64,
+    /// Inbound connections refused because inbound was full.
+    pub inbound_rejected_full: u64,
+    /// Inbound connections refused because the manager was not running.
+    pub inbound_rejected_not_running: u64,
+    /// Accept errors reported.
+    pub accept_failures: u64,
+    /// Listener pauses ordered.
+    pub listener_pauses: u64,
+    /// Late successful dials answered with `Close`.
+    pub late_sockets_closed: u64,
+    /// Inputs ignored: unknown or finished ids, stale attempts, duplicates,
+    /// inputs in the wrong state or after `Stop`.
+    pub ignored_inputs: u64,
+    /// Inputs whose time was earlier than the time already seen (clamped).
+    pub time_went_backwards: u64,
+}
