@@ -208,8 +208,10 @@ mod tests {
 
     #[test]
     fn zero_durations_are_rejected_by_name() {
-        let mut c = Config::default();
-        c.dial_timeout = Duration::ZERO;
+        let c = Config {
+            dial_timeout: Duration::ZERO,
+            ..Config::default()
+        };
         let err = c.validate().unwrap_err();
         assert_eq!(
             err,
@@ -222,8 +224,10 @@ mod tests {
 
     #[test]
     fn zero_target_is_rejected_only_with_automatic_outbound() {
-        let mut c = Config::default();
-        c.target_outbound = 0;
+        let mut c = Config {
+            target_outbound: 0,
+            ..Config::default()
+        };
         assert_eq!(c.validate(), Err(ConfigError::ZeroTarget));
         c.automatic_outbound = false;
         assert_eq!(c.validate(), Ok(()));
@@ -231,8 +235,10 @@ mod tests {
 
     #[test]
     fn caps_below_their_base_are_rejected() {
-        let mut c = Config::default();
-        c.max_retry_interval = Duration::from_secs(1);
+        let c = Config {
+            max_retry_interval: Duration::from_secs(1),
+            ..Config::default()
+        };
         assert!(matches!(
             c.validate(),
             Err(ConfigError::CapBelowBase {
@@ -240,8 +246,10 @@ mod tests {
                 ..
             })
         ));
-        let mut c = Config::default();
-        c.accept_pause_max = Duration::from_millis(1);
+        let c = Config {
+            accept_pause_max: Duration::from_millis(1),
+            ..Config::default()
+        };
         assert!(matches!(
             c.validate(),
             Err(ConfigError::CapBelowBase {
@@ -249,8 +257,10 @@ mod tests {
                 ..
             })
         ));
-        let mut c = Config::default();
-        c.max_failed_attempts = 0;
+        let c = Config {
+            max_failed_attempts: 0,
+            ..Config::default()
+        };
         assert_eq!(c.validate(), Err(ConfigError::ZeroMaxFailedAttempts));
     }
 }

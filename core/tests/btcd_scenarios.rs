@@ -418,7 +418,7 @@ fn max_retry_duration() {
     let (when, _) = d
         .log
         .iter()
-        .find(|(_, a)| !connected(&[a.clone()]).is_empty())
+        .find(|(_, a)| !connected(std::slice::from_ref(a)).is_empty())
         .unwrap();
     assert_eq!(*when, Instant::from_millis(5));
     assert_eq!(connected(&all), vec![(id, true)]);

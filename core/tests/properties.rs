@@ -1,0 +1,356 @@
+//! Property tests over random input sequences, nonsense included: unknown
+//! ids, duplicate and late results, results before requests, time going
+//! backwards. After every step the invariants of the core contract are
+//! checked, and every sequence is run twice to check determinism.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use connmgr::{
+    AcceptError, Action, AddressError, Config, ConnId, ConnManager, ConnState, DialError, Input,
+    Instant, ListenerId, PeerEvent,
+};
+use proptest::prelude::*;
+
+/// One step of a generated run. Most steps answer something the manager
+/// really asked for, so runs go deep; the rest are raw, possibly nonsensical
+/// inputs.
+#[derive(Clone, Debug)]
+enum Step {
+    AnswerAddress { pick: usize, addr: Option<usize> },
+    AnswerDial { pick: usize, ok: bool },
+    CloseConnected { pick: usize },
+    TickAtTimeout,
+    Raw(Input),
+}
+
+const ADDRS: [&str; 8] = [
+    "203.0.1.1:8333",
+    "203.0.2.2:8333",
+    "203.0.2.3:8333",
+    "198.51.7.1:18333",
+    "127.0.0.1:8333",
+    "10.0.0.1:8333",
+    "[2001:470:1::1]:8333",
+    "[2a00:1450::1]:8333",
+];
+
+fn addr(i: usize) -> SocketAddr {
+    ADDRS[i % ADDRS.len()].parse().unwrap()
+}
+
+fn config() -> impl Strategy<Value = Config> {
+    (
+        1u32..5,
+        any::<bool>(),
+        1u32..5,
+        1u64..2_000,
+        0u32..3,
+        0u32..4,
+        0u64..3_000,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(target, auto, failures, retry_ms, per_group, max_inbound, stable_ms, btcd)| {
+                let base = if btcd {
+                    Config::btcd()
+                } else {
+                    Config::default()
+                };
+                Config {
+                    target_outbound: target,
+                    automatic_outbound: auto,
+                    max_failed_attempts: failures,
+                    retry_interval: Duration::from_millis(retry_ms),
+                    max_retry_interval: Duration::from_millis(retry_ms * 3),
+                    throttle_interval: Duration::from_millis(retry_ms),
+                    dial_timeout: Duration::from_millis(retry_ms * 2),
+                    max_outbound_per_group: per_group,
+                    max_inbound,
+                    stable_after: Duration::from_millis(stable_ms),
+                    max_address_retries: 2,
+                    ..base
+                }
+            },
+        )
+}
+
+fn id() -> impl Strategy<Value = ConnId> {
+    (0u64..24).prop_map(ConnId::from_raw)
+}
+
+fn raw_input() -> impl Strategy<Value = Input> {
+    let dial_error = prop_oneof![Just(DialError::Refused), Just(DialError::TimedOut)];
+    prop_oneof![
+        Just(Input::Start),
+        Just(Input::Stop),
+        (0usize..8, any::<bool>()).prop_map(|(a, permanent)| Input::Connect {
+            addr: addr(a),
+            permanent
+        }),
+        Just(Input::NewConnReq),
+        id().prop_map(|id| Input::Disconnect { id }),
+        id().prop_map(|id| Input::Remove { id }),
+        (id(), proptest::option::of(0usize..8)).prop_map(|(id, a)| Input::AddressResult {
+            id,
+            result: a.map(addr).ok_or(AddressError::Empty),
+        }),
+        (id(), 0u32..4, proptest::option::of(dial_error)).prop_map(|(id, attempt, e)| {
+            Input::DialResult {
+                id,
+                attempt,
+                result: e.map_or(Ok(()), Err),
+            }
+        }),
+        (0u32..3, 0usize..8).prop_map(|(l, a)| Input::Accepted {
+            listener: ListenerId(l),
+            remote: addr(a),
+        }),
+        (0u32..3).prop_map(|l| Input::AcceptFailed {
+            listener: ListenerId(l),
+            error: AcceptError::TooManyOpenFiles,
+        }),
+        id().prop_map(|id| Input::Closed { id }),
+        Just(Input::Tick),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (any::<usize>(), proptest::option::weighted(0.9, 0usize..8))
+            .prop_map(|(pick, addr)| Step::AnswerAddress { pick, addr }),
+        3 => (any::<usize>(), any::<bool>()).prop_map(|(pick, ok)| Step::AnswerDial { pick, ok }),
+        1 => any::<usize>().prop_map(|pick| Step::CloseConnected { pick }),
+        2 => Just(Step::TickAtTimeout),
+        3 => raw_input().prop_map(Step::Raw),
+    ]
+}
+
+/// Time steps in milliseconds; negative ones go backwards.
+fn steps() -> impl Strategy<Value = Vec<(i64, Step)>> {
+    proptest::collection::vec((-50i64..500, step()), 1..150)
+}
+
+/// What the runtime side knows, used to turn steps into inputs and to check
+/// the manager's promises.
+#[derive(Default)]
+struct Checker {
+    asked_address: BTreeSet<ConnId>,
+    outstanding_dials: BTreeSet<(ConnId, u32)>,
+    dialled: BTreeSet<(ConnId, u32)>,
+    connected: BTreeSet<ConnId>,
+    gave_up: BTreeSet<ConnId>,
+    last_event: BTreeMap<ConnId, &'static str>,
+}
+
+fn pick<T: Copy>(set: &BTreeSet<T>, i: usize) -> Option<T> {
+    if set.is_empty() {
+        None
+    } else {
+        set.iter().nth(i % set.len()).copied()
+    }
+}
+
+/// Runs the steps, checking invariants; returns the full action log.
+fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>, TestCaseError> {
+    let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
+    let mut now = Instant::ZERO;
+    let mut c = Checker::default();
+    let mut log = Vec::new();
+    for (delta, step) in steps {
+        now = if *delta >= 0 {
+            now + Duration::from_millis(*delta as u64)
+        } else {
+            now - Duration::from_millis(delta.unsigned_abs())
+        };
+        let input = match step {
+            Step::AnswerAddress { pick: i, addr: a } => match pick(&c.asked_address, *i) {
+                Some(id) => Input::AddressResult {
+                    id,
+                    result: a.map(addr).ok_or(AddressError::Empty),
+                },
+                None => Input::Tick,
+            },
+            Step::AnswerDial { pick: i, ok } => match pick(&c.outstanding_dials, *i) {
+                Some((id, attempt)) => Input::DialResult {
+                    id,
+                    attempt,
+                    result: if *ok { Ok(()) } else { Err(DialError::Refused) },
+                },
+                None => Input::Tick,
+            },
+            Step::CloseConnected { pick: i } => match pick(&c.connected, *i) {
+                Some(id) => Input::Closed { id },
+                None => Input::Tick,
+            },
+            Step::TickAtTimeout => {
+                if let Some(at) = mgr.poll_timeout() {
+                    now = now.max(at);
+                }
+                Input::Tick
+            }
+            Step::Raw(input) => input.clone(),
+        };
+        let timeout_before = mgr.poll_timeout();
+        let effective_now = now.max(mgr.now());
+        let finished_before: BTreeSet<ConnId> = (0..40)
+            .map(ConnId::from_raw)
+            .filter(|id| mgr.state(*id).is_final())
+            .collect();
+
+        let result = mgr.handle(now, input.clone());
+
+        // A result the manager took is answered; one it ignored was not outstanding.
+        match (&input, &result) {
+            (Input::DialResult { id, attempt, .. }, Ok(_)) => {
+                prop_assert!(
+                    c.outstanding_dials.remove(&(*id, *attempt)),
+                    "accepted a result for {id} attempt {attempt} that was not outstanding"
+                );
+            }
+            (Input::DialResult { id, attempt, .. }, Err(_)) => {
+                prop_assert!(
+                    !c.outstanding_dials.contains(&(*id, *attempt)),
+                    "ignored the result of an outstanding dial {id}/{attempt}"
+                );
+            }
+            (Input::AddressResult { id, .. }, Ok(_)) => {
+                c.asked_address.remove(id);
+            }
+            _ => {}
+        }
+
+        let mut actions = Vec::new();
+        while let Some(action) = mgr.poll_action() {
+            actions.push(action);
+        }
+        if let (Input::Tick, Some(at)) = (&input, timeout_before) {
+            if effective_now >= at {
+                prop_assert!(
+                    !actions.is_empty(),
+                    "a tick at or after poll_timeout made no progress"
+                );
+            }
+        }
+        for action in &actions {
+            check_action(&mut c, &finished_before, action)?;
+            log.push((now, action.clone()));
+        }
+
+        let counts = mgr.counts();
+        prop_assert!(
+            counts.automatic() <= config.target_outbound,
+            "automatic {} above target",
+            counts.automatic()
+        );
+        prop_assert!(counts.inbound <= config.max_inbound);
+        prop_assert_eq!(counts.dialing as usize, c.outstanding_dials.len());
+        if let Some(at) = mgr.poll_timeout() {
+            prop_assert!(at >= Instant::ZERO);
+        }
+    }
+    Ok(log)
+}
+
+fn check_action(
+    c: &mut Checker,
+    finished_before: &BTreeSet<ConnId>,
+    action: &Action,
+) -> Result<(), TestCaseError> {
+    let named = match action {
+        Action::RequestAddress { id }
+        | Action::Dial { id, .. }
+        | Action::CancelDial { id, .. }
+        | Action::Close { id, .. }
+        | Action::RetryAfter { id, .. } => Some(*id),
+        Action::NotifyPeer(
+            PeerEvent::Connected { id, .. }
+            | PeerEvent::Disconnected { id, .. }
+            | PeerEvent::GaveUp { id, .. },
+        ) => Some(*id),
+        _ => None,
+    };
+    if let Some(id) = named {
+        let late_close = matches!(
+            action,
+            Action::Close {
+                reason: connmgr::Reason::StaleDial,
+                ..
+            }
+        );
+        prop_assert!(
+            !finished_before.contains(&id) || late_close,
+            "{action:?} names {id}, which had already finished"
+        );
+        prop_assert!(
+            !c.gave_up.contains(&id) || late_close,
+            "{action:?} after GaveUp"
+        );
+    }
+    match *action {
+        Action::RequestAddress { id } => {
+            c.asked_address.insert(id);
+        }
+        Action::Dial { id, attempt, .. } => {
+            prop_assert!(
+                c.dialled.insert((id, attempt)),
+                "dialled {id}/{attempt} twice"
+            );
+            c.outstanding_dials.insert((id, attempt));
+        }
+        Action::CancelDial { id, attempt } => {
+            prop_assert!(
+                c.outstanding_dials.remove(&(id, attempt)),
+                "cancelled {id}/{attempt}, which was not outstanding"
+            );
+        }
+        Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+            prop_assert_ne!(c.last_event.get(&id).copied(), Some("connected"));
+            c.last_event.insert(id, "connected");
+            c.connected.insert(id);
+        }
+        Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
+            prop_assert_eq!(
+                c.last_event.get(&id).copied(),
+                Some("connected"),
+                "Disconnected without Connected"
+            );
+            c.last_event.insert(id, "disconnected");
+            c.connected.remove(&id);
+        }
+        Action::NotifyPeer(PeerEvent::GaveUp { id, .. }) => {
+            prop_assert_ne!(
+                c.last_event.get(&id).copied(),
+                Some("connected"),
+                "GaveUp while connected"
+            );
+            c.gave_up.insert(id);
+            c.asked_address.remove(&id);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_and_runs_are_deterministic(config in config(), steps in steps()) {
+        let first = run(&config, &steps)?;
+        let second = run(&config, &steps)?;
+        prop_assert_eq!(first, second);
+    }
+}
+
+/// The state query agrees with the events: finished ids report `Finished`.
+#[test]
+fn finished_ids_report_finished_and_unknown_ids_unknown() {
+    let mut mgr = ConnManager::new(Config::btcd(), Instant::ZERO).unwrap();
+    assert_eq!(mgr.state(ConnId::from_raw(1)), ConnState::Unknown);
+    let id = mgr.connect(Instant::ZERO, addr(0), false).unwrap();
+    mgr.remove(Instant::ZERO, id).unwrap();
+    assert_eq!(mgr.state(id), ConnState::Finished);
+    assert_eq!(mgr.state(ConnId::from_raw(0)), ConnState::Unknown);
+}
