@@ -79,6 +79,7 @@
 #![deny(missing_docs)]
 
 mod action;
+pub mod addrbook;
 mod backoff;
 mod config;
 pub mod group;
@@ -91,6 +92,8 @@ mod state;
 mod stats;
 mod time;
 mod timers;
+#[cfg(feature = "serde")]
+pub mod trace;
 
 pub use action::{Action, Direction, PeerEvent, Reason};
 pub use config::{Config, ConfigError};

@@ -1,0 +1,2 @@
+//! The `connmgr` command (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Trace record and replay (being written).

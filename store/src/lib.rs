@@ -1,0 +1,1 @@
+//! Crash-safe persistence of the address book (being written).
