@@ -11,11 +11,17 @@ use std::ops::{Add, Sub};
 use std::time::Duration;
 
 /// A point in virtual time: nanoseconds since an arbitrary epoch.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(transparent))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Instant(u64);
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Instant({self})")
+    }
+}
 
 impl Instant {
     /// The epoch.
@@ -85,8 +91,12 @@ impl Sub<Instant> for Instant {
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0 / 1_000_000_000;
-        let millis = (self.0 % 1_000_000_000) / 1_000_000;
-        write!(f, "{secs}.{millis:03}s")
+        let nanos = self.0 % 1_000_000_000;
+        if nanos % 1_000_000 == 0 {
+            write!(f, "{secs}.{:03}s", nanos / 1_000_000)
+        } else {
+            write!(f, "{secs}.{nanos:09}s")
+        }
     }
 }
 

@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 
 use crate::group::GroupKey;
-use crate::timers::TimerSeq;
-use crate::{ConnKind, ConnState, Counts, Instant};
+use crate::timers::{Owner, TimerSeq, Timers};
+use crate::{ConnId, ConnKind, ConnState, Counts, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -45,6 +45,18 @@ impl Conn {
             address_retries: 0,
             connected_at: Instant::ZERO,
             timer: None,
+        }
+    }
+
+    /// Sets this connection's one timer to `at`, replacing any it had.
+    pub fn arm(&mut self, timers: &mut Timers, id: ConnId, at: Instant) {
+        self.disarm(timers);
+        self.timer = Some((timers.schedule(at, Owner::Conn(id)), at));
+    }
+
+    pub fn disarm(&mut self, timers: &mut Timers) {
+        if self.timer.take().is_some() {
+            timers.cancelled();
         }
     }
 

@@ -274,26 +274,6 @@ impl ConnManager {
         }
     }
 
-    /// Sets `id`'s one timer to `at`, replacing any it had.
-    fn arm(&mut self, id: ConnId, at: Instant) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if conn.timer.is_some() {
-            self.timers.cancelled();
-        }
-        let seq = self.timers.schedule(at, Owner::Conn(id));
-        conn.timer = Some((seq, at));
-    }
-
-    fn disarm(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.get_mut(&id) {
-            if conn.timer.take().is_some() {
-                self.timers.cancelled();
-            }
-        }
-    }
-
     fn timer_is_live(&self, entry: &Entry) -> bool {
         is_live(&self.conns, &self.listeners, entry)
     }

@@ -89,8 +89,8 @@ impl ConnManager {
         conn.attempt = conn.attempt.wrapping_add(1);
         let attempt = conn.attempt;
         enter(&mut self.counts, conn, Phase::Dialing);
+        conn.arm(&mut self.timers, id, self.now + self.config.dial_timeout);
         self.stats.dials += 1;
-        self.arm(id, self.now + self.config.dial_timeout);
         tracing::debug!(conn = id.raw(), attempt, %addr, "dial");
         self.emit(Action::Dial { id, attempt, addr });
     }
@@ -152,7 +152,7 @@ impl ConnManager {
         attempt: u32,
         result: Result<(), DialError>,
     ) -> Result<(), Ignored> {
-        let Some(conn) = self.conns.get(&id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             if result.is_ok() {
                 // The request ended while this dial was out: the socket it
                 // brings is nobody's, so it must not leak (btcd quirk 7).
@@ -173,7 +173,7 @@ impl ConnManager {
                 state: conn.state(),
             });
         }
-        self.disarm(id);
+        conn.disarm(&mut self.timers);
         match result {
             Ok(()) => self.dial_succeeded(id),
             Err(error) => {
@@ -244,7 +244,7 @@ impl ConnManager {
         );
         let at = self.now + delay;
         enter(&mut self.counts, conn, Phase::Waiting);
-        self.arm(id, at);
+        conn.arm(&mut self.timers, id, at);
         self.stats.retries_scheduled += 1;
         tracing::debug!(conn = id.raw(), ?delay, "retry scheduled");
         self.emit(Action::RetryAfter { id, at });
@@ -267,7 +267,9 @@ impl ConnManager {
         }
         let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Waiting, None));
         let at = self.now + self.config.throttle_interval;
-        self.arm(id, at);
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.arm(&mut self.timers, id, at);
+        }
         self.stats.throttled_replacements += 1;
         tracing::debug!(
             conn = id.raw(),
