@@ -14,6 +14,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::ConnId;
 
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Hashes one `u64` key (a [`ConnId`]) to itself plus a tag; see the module
+/// docs. Other keys go through a multiplicative mix of everything written.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -23,14 +27,37 @@ impl Hasher for IdHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
         }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.mix(n as u64);
     }
 
     fn write_u64(&mut self, n: u64) {
         const TAG: u64 = 0xFE00_0000_0000_0000;
-        self.0 = (n & !TAG) | (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) & TAG);
+        const BLOCK: u64 = 15;
+        let block = (n & !BLOCK).wrapping_mul(GOLDEN) & !BLOCK;
+        let tag = (self.0 ^ n).wrapping_mul(GOLDEN) & TAG;
+        self.0 = ((block | (n & BLOCK)) & !TAG) | tag;
+    }
+}
+
+impl IdHasher {
+    fn mix(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(GOLDEN);
     }
 }
 

@@ -234,7 +234,6 @@ impl ConnManager {
     // ----- shared bookkeeping -----
 
     fn emit(&mut self, action: Action) {
-        tracing::trace!(?action, "action");
         self.actions.push_back(action);
     }
 
