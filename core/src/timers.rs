@@ -36,6 +36,9 @@ pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<Entry>>,
     next_seq: TimerSeq,
     live: usize,
+    /// Whether anything was cancelled (or fired) since the owner last
+    /// looked, i.e. whether the head may be stale.
+    cancelled_since_check: bool,
 }
 
 impl Timers {
@@ -50,11 +53,19 @@ impl Timers {
     /// Records that the owner dropped a timer it had scheduled.
     pub fn cancelled(&mut self) {
         self.live = self.live.saturating_sub(1);
+        self.cancelled_since_check = true;
     }
 
     /// Records that a popped entry was live and has fired.
     fn fired(&mut self) {
         self.live = self.live.saturating_sub(1);
+        self.cancelled_since_check = true;
+    }
+
+    /// Whether a timer was cancelled or fired since the last call; if not,
+    /// the head is as live as it was.
+    pub fn take_cancelled_flag(&mut self) -> bool {
+        std::mem::take(&mut self.cancelled_since_check)
     }
 
     /// The sequence number the next scheduled timer will get; timers

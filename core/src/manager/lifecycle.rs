@@ -126,26 +126,22 @@ impl ConnManager {
     }
 
     fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
-        let now = self.now;
-        let stable_after = self.config.stable_after;
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let kind = conn.kind;
-        if now - conn.connected_at >= stable_after {
-            conn.retry_count = 0;
-        }
         self.stats.disconnected += 1;
         tracing::debug!(conn = id.raw(), ?reason, "disconnected");
         self.emit(Action::NotifyPeer(PeerEvent::Disconnected { id, reason }));
-        match (kind, then) {
-            (ConnKind::Permanent, Then::FollowPolicy) => self.schedule_retry(id),
-            (ConnKind::Automatic, Then::FollowPolicy) => {
-                self.take(id);
-                self.replace();
+        let redial = then == Then::FollowPolicy;
+        match self.conns.get_mut(&id) {
+            Some(conn) if redial && conn.kind == ConnKind::Permanent => {
+                if self.now - conn.connected_at >= self.config.stable_after {
+                    conn.retry_count = 0;
+                }
+                self.schedule_retry(id);
             }
             _ => {
-                self.take(id);
+                let ended = self.take(id);
+                if redial && ended.is_some_and(|conn| conn.kind == ConnKind::Automatic) {
+                    self.replace();
+                }
             }
         }
     }

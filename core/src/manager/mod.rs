@@ -305,6 +305,9 @@ impl ConnManager {
     /// Keeps the heap's head live, so `poll_timeout` never reports a
     /// cancelled deadline, and the heap small.
     fn drop_stale_timers(&mut self) {
+        if !self.timers.take_cancelled_flag() {
+            return;
+        }
         while let Some(head) = self.timers.peek() {
             if self.timer_is_live(&head) {
                 break;

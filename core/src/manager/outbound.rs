@@ -65,8 +65,9 @@ impl ConnManager {
 
     /// A fresh automatic request, asking for its address at once.
     pub(super) fn new_automatic(&mut self) -> ConnId {
-        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Queued, None));
-        self.request_address(id);
+        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::AwaitingAddress, None));
+        self.stats.address_requests += 1;
+        self.emit(Action::RequestAddress { id });
         id
     }
 
@@ -174,36 +175,25 @@ impl ConnManager {
             });
         }
         conn.disarm(&mut self.timers);
-        match result {
-            Ok(()) => self.dial_succeeded(id),
-            Err(error) => {
-                self.stats.dial_failures += 1;
-                tracing::debug!(conn = id.raw(), attempt, %error, "dial failed");
-                self.request_failed(id, Reason::DialFailed(error));
-            }
+        if let Err(error) = result {
+            self.stats.dial_failures += 1;
+            tracing::debug!(conn = id.raw(), attempt, %error, "dial failed");
+            self.request_failed(id, Reason::DialFailed(error));
+            return Ok(());
         }
-        Ok(())
-    }
-
-    fn dial_succeeded(&mut self, id: ConnId) {
-        let now = self.now;
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
         enter(&mut self.counts, conn, Phase::Established);
-        conn.connected_at = now;
+        conn.connected_at = self.now;
         conn.address_retries = 0;
         let permanent = conn.kind == ConnKind::Permanent;
-        let Some(addr) = conn.addr else { return };
+        let addr = conn.addr;
         self.failed_attempts = 0;
         self.stats.dial_successes += 1;
-        tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
-        self.emit(Action::NotifyPeer(PeerEvent::Connected {
-            id,
-            addr,
-            direction: Direction::Outbound,
-            permanent,
-        }));
+        if let Some(addr) = addr {
+            tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
+            let direction = Direction::Outbound;
+            self.emit(Action::NotifyPeer(PeerEvent::Connected { id, addr, direction, permanent }));
+        }
+        Ok(())
     }
 
     /// A dial or address lookup failed: retry a permanent request, give up a
