@@ -1,2 +1,66 @@
-//! The `connmgr` command (being written).
-fn main() {}
+//! The `connmgr` command.
+//!
+//! Each subcommand lives in its own module with a clap `Args` struct and a
+//! `run` function; this file only parses the command line, dispatches, and
+//! turns the outcome into an exit status, so that every subcommand reports
+//! the same way:
+//!
+//! - 0: success (`replay`: identical);
+//! - 1: the command ran and found a problem (`replay`: a divergence);
+//! - 2: the command could not run (unreadable input, bad arguments); the
+//!   message is printed as `error: …` on standard error, without a backtrace.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod replay;
+
+/// What a subcommand that ran to the end found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Nothing wrong: exit status 0.
+    Success,
+    /// A problem was found and reported on standard output: exit status 1.
+    Failure,
+}
+
+/// Why a subcommand could not run, already worded for the user: printed as
+/// `error: <message>`, exit status 2 (as clap does for bad arguments).
+type Error = String;
+
+/// Exit status for an [`Error`].
+const EXIT_ERROR: u8 = 2;
+
+/// A sans-IO peer connection manager, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "connmgr", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Re-run a recorded trace and check that this build decides the same.
+    ///
+    /// Prints "identical" with counts (exit status 0), or the first
+    /// divergence: its line, the input, the expected and the actual actions
+    /// (exit status 1). An unreadable trace is an error (exit status 2).
+    Replay(replay::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Replay(args) => replay::run(args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failure) => ExitCode::FAILURE,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! Trace record and replay (being written).

@@ -1,0 +1,259 @@
+//! Trace record and replay: the whole life of a manager in a file.
+//!
+//! Because the core is a pure function of its inputs (contract item 5), a
+//! log of `(Instant, Input)` pairs is enough to rebuild every decision it
+//! made. This module fixes that log's format, so that every runtime (the
+//! tokio, smol and mio adapters, the simulator, the command line) writes
+//! traces the same way and `connmgr replay` can check any of them.
+//!
+//! # The format
+//!
+//! A trace is [JSON Lines](https://jsonlines.org): one JSON object per line,
+//! UTF-8, each line ended by `\n`.
+//!
+//! Line 1 is the header. It names the format and its version, the crate
+//! version that wrote it (informational: replay is checked, not trusted), the
+//! instant given to [`ConnManager::new`] and the [`Config`]:
+//!
+//! ```text
+//! {"format":"connmgr-trace","version":1,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…}}
+//! ```
+//!
+//! Every further line is one input with the time it was handled, in
+//! nanoseconds on the manager's clock, and optionally the actions drained
+//! right after it:
+//!
+//! ```text
+//! {"t":1000000000,"input":"Start","actions":[{"RequestAddress":{"id":1}},{"RequestAddress":{"id":2}}]}
+//! ```
+//!
+//! `"actions"` absent means "not recorded" (nothing to compare on replay);
+//! `"actions":[]` means "recorded: there were none" and is compared. Blank
+//! lines are skipped. Inputs, actions and the config use the crate's serde
+//! representation (externally tagged enums, `Result` as `{"Ok":…}` or
+//! `{"Err":…}`, durations as `{"secs":…,"nanos":…}`), so the format changes
+//! when those types do; [`VERSION`] is bumped when it does, and a reader
+//! refuses versions it does not know rather than misreading them.
+//!
+//! # The pieces
+//!
+//! - [`Recorder`]: a [`ConnManager`] and a [`TraceWriter`] in one; what a
+//!   runtime uses. `handle` forwards the input, drains the actions, records
+//!   both and returns them.
+//! - [`TraceWriter`]: writes the header and the records to any
+//!   [`std::io::Write`]; the core never opens files.
+//! - [`TraceReader`]: reads them back from any [`std::io::BufRead`], with a
+//!   [`TraceError`] that names the line for anything wrong.
+//! - [`replay`]: re-runs a trace and returns a [`ReplayReport`]: identical,
+//!   or the first divergence.
+//!
+//! # Example
+//!
+//! Record a short run in memory, then replay it:
+//!
+//! ```
+//! use connmgr::trace::{self, Recorder, ReplayReport};
+//! use connmgr::{Action, Config, ConnManager, Input, Instant};
+//!
+//! let mut config = Config::default();
+//! config.target_outbound = 1;
+//! let mgr = ConnManager::new(config, Instant::ZERO).unwrap();
+//! let mut rec = Recorder::new(mgr, Vec::new()).unwrap();
+//!
+//! // The runtime loop: hand every input to the recorder, perform what it returns.
+//! let now = Instant::from_secs(1);
+//! let step = rec.handle(now, Input::Start);
+//! let [Action::RequestAddress { id }] = step.actions[..] else { panic!() };
+//! let addr = "203.0.113.7:8333".parse().unwrap();
+//! let step = rec.handle(now, Input::AddressResult { id, result: Ok(addr) });
+//! let [Action::Dial { attempt, .. }] = step.actions[..] else { panic!() };
+//! let _ = rec.handle(now, Input::DialResult { id, attempt, result: Ok(()) });
+//! let _ = rec.handle(Instant::from_secs(2), Input::Stop);
+//! let bytes = rec.finish().unwrap();
+//!
+//! // Anyone holding the bytes can check that this build decides the same.
+//! let report = trace::replay(&bytes[..]).unwrap();
+//! assert_eq!(report, ReplayReport::Identical { inputs: 4, actions_compared: 6, unchecked_inputs: 0 });
+//! assert_eq!(report.to_string(), "identical: 4 inputs, 6 actions compared");
+//! ```
+
+use std::fmt;
+use std::io;
+
+#[cfg(doc)]
+use crate::{Action, ConnManager, Input};
+use crate::{Config, ConfigError, Instant};
+
+mod reader;
+mod replay;
+mod writer;
+
+pub use reader::{Record, TraceReader};
+pub use replay::{replay, Divergence, ReplayReport};
+pub use writer::{Handled, Recorder, TraceWriter};
+
+/// The value of the header's `"format"` field; a first line without it is
+/// not a connmgr trace.
+pub const FORMAT: &str = "connmgr-trace";
+
+/// The format version this build writes and the only one it reads.
+pub const VERSION: u32 = 1;
+
+/// The first line of a trace: what is needed to rebuild the manager.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceHeader {
+    /// The format version the trace was written in.
+    pub version: u32,
+    /// The version of the `connmgr` crate that wrote it. Not checked: a
+    /// divergence from another version is reported with it, since a changed
+    /// policy, not a bug, may explain it.
+    pub crate_version: String,
+    /// The instant passed to [`ConnManager::new`].
+    pub start: Instant,
+    /// The config the manager ran with.
+    pub config: Config,
+}
+
+impl TraceHeader {
+    /// The header this build writes for a manager made with `config` at
+    /// `start`.
+    pub fn new(config: Config, start: Instant) -> TraceHeader {
+        TraceHeader {
+            version: VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").to_owned(),
+            start,
+            config,
+        }
+    }
+}
+
+/// Why a trace could not be read. Every variant names the line (1 is the
+/// header), because a trace is a file a person will open to look.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Reading failed.
+    Io {
+        /// The line being read.
+        line: u64,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The input is empty: there is no header.
+    MissingHeader,
+    /// Line 1 is JSON but not a connmgr trace header of a known shape.
+    InvalidHeader {
+        /// The line (always 1).
+        line: u64,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The header's format version is not the one this build reads.
+    UnsupportedVersion {
+        /// The line (always 1).
+        line: u64,
+        /// The version the trace claims.
+        version: u64,
+    },
+    /// The header's config does not [validate](Config::validate), so no
+    /// manager can be built from it.
+    InvalidConfig {
+        /// The line (always 1).
+        line: u64,
+        /// Why the config was refused.
+        source: ConfigError,
+    },
+    /// A line is not valid JSON.
+    Json {
+        /// The line.
+        line: u64,
+        /// The column within it, from serde_json (1-based).
+        column: usize,
+        /// serde_json's description.
+        message: String,
+    },
+    /// A line is valid JSON but not a trace record (an unknown input, a
+    /// missing `"t"`, an unknown field, …).
+    InvalidRecord {
+        /// The line.
+        line: u64,
+        /// The column within it, from serde_json (1-based).
+        column: usize,
+        /// serde_json's description.
+        message: String,
+    },
+    /// The last line has no newline and its JSON is incomplete: the
+    /// recording was cut off while writing it.
+    Truncated {
+        /// The line.
+        line: u64,
+    },
+}
+
+impl TraceError {
+    /// The line the error is about (1 for the header).
+    pub fn line(&self) -> u64 {
+        match self {
+            TraceError::MissingHeader => 1,
+            TraceError::Io { line, .. }
+            | TraceError::InvalidHeader { line, .. }
+            | TraceError::UnsupportedVersion { line, .. }
+            | TraceError::InvalidConfig { line, .. }
+            | TraceError::Json { line, .. }
+            | TraceError::InvalidRecord { line, .. }
+            | TraceError::Truncated { line } => *line,
+        }
+    }
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceError::Io { line, source } => write!(f, "line {line}: read failed: {source}"),
+            TraceError::MissingHeader => write!(
+                f,
+                "line 1: the trace is empty; a connmgr trace starts with a {FORMAT:?} header line"
+            ),
+            TraceError::InvalidHeader { line, message } => {
+                write!(f, "line {line}: not a valid connmgr trace header: {message}")
+            }
+            TraceError::UnsupportedVersion { line, version } => write!(
+                f,
+                "line {line}: trace format version {version} is not supported; this build reads version {VERSION}"
+            ),
+            TraceError::InvalidConfig { line, source } => {
+                write!(f, "line {line}: the trace's config is invalid: {source}")
+            }
+            TraceError::Json {
+                line,
+                column,
+                message,
+            } => write!(f, "line {line}, column {column}: corrupt JSON: {message}"),
+            TraceError::InvalidRecord {
+                line,
+                column,
+                message,
+            } => write!(
+                f,
+                "line {line}, column {column}: not a trace record: {message}"
+            ),
+            TraceError::Truncated { line } => write!(
+                f,
+                "line {line}: truncated: the last line ends in the middle of its JSON (was the recording cut off?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TraceError::Io { source, .. } => Some(source),
+            TraceError::InvalidConfig { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,657 @@
+use std::io::{self, Write};
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use super::*;
+use crate::{
+    AcceptError, Action, AddressError, ConnId, ConnManager, DialError, Direction, Input,
+    ListenerId, PeerEvent,
+};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("test address")
+}
+
+fn config() -> Config {
+    Config {
+        target_outbound: 2,
+        ..Config::default()
+    }
+}
+
+/// The attempt of the `Dial` for `id` among `actions`.
+fn dial_of(actions: &[Action], id: ConnId) -> u32 {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Dial { id: d, attempt, .. } if *d == id => Some(*attempt),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Dial for {id} in {actions:?}"))
+}
+
+/// The ids of the `RequestAddress` actions among `actions`.
+fn address_requests(actions: &[Action]) -> Vec<ConnId> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RequestAddress { id } => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every input fed, with its time and the actions it produced.
+type Log = Vec<(Instant, Input, Vec<Action>)>;
+
+/// A real run, driven by hand through a `Recorder`: a permanent peer queued
+/// before start, start, address results (one empty), dials that connect,
+/// fail and time out, the permanent peer's retry, an inbound connection, an
+/// accept error and its pause, a late stale result, a close, and stop.
+/// Returns the trace and every `(t, input, actions)` fed.
+fn real_run() -> (Vec<u8>, Log) {
+    let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
+    let mut rec = Recorder::new(mgr, Vec::new()).unwrap();
+    let mut log = Vec::new();
+    let mut feed = |rec: &mut Recorder<Vec<u8>>, t: Instant, input: Input| {
+        let handled = rec.handle(t, input.clone());
+        log.push((t, input, handled.actions.clone()));
+        handled
+    };
+    let secs = Instant::from_secs;
+
+    let permanent = addr("198.51.100.1:8333");
+    let step = feed(
+        &mut rec,
+        Instant::from_millis(500),
+        Input::Connect {
+            addr: permanent,
+            permanent: true,
+        },
+    );
+    let p = step.result.unwrap().unwrap();
+    assert!(step.actions.is_empty(), "queued until start");
+
+    let step = feed(&mut rec, secs(1), Input::Start);
+    let p_attempt = dial_of(&step.actions, p);
+    let [a, b] = address_requests(&step.actions)[..] else {
+        panic!("two automatic requests: {:?}", step.actions)
+    };
+
+    let step = feed(
+        &mut rec,
+        secs(1),
+        Input::AddressResult {
+            id: a,
+            result: Ok(addr("203.0.113.7:8333")),
+        },
+    );
+    let a_attempt = dial_of(&step.actions, a);
+    let step = feed(
+        &mut rec,
+        secs(1),
+        Input::AddressResult {
+            id: b,
+            result: Err(AddressError::Empty),
+        },
+    );
+    let [c] = address_requests(&step.actions)[..] else {
+        panic!("b replaced: {:?}", step.actions)
+    };
+    let step = feed(
+        &mut rec,
+        secs(2),
+        Input::DialResult {
+            id: a,
+            attempt: a_attempt,
+            result: Ok(()),
+        },
+    );
+    assert!(matches!(
+        step.actions[..],
+        [Action::NotifyPeer(PeerEvent::Connected { id, .. })] if id == a
+    ));
+    let step = feed(
+        &mut rec,
+        secs(2),
+        Input::DialResult {
+            id: p,
+            attempt: p_attempt,
+            result: Err(DialError::Refused),
+        },
+    );
+    assert!(
+        step.actions
+            .iter()
+            .any(|x| matches!(x, Action::RetryAfter { id, .. } if *id == p)),
+        "permanent peer retried: {:?}",
+        step.actions
+    );
+    let step = feed(
+        &mut rec,
+        secs(2),
+        Input::AddressResult {
+            id: c,
+            result: Ok(addr("192.0.2.9:8333")),
+        },
+    );
+    let c_attempt = dial_of(&step.actions, c);
+
+    // The permanent peer's retry falls due, and this time it connects.
+    let due = rec.poll_timeout().unwrap();
+    let step = feed(&mut rec, due, Input::Tick);
+    let p_attempt = dial_of(&step.actions, p);
+    let step = feed(
+        &mut rec,
+        due,
+        Input::DialResult {
+            id: p,
+            attempt: p_attempt,
+            result: Ok(()),
+        },
+    );
+    assert!(matches!(
+        step.actions[..],
+        [Action::NotifyPeer(PeerEvent::Connected { id, permanent: true, .. })] if id == p
+    ));
+
+    // Inbound: one admitted, then an accept error pauses the listener.
+    let listener = ListenerId(0);
+    let step = feed(
+        &mut rec,
+        secs(10),
+        Input::Accepted {
+            listener,
+            remote: addr("100.64.1.1:50000"),
+        },
+    );
+    let inbound = step.result.unwrap().unwrap();
+    assert!(matches!(
+        step.actions[..],
+        [Action::NotifyPeer(PeerEvent::Connected {
+            direction: Direction::Inbound,
+            ..
+        })]
+    ));
+    let step = feed(
+        &mut rec,
+        secs(10),
+        Input::AcceptFailed {
+            listener,
+            error: AcceptError::TooManyOpenFiles,
+        },
+    );
+    assert!(matches!(step.actions[..], [Action::PauseListener { .. }]));
+    let due = rec.poll_timeout().unwrap();
+    let step = feed(&mut rec, due, Input::Tick);
+    assert!(matches!(step.actions[..], [Action::ResumeListener { .. }]));
+
+    // c's dial times out in the core; its late result is ignored.
+    let due = rec.poll_timeout().unwrap();
+    assert_eq!(due, secs(2) + rec.manager().config().dial_timeout);
+    let step = feed(&mut rec, due, Input::Tick);
+    assert!(step
+        .actions
+        .iter()
+        .any(|x| matches!(x, Action::CancelDial { id, .. } if *id == c)));
+    let step = feed(
+        &mut rec,
+        due,
+        Input::DialResult {
+            id: c,
+            attempt: c_attempt,
+            result: Err(DialError::TimedOut),
+        },
+    );
+    assert!(step.result.is_err(), "a result after CancelDial is ignored");
+
+    let _ = feed(&mut rec, secs(40), Input::Closed { id: inbound });
+    let step = feed(&mut rec, secs(41), Input::Stop);
+    assert!(step.actions.contains(&Action::CloseListeners));
+    (rec.finish().unwrap(), log)
+}
+
+fn lines(trace: &[u8]) -> Vec<String> {
+    std::str::from_utf8(trace)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn join(lines: &[String]) -> Vec<u8> {
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out.into_bytes()
+}
+
+fn replace_line(trace: &[u8], line: usize, text: &str) -> Vec<u8> {
+    let mut lines = lines(trace);
+    lines[line - 1] = text.to_owned();
+    join(&lines)
+}
+
+fn read_error(trace: &[u8]) -> TraceError {
+    match TraceReader::new(trace) {
+        Err(e) => e,
+        Ok(reader) => reader
+            .into_iter()
+            .find_map(Result::err)
+            .expect("the trace should be unreadable"),
+    }
+}
+
+#[test]
+fn round_trip_of_a_real_run_replays_identically() {
+    let (trace, log) = real_run();
+    let reader = TraceReader::new(&trace[..]).unwrap();
+    assert_eq!(reader.header(), &TraceHeader::new(config(), Instant::ZERO));
+    let records: Vec<Record> = reader.collect::<Result<_, _>>().unwrap();
+    assert_eq!(records.len(), log.len());
+    for (i, (record, (t, input, actions))) in records.iter().zip(&log).enumerate() {
+        assert_eq!(record.line, i as u64 + 2);
+        assert_eq!((&record.t, &record.input), (t, input));
+        assert_eq!(record.actions.as_ref(), Some(actions));
+    }
+
+    let total: usize = log.iter().map(|(_, _, actions)| actions.len()).sum();
+    let report = replay(&trace[..]).unwrap();
+    assert_eq!(
+        report,
+        ReplayReport::Identical {
+            inputs: log.len() as u64,
+            actions_compared: total as u64,
+            unchecked_inputs: 0,
+        }
+    );
+    assert_eq!(
+        report.to_string(),
+        format!("identical: {} inputs, {total} actions compared", log.len())
+    );
+}
+
+#[test]
+fn recording_is_deterministic() {
+    assert_eq!(real_run().0, real_run().0);
+}
+
+#[test]
+fn lines_are_as_documented() {
+    let (trace, _) = real_run();
+    let lines = lines(&trace);
+    let header = format!(
+        "{{\"format\":\"connmgr-trace\",\"version\":1,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(lines[0].starts_with(&header), "{}", lines[0]);
+    assert_eq!(
+        lines[1],
+        r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
+    );
+    assert!(
+        lines[2].starts_with(r#"{"t":1000000000,"input":"Start","actions":[{"Dial":{"id":1,"attempt":1,"addr":"198.51.100.1:8333"}},{"RequestAddress":{"id":2}}"#),
+        "{}",
+        lines[2]
+    );
+}
+
+#[test]
+fn a_tampered_action_diverges_at_its_line() {
+    let (trace, log) = real_run();
+    // The line of the permanent peer's failed dial: its actions include a
+    // RetryAfter; move the retry one second later.
+    let index = log
+        .iter()
+        .position(|(_, _, actions)| {
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::RetryAfter { .. }))
+        })
+        .unwrap();
+    let line = index + 2;
+    let mut record: Value = serde_json::from_str(&lines(&trace)[line - 1]).unwrap();
+    let actions = record["actions"].as_array_mut().unwrap();
+    let retry = actions
+        .iter_mut()
+        .find_map(|a| a.get_mut("RetryAfter"))
+        .unwrap();
+    let at = retry["at"].as_u64().unwrap();
+    retry["at"] = Value::from(at + 1_000_000_000);
+    let tampered = replace_line(&trace, line, &record.to_string());
+
+    let ReplayReport::Diverged(d) = replay(&tampered[..]).unwrap() else {
+        panic!("the tampered trace should diverge")
+    };
+    assert_eq!(d.line, line as u64);
+    assert_eq!(d.input_number, index as u64 + 1);
+    assert_eq!(d.input, log[index].1);
+    assert_eq!(d.actual, log[index].2);
+    assert_ne!(d.expected, d.actual);
+    assert_eq!(d.expected.len(), d.actual.len());
+    let first = d.first_difference();
+    assert!(matches!(d.actual[first], Action::RetryAfter { .. }));
+    let text = d.to_string();
+    assert!(
+        text.starts_with(&format!("diverged at line {line} (input {}", index + 1)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("first difference at action {}", first + 1)));
+    assert!(text.contains(r#""RetryAfter":{"id":1,"#), "{text}");
+}
+
+#[test]
+fn a_missing_action_diverges_too() {
+    let (trace, _) = real_run();
+    let mut record: Value = serde_json::from_str(&lines(&trace)[2]).unwrap();
+    record["actions"].as_array_mut().unwrap().pop();
+    let tampered = replace_line(&trace, 3, &record.to_string());
+    let ReplayReport::Diverged(d) = replay(&tampered[..]).unwrap() else {
+        panic!("should diverge")
+    };
+    assert_eq!(d.line, 3);
+    assert_eq!(d.first_difference(), d.expected.len());
+    assert!(d.to_string().contains("(nothing)"));
+}
+
+#[test]
+fn corrupt_json_names_its_line_and_column() {
+    let (trace, _) = real_run();
+    let corrupt = replace_line(&trace, 4, r#"{"t":1000000000,"input" "Tick"}"#);
+    let err = read_error(&corrupt);
+    assert!(
+        matches!(
+            err,
+            TraceError::Json {
+                line: 4,
+                column: 25,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.line(), 4);
+    assert_eq!(
+        err.to_string(),
+        "line 4, column 25: corrupt JSON: expected `:`"
+    );
+    // replay stops with the same error rather than calling a partial run identical.
+    assert!(matches!(
+        replay(&corrupt[..]),
+        Err(TraceError::Json { line: 4, .. })
+    ));
+}
+
+#[test]
+fn a_record_of_the_wrong_shape_names_its_line() {
+    let (trace, _) = real_run();
+    let bad = replace_line(&trace, 5, r#"{"t":1,"input":"Tik"}"#);
+    let err = read_error(&bad);
+    assert!(
+        matches!(err, TraceError::InvalidRecord { line: 5, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("unknown variant `Tik`"), "{err}");
+    // A misspelt "actions" is refused, not silently left unchecked.
+    let bad = replace_line(&trace, 5, r#"{"t":1,"input":"Tick","action":[]}"#);
+    assert!(matches!(
+        read_error(&bad),
+        TraceError::InvalidRecord { line: 5, .. }
+    ));
+}
+
+#[test]
+fn a_truncated_last_line_names_its_line() {
+    let (trace, _) = real_run();
+    let n = lines(&trace).len();
+    // Cut the last line in half: no newline, incomplete JSON.
+    let cut = trace.len() - lines(&trace)[n - 1].len() / 2;
+    let err = read_error(&trace[..cut]);
+    assert!(
+        matches!(err, TraceError::Truncated { line } if line == n as u64),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with(&format!("line {n}: truncated")));
+    // A complete last line without its newline is fine.
+    assert!(replay(&trace[..trace.len() - 1]).unwrap().is_identical());
+    // Incomplete JSON followed by a newline is corrupt, not truncated.
+    let bad = replace_line(&trace, 3, r#"{"t":1,"input":"#);
+    assert!(matches!(read_error(&bad), TraceError::Json { line: 3, .. }));
+}
+
+#[test]
+fn a_missing_or_invalid_header_is_refused() {
+    assert!(matches!(read_error(b""), TraceError::MissingHeader));
+    assert!(matches!(read_error(b"\n  \n"), TraceError::MissingHeader));
+    assert_eq!(read_error(b"").line(), 1);
+
+    let (trace, _) = real_run();
+    let lines = lines(&trace);
+    // A trace whose header was lost starts with a record.
+    let headless = join(&lines[1..]);
+    let err = read_error(&headless);
+    assert!(
+        matches!(err, TraceError::InvalidHeader { line: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("no \"format\""), "{err}");
+
+    let other = read_error(br#"{"format":"pcap","version":1}"#);
+    assert!(
+        other.to_string().contains(r#""format" is "pcap""#),
+        "{other}"
+    );
+    assert!(matches!(
+        read_error(b"[1,2]\n"),
+        TraceError::InvalidHeader { line: 1, .. }
+    ));
+    assert!(matches!(
+        read_error(b"not json\n"),
+        TraceError::Json { line: 1, .. }
+    ));
+    assert!(matches!(
+        read_error(br#"{"format":"connmgr-trace","vers"#),
+        TraceError::Truncated { line: 1 }
+    ));
+
+    // Right format and version, wrong shape: an unknown config field.
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    header["config"]["target_outbund"] = Value::from(3);
+    let err = read_error(&replace_line(&trace, 1, &header.to_string()));
+    assert!(
+        matches!(err, TraceError::InvalidHeader { line: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("target_outbund"), "{err}");
+}
+
+#[test]
+fn an_unknown_version_is_refused_with_the_supported_one() {
+    let (trace, _) = real_run();
+    let mut header: Value = serde_json::from_str(&lines(&trace)[0]).unwrap();
+    header["version"] = Value::from(7);
+    // Everything else may have changed in another version: only format and
+    // version are looked at before refusing.
+    header["config"] = Value::from("whatever version 7 puts here");
+    let err = read_error(&replace_line(&trace, 1, &header.to_string()));
+    assert!(
+        matches!(
+            err,
+            TraceError::UnsupportedVersion {
+                line: 1,
+                version: 7
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "line 1: trace format version 7 is not supported; this build reads version 1"
+    );
+}
+
+#[test]
+fn an_invalid_config_is_refused_with_its_reason() {
+    let bad = Config {
+        dial_timeout: std::time::Duration::ZERO,
+        ..config()
+    };
+    // The writer does not validate: it records what it is given.
+    let trace = TraceWriter::new(Vec::new(), &bad, Instant::ZERO)
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    let err = read_error(&trace);
+    assert!(
+        matches!(
+            err,
+            TraceError::InvalidConfig {
+                line: 1,
+                source: ConfigError::ZeroDuration {
+                    field: "dial_timeout"
+                }
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("`dial_timeout`"), "{err}");
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[test]
+fn a_trace_without_actions_replays_and_counts() {
+    let (_, log) = real_run();
+    let mut w = TraceWriter::new(Vec::new(), &config(), Instant::ZERO).unwrap();
+    for (t, input, _) in &log {
+        w.record(*t, input, None).unwrap();
+    }
+    assert_eq!(w.lines_written(), log.len() as u64 + 1);
+    let trace = w.into_inner().unwrap();
+    assert!(!String::from_utf8_lossy(&trace).contains("actions"));
+    let report = replay(&trace[..]).unwrap();
+    assert_eq!(
+        report,
+        ReplayReport::Identical {
+            inputs: log.len() as u64,
+            actions_compared: 0,
+            unchecked_inputs: log.len() as u64,
+        }
+    );
+    assert!(report.to_string().starts_with(&format!(
+        "identical: {} inputs, 0 actions compared (",
+        log.len()
+    )));
+}
+
+#[test]
+fn blank_lines_are_skipped_but_counted() {
+    let (trace, _) = real_run();
+    let mut lines = lines(&trace);
+    lines.insert(2, String::new());
+    lines.insert(3, "  \r".to_owned());
+    let trace = join(&lines);
+    assert!(replay(&trace[..]).unwrap().is_identical());
+    let records: Vec<Record> = TraceReader::new(&trace[..])
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(records[0].line, 2);
+    assert_eq!(records[1].line, 5);
+}
+
+#[test]
+fn the_reader_stops_after_an_error() {
+    let (trace, _) = real_run();
+    let bad = replace_line(&trace, 3, "{");
+    let results: Vec<_> = TraceReader::new(&bad[..]).unwrap().collect();
+    assert_eq!(results.len(), 2);
+    assert!(results[0].is_ok());
+    assert!(results[1].is_err());
+}
+
+#[test]
+fn a_recorder_refuses_a_used_manager() {
+    let mut mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
+    mgr.start(Instant::ZERO).unwrap();
+    let err = Recorder::new(mgr, Vec::new()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+/// Accepts `budget` writes, then fails every one.
+struct FailAfter {
+    budget: usize,
+    written: Vec<u8>,
+}
+
+impl Write for FailAfter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.budget == 0 {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+        }
+        self.budget -= 1;
+        self.written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_write_error_stops_the_recording_but_not_the_manager() {
+    let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
+    let out = FailAfter {
+        budget: 2,
+        written: Vec::new(),
+    };
+    let mut rec = Recorder::new(mgr, out).unwrap();
+    let step = rec.handle(Instant::from_secs(1), Input::Start);
+    assert_eq!(step.actions.len(), 2);
+    assert!(rec.write_error().is_none());
+    // The third write fails: the actions are still returned.
+    let [Action::RequestAddress { id }, _] = step.actions[..] else {
+        panic!()
+    };
+    let step = rec.handle(
+        Instant::from_secs(1),
+        Input::AddressResult {
+            id,
+            result: Ok(addr("203.0.113.7:8333")),
+        },
+    );
+    assert!(matches!(step.actions[..], [Action::Dial { .. }]));
+    assert_eq!(
+        rec.write_error().map(io::Error::kind),
+        Some(io::ErrorKind::StorageFull)
+    );
+    let _ = rec.handle(Instant::from_secs(2), Input::Tick);
+    let err = rec.flush().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+    assert!(err.to_string().contains("after line 2"), "{err}");
+    assert!(rec.finish().is_err());
+
+    // What was written is a clean prefix, which replays.
+    let (_, writer) = {
+        let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
+        let mut rec = Recorder::new(
+            mgr,
+            FailAfter {
+                budget: 2,
+                written: Vec::new(),
+            },
+        )
+        .unwrap();
+        let _ = rec.handle(Instant::from_secs(1), Input::Start);
+        let _ = rec.handle(Instant::from_secs(1), Input::Tick);
+        rec.into_parts()
+    };
+    let written = &writer.get_ref().written;
+    assert_eq!(
+        replay(&written[..]).unwrap(),
+        ReplayReport::Identical {
+            inputs: 1,
+            actions_compared: 2,
+            unchecked_inputs: 0
+        }
+    );
+}
