@@ -1,9 +1,10 @@
 //! Property tests over random input sequences, nonsense included: unknown
 //! ids, duplicate and late results, results before requests, time going
-//! backwards. After every step the invariants of the core contract are
-//! checked, and every sequence is run twice to check determinism.
+//! backwards. After every step the shared invariant checker judges the
+//! manager, a tick at `poll_timeout` must make progress, and every sequence is
+//! run twice to check determinism.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use connmgr::{
     AcceptError, Action, AddressError, Config, ConnId, ConnManager, ConnState, DialError, Input,
     Instant, ListenerId, PeerEvent,
 };
+use connmgr_sim::Checker;
 use proptest::prelude::*;
 
 /// One step of a generated run. Most steps answer something the manager
@@ -132,16 +134,11 @@ fn steps() -> impl Strategy<Value = Vec<(i64, Step)>> {
     proptest::collection::vec((-50i64..500, step()), 1..150)
 }
 
-/// What the runtime side knows, used to turn steps into inputs and to check
-/// the manager's promises.
+/// What the pretend runtime knows, to turn steps into meaningful inputs.
 #[derive(Default)]
-struct Checker {
+struct Runtime {
     asked_address: BTreeSet<ConnId>,
-    outstanding_dials: BTreeSet<(ConnId, u32)>,
-    dialled: BTreeSet<(ConnId, u32)>,
     connected: BTreeSet<ConnId>,
-    gave_up: BTreeSet<ConnId>,
-    last_event: BTreeMap<ConnId, &'static str>,
 }
 
 fn pick<T: Copy>(set: &BTreeSet<T>, i: usize) -> Option<T> {
@@ -152,11 +149,12 @@ fn pick<T: Copy>(set: &BTreeSet<T>, i: usize) -> Option<T> {
     }
 }
 
-/// Runs the steps, checking invariants; returns the full action log.
+/// Runs the steps under the shared invariant checker; returns the action log.
 fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>, TestCaseError> {
     let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
+    let mut checker = Checker::new(config);
     let mut now = Instant::ZERO;
-    let mut c = Checker::default();
+    let mut rt = Runtime::default();
     let mut log = Vec::new();
     for (delta, step) in steps {
         now = if *delta >= 0 {
@@ -165,14 +163,14 @@ fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>,
             now - Duration::from_millis(delta.unsigned_abs())
         };
         let input = match step {
-            Step::AnswerAddress { pick: i, addr: a } => match pick(&c.asked_address, *i) {
+            Step::AnswerAddress { pick: i, addr: a } => match pick(&rt.asked_address, *i) {
                 Some(id) => Input::AddressResult {
                     id,
                     result: a.map(addr).ok_or(AddressError::Empty),
                 },
                 None => Input::Tick,
             },
-            Step::AnswerDial { pick: i, ok } => match pick(&c.outstanding_dials, *i) {
+            Step::AnswerDial { pick: i, ok } => match pick(checker.outstanding_dials(), *i) {
                 Some((id, attempt)) => Input::DialResult {
                     id,
                     attempt,
@@ -180,7 +178,7 @@ fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>,
                 },
                 None => Input::Tick,
             },
-            Step::CloseConnected { pick: i } => match pick(&c.connected, *i) {
+            Step::CloseConnected { pick: i } => match pick(&rt.connected, *i) {
                 Some(id) => Input::Closed { id },
                 None => Input::Tick,
             },
@@ -194,33 +192,7 @@ fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>,
         };
         let timeout_before = mgr.poll_timeout();
         let effective_now = now.max(mgr.now());
-        let finished_before: BTreeSet<ConnId> = (0..40)
-            .map(ConnId::from_raw)
-            .filter(|id| mgr.state(*id).is_final())
-            .collect();
-
         let result = mgr.handle(now, input.clone());
-
-        // A result the manager took is answered; one it ignored was not outstanding.
-        match (&input, &result) {
-            (Input::DialResult { id, attempt, .. }, Ok(_)) => {
-                prop_assert!(
-                    c.outstanding_dials.remove(&(*id, *attempt)),
-                    "accepted a result for {id} attempt {attempt} that was not outstanding"
-                );
-            }
-            (Input::DialResult { id, attempt, .. }, Err(_)) => {
-                prop_assert!(
-                    !c.outstanding_dials.contains(&(*id, *attempt)),
-                    "ignored the result of an outstanding dial {id}/{attempt}"
-                );
-            }
-            (Input::AddressResult { id, .. }, Ok(_)) => {
-                c.asked_address.remove(id);
-            }
-            _ => {}
-        }
-
         let mut actions = Vec::new();
         while let Some(action) = mgr.poll_action() {
             actions.push(action);
@@ -233,108 +205,38 @@ fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>,
                 );
             }
         }
-        for action in &actions {
-            check_action(&mut c, &finished_before, action)?;
-            log.push((now, action.clone()));
+        if let Err(violation) = checker.observe(now, &input, &result, &actions, &mgr) {
+            return Err(TestCaseError::fail(format!(
+                "{violation} (after {input:?})"
+            )));
         }
-
-        let counts = mgr.counts();
-        prop_assert!(
-            counts.automatic() <= config.target_outbound,
-            "automatic {} above target",
-            counts.automatic()
-        );
-        prop_assert!(counts.inbound <= config.max_inbound);
-        prop_assert_eq!(counts.dialing as usize, c.outstanding_dials.len());
-        if let Some(at) = mgr.poll_timeout() {
-            prop_assert!(at >= Instant::ZERO);
+        if let (Input::AddressResult { id, .. }, Ok(_)) = (&input, &result) {
+            rt.asked_address.remove(id);
+        }
+        for action in &actions {
+            match action {
+                Action::RequestAddress { id } => {
+                    rt.asked_address.insert(*id);
+                }
+                Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+                    rt.connected.insert(*id);
+                }
+                Action::NotifyPeer(
+                    PeerEvent::Disconnected { id, .. } | PeerEvent::GaveUp { id, .. },
+                ) => {
+                    rt.connected.remove(id);
+                    rt.asked_address.remove(id);
+                }
+                _ => {}
+            }
+            log.push((now, action.clone()));
         }
     }
     Ok(log)
 }
 
-fn check_action(
-    c: &mut Checker,
-    finished_before: &BTreeSet<ConnId>,
-    action: &Action,
-) -> Result<(), TestCaseError> {
-    let named = match action {
-        Action::RequestAddress { id }
-        | Action::Dial { id, .. }
-        | Action::CancelDial { id, .. }
-        | Action::Close { id, .. }
-        | Action::RetryAfter { id, .. } => Some(*id),
-        Action::NotifyPeer(
-            PeerEvent::Connected { id, .. }
-            | PeerEvent::Disconnected { id, .. }
-            | PeerEvent::GaveUp { id, .. },
-        ) => Some(*id),
-        _ => None,
-    };
-    if let Some(id) = named {
-        let late_close = matches!(
-            action,
-            Action::Close {
-                reason: connmgr::Reason::StaleDial,
-                ..
-            }
-        );
-        prop_assert!(
-            !finished_before.contains(&id) || late_close,
-            "{action:?} names {id}, which had already finished"
-        );
-        prop_assert!(
-            !c.gave_up.contains(&id) || late_close,
-            "{action:?} after GaveUp"
-        );
-    }
-    match *action {
-        Action::RequestAddress { id } => {
-            c.asked_address.insert(id);
-        }
-        Action::Dial { id, attempt, .. } => {
-            prop_assert!(
-                c.dialled.insert((id, attempt)),
-                "dialled {id}/{attempt} twice"
-            );
-            c.outstanding_dials.insert((id, attempt));
-        }
-        Action::CancelDial { id, attempt } => {
-            prop_assert!(
-                c.outstanding_dials.remove(&(id, attempt)),
-                "cancelled {id}/{attempt}, which was not outstanding"
-            );
-        }
-        Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
-            prop_assert_ne!(c.last_event.get(&id).copied(), Some("connected"));
-            c.last_event.insert(id, "connected");
-            c.connected.insert(id);
-        }
-        Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
-            prop_assert_eq!(
-                c.last_event.get(&id).copied(),
-                Some("connected"),
-                "Disconnected without Connected"
-            );
-            c.last_event.insert(id, "disconnected");
-            c.connected.remove(&id);
-        }
-        Action::NotifyPeer(PeerEvent::GaveUp { id, .. }) => {
-            prop_assert_ne!(
-                c.last_event.get(&id).copied(),
-                Some("connected"),
-                "GaveUp while connected"
-            );
-            c.gave_up.insert(id);
-            c.asked_address.remove(&id);
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_and_runs_are_deterministic(config in config(), steps in steps()) {

@@ -1,0 +1,300 @@
+//! The oracle: what must hold after every input, whatever the inputs were.
+//!
+//! A [`Checker`] watches one manager from the outside, through the inputs it
+//! is fed and the actions it emits, and keeps its own books. It is shared by
+//! the simulator, the property tests and the fuzzer, so the three judge by
+//! the same rules (ARCHITECTURE.md §7):
+//!
+//! - every `Dial` is answered or cancelled, once;
+//! - automatic outbound never exceeds the target, inbound never `max_inbound`;
+//! - automatic outbound per network group stays within its limit;
+//! - no action names an id that has ended, except the `Close` of a late socket;
+//! - events are causal: `Connected` before `Disconnected`, nothing after `GaveUp`;
+//! - a backoff never exceeds its maximum, a retry never dials early, and a
+//!   pending retry always has a timer armed no later than it is due.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use connmgr::{Action, Config, ConnId, ConnManager, GroupKey, Ignored, Input, Instant};
+use connmgr::{PeerEvent, Reason};
+
+/// A broken promise, with what is needed to understand it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// What was broken.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(Violation { message: format!($($msg)+) });
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LastEvent {
+    Connected,
+    Disconnected,
+}
+
+/// Watches one manager; call [`Checker::observe`] after every input.
+#[derive(Debug)]
+pub struct Checker {
+    config: Config,
+    outstanding_dials: BTreeSet<(ConnId, u32)>,
+    dialled: BTreeSet<(ConnId, u32)>,
+    automatic: BTreeSet<ConnId>,
+    automatic_groups: BTreeMap<ConnId, GroupKey>,
+    group_counts: BTreeMap<GroupKey, u32>,
+    last_event: BTreeMap<ConnId, LastEvent>,
+    ended: BTreeSet<ConnId>,
+    retry_due: BTreeMap<ConnId, Instant>,
+    largest_backoff: std::time::Duration,
+    checks: u64,
+}
+
+impl Checker {
+    /// A checker for a manager built with `config`.
+    pub fn new(config: &Config) -> Checker {
+        Checker {
+            config: config.clone(),
+            outstanding_dials: BTreeSet::new(),
+            dialled: BTreeSet::new(),
+            automatic: BTreeSet::new(),
+            automatic_groups: BTreeMap::new(),
+            group_counts: BTreeMap::new(),
+            last_event: BTreeMap::new(),
+            ended: BTreeSet::new(),
+            retry_due: BTreeMap::new(),
+            largest_backoff: std::time::Duration::ZERO,
+            checks: 0,
+        }
+    }
+
+    /// Dials emitted and neither answered nor cancelled yet.
+    pub fn outstanding_dials(&self) -> &BTreeSet<(ConnId, u32)> {
+        &self.outstanding_dials
+    }
+
+    /// Invariant checks run so far.
+    pub fn checks(&self) -> u64 {
+        self.checks
+    }
+
+    /// The largest backoff (`RetryAfter` delay) seen.
+    pub fn largest_backoff(&self) -> std::time::Duration {
+        self.largest_backoff
+    }
+
+    /// Checks one step: `input` was fed at `now`, `handle` returned `result`,
+    /// and draining gave `actions`. `mgr` is the manager after the step.
+    pub fn observe(
+        &mut self,
+        now: Instant,
+        input: &Input,
+        result: &Result<Option<ConnId>, Ignored>,
+        actions: &[Action],
+        mgr: &ConnManager,
+    ) -> Result<(), Violation> {
+        let now = now.max(mgr.now());
+        self.checks += 1;
+        if let Input::DialResult { id, attempt, .. } = input {
+            let outstanding = self.outstanding_dials.contains(&(*id, *attempt));
+            ensure!(
+                result.is_ok() == outstanding,
+                "the result of dial {id}/{attempt} was {} but the dial was {}outstanding",
+                if result.is_ok() { "taken" } else { "ignored" },
+                if outstanding { "" } else { "not " }
+            );
+            self.outstanding_dials.remove(&(*id, *attempt));
+        }
+        let ended_before = self.ended.clone();
+        for action in actions {
+            self.action(now, &ended_before, action)?;
+        }
+        // A Disconnected not followed by a retry ends its id.
+        for action in actions {
+            if let Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) = action {
+                if !self.retry_due.contains_key(id) {
+                    self.end(*id);
+                }
+            }
+        }
+        self.state(now, mgr)
+    }
+
+    fn action(
+        &mut self,
+        now: Instant,
+        ended_before: &BTreeSet<ConnId>,
+        action: &Action,
+    ) -> Result<(), Violation> {
+        if let Some(id) = named_id(action) {
+            let late_close = matches!(
+                action,
+                Action::Close {
+                    reason: Reason::StaleDial,
+                    ..
+                }
+            );
+            ensure!(
+                late_close || !ended_before.contains(&id),
+                "{action:?} names {id}, which had already ended"
+            );
+        }
+        match *action {
+            Action::RequestAddress { id } => {
+                self.automatic.insert(id);
+                // A throttled replacement acts by asking for its address.
+                if let Some(due) = self.retry_due.remove(&id) {
+                    ensure!(
+                        now >= due,
+                        "{id} asked for an address at {now}, before {due}"
+                    );
+                }
+            }
+            Action::Dial { id, attempt, addr } => {
+                ensure!(
+                    self.dialled.insert((id, attempt)),
+                    "dial {id}/{attempt} was emitted twice"
+                );
+                self.outstanding_dials.insert((id, attempt));
+                if let Some(due) = self.retry_due.remove(&id) {
+                    ensure!(
+                        now >= due,
+                        "{id} was redialled at {now}, before its retry at {due}"
+                    );
+                }
+                if self.automatic.contains(&id) && !self.automatic_groups.contains_key(&id) {
+                    let group = GroupKey::of(addr.ip());
+                    self.automatic_groups.insert(id, group);
+                    let count = self.group_counts.entry(group).or_insert(0);
+                    *count += 1;
+                    let limit = self.config.max_outbound_per_group;
+                    ensure!(
+                        limit == 0 || group.is_exempt() || *count <= limit,
+                        "group {group} holds {count} automatic outbound connections, limit {limit}"
+                    );
+                }
+            }
+            Action::CancelDial { id, attempt } => {
+                ensure!(
+                    self.outstanding_dials.remove(&(id, attempt)),
+                    "cancelled dial {id}/{attempt}, which was not outstanding"
+                );
+            }
+            Action::RetryAfter { id, at } => {
+                let delay = at - now;
+                let cap = self
+                    .config
+                    .max_retry_interval
+                    .max(self.config.throttle_interval);
+                ensure!(
+                    delay <= cap,
+                    "backoff of {id} is {delay:?}, above its maximum {cap:?}"
+                );
+                self.largest_backoff = self.largest_backoff.max(delay);
+                self.retry_due.insert(id, at);
+            }
+            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+                ensure!(
+                    self.last_event.get(&id) != Some(&LastEvent::Connected),
+                    "{id} connected twice without a Disconnected"
+                );
+                self.last_event.insert(id, LastEvent::Connected);
+            }
+            Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
+                ensure!(
+                    self.last_event.get(&id) == Some(&LastEvent::Connected),
+                    "{id} disconnected without being connected"
+                );
+                self.last_event.insert(id, LastEvent::Disconnected);
+                self.retry_due.remove(&id);
+            }
+            Action::NotifyPeer(PeerEvent::GaveUp { id, .. }) => {
+                ensure!(
+                    self.last_event.get(&id) != Some(&LastEvent::Connected),
+                    "{id} gave up while connected"
+                );
+                self.end(id);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, id: ConnId) {
+        self.ended.insert(id);
+        self.retry_due.remove(&id);
+        self.automatic.remove(&id);
+        self.last_event.remove(&id);
+        if let Some(group) = self.automatic_groups.remove(&id) {
+            if let Some(count) = self.group_counts.get_mut(&group) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.group_counts.remove(&group);
+                }
+            }
+        }
+    }
+
+    /// Invariants of the manager's state after the step.
+    fn state(&mut self, now: Instant, mgr: &ConnManager) -> Result<(), Violation> {
+        let counts = mgr.counts();
+        ensure!(
+            counts.automatic() <= self.config.target_outbound,
+            "{} automatic outbound connections, target {}",
+            counts.automatic(),
+            self.config.target_outbound
+        );
+        ensure!(
+            counts.inbound <= self.config.max_inbound,
+            "{} inbound connections, max {}",
+            counts.inbound,
+            self.config.max_inbound
+        );
+        ensure!(
+            counts.dialing as usize == self.outstanding_dials.len(),
+            "the manager counts {} dials in flight, the checker {}",
+            counts.dialing,
+            self.outstanding_dials.len()
+        );
+        if let Some(due) = self.retry_due.values().min() {
+            let armed = mgr.poll_timeout();
+            ensure!(
+                armed.is_some_and(|at| at <= *due) || !mgr.is_running(),
+                "a retry is due at {due} but the next timer is {armed:?} (now {now})"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn named_id(action: &Action) -> Option<ConnId> {
+    match action {
+        Action::RequestAddress { id }
+        | Action::Dial { id, .. }
+        | Action::CancelDial { id, .. }
+        | Action::Close { id, .. }
+        | Action::RetryAfter { id, .. }
+        | Action::NotifyPeer(
+            PeerEvent::Connected { id, .. }
+            | PeerEvent::Disconnected { id, .. }
+            | PeerEvent::GaveUp { id, .. },
+        ) => Some(*id),
+        Action::PauseListener { .. } | Action::ResumeListener { .. } | Action::CloseListeners => {
+            None
+        }
+    }
+}
