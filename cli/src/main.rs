@@ -5,8 +5,9 @@
 //! turns the outcome into an exit status, so that every subcommand reports
 //! the same way:
 //!
-//! - 0: success (`replay`: identical);
-//! - 1: the command ran and found a problem (`replay`: a divergence);
+//! - 0: success (`replay`: identical; `sim`: every invariant held);
+//! - 1: the command ran and found a problem (`replay`: a divergence; `sim`:
+//!   a violated invariant);
 //! - 2: the command could not run (unreadable input, bad arguments); the
 //!   message is printed as `error: …` on standard error, without a backtrace.
 
@@ -14,7 +15,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod plot;
 mod replay;
+mod sim;
 
 /// What a subcommand that ran to the end found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,12 +51,19 @@ enum Command {
     /// divergence: its line, the input, the expected and the actual actions
     /// (exit status 1). An unreadable trace is an error (exit status 2).
     Replay(replay::Args),
+    /// Run the deterministic network simulator and report.
+    ///
+    /// Every input to every node is checked against the invariants; a
+    /// violation prints the seed, the node, its last inputs and the command
+    /// that reproduces it (exit status 1).
+    Sim(Box<sim::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Sim(args) => sim::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

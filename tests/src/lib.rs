@@ -1,9 +1,31 @@
 //! `connmgr-sim`: a deterministic network simulator for connmgr, the
 //! invariant checker that judges it, and scenario tests.
 //!
-//! Everything here is decided by one `u64` seed: the same seed gives the same
-//! run, byte for byte, on any machine.
+//! Many nodes, each a real [`ConnManager`](connmgr::ConnManager) with its
+//! [`AddrBook`](connmgr::addrbook::AddrBook), talk over a simulated network in
+//! virtual time: latency, refused and unanswered dials, resets, partitions,
+//! crashes and restarts, accept errors, empty address books. One `u64` seed
+//! decides everything: the same seed gives the same run, byte for byte.
+//!
+//! ```
+//! use std::time::Duration;
+//! use connmgr_sim::{FaultProfile, Sim, SimConfig};
+//!
+//! let config = SimConfig::new(7, 30, Duration::from_secs(60), FaultProfile::mixed());
+//! let report = Sim::new(config).run().expect("every invariant holds");
+//! assert!(report.checks() > 0);
+//! println!("{report}");
+//! ```
 
+pub mod addresses;
+pub mod faults;
 pub mod invariants;
+pub mod node;
+pub mod report;
+pub mod sim;
 
+pub use faults::FaultProfile;
 pub use invariants::{Checker, Violation};
+pub use node::NodeStats;
+pub use report::{Report, Sample};
+pub use sim::{Failure, Sim, SimConfig};

@@ -1,0 +1,251 @@
+//! `connmgr sim`: run the deterministic network simulator and report.
+//!
+//! One seed gives a readable report (per node when the network is small);
+//! `--seeds A..B` runs a range and summarises, which is how the soak is run.
+
+use std::fs;
+use std::io::Write as _;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, Instant as WallClock};
+
+use connmgr_sim::{FaultProfile, Report, Sim, SimConfig};
+
+use crate::plot;
+use crate::{Error, Outcome};
+
+/// Arguments of `connmgr sim`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The seed that decides everything.
+    #[arg(long, default_value_t = 1, conflicts_with = "seeds")]
+    pub seed: u64,
+    /// Run every seed in a range, e.g. `0..1000`, and summarise.
+    #[arg(long, value_parser = parse_range)]
+    pub seeds: Option<Range<u64>>,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Virtual time to simulate: `600`, `600s`, `10m` or `1h`.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// What goes wrong: none, mixed, harsh or restart-storm.
+    #[arg(long, default_value = "mixed")]
+    pub faults: FaultProfile,
+    /// Record a node's inputs as a trace: `NODE:FILE` (repeatable). Later
+    /// lives of a node that crashed go to `FILE.1`, `FILE.2`, ….
+    #[arg(long, value_parser = parse_trace)]
+    pub trace: Vec<(usize, PathBuf)>,
+    /// Draw outbound connections over time (a few nodes and the mean) as SVG.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print one line per node (the default for 40 nodes or fewer).
+    #[arg(long)]
+    pub per_node: bool,
+}
+
+/// Runs the simulation(s) and prints the report.
+pub fn run(args: &Args) -> Result<Outcome, Error> {
+    if args.nodes == 0 {
+        return Err("--nodes must be at least 1".into());
+    }
+    if let Some((node, _)) = args.trace.iter().find(|(node, _)| *node >= args.nodes) {
+        return Err(format!(
+            "--trace names node {node}, but there are only {} nodes (0..{})",
+            args.nodes, args.nodes
+        ));
+    }
+    match &args.seeds {
+        Some(range) => run_range(args, range.clone()),
+        None => run_one(args),
+    }
+}
+
+fn config(args: &Args, seed: u64) -> SimConfig {
+    let mut config = SimConfig::new(seed, args.nodes, args.duration, args.faults.clone());
+    config.traced = args.trace.iter().map(|(node, _)| *node).collect();
+    config
+}
+
+fn run_one(args: &Args) -> Result<Outcome, Error> {
+    let wall = WallClock::now();
+    let report = match Sim::new(config(args, args.seed)).run() {
+        Ok(report) => report,
+        Err(failure) => {
+            println!("{failure}");
+            return Ok(Outcome::Failure);
+        }
+    };
+    let elapsed = wall.elapsed();
+    println!("{report}");
+    let node_seconds = args.nodes as f64 * args.duration.as_secs_f64();
+    println!(
+        "  wall time {:.2}s: {:.0} simulated node-seconds per second",
+        elapsed.as_secs_f64(),
+        node_seconds / elapsed.as_secs_f64().max(1e-9)
+    );
+    if args.per_node || args.nodes <= 40 {
+        print!("\n{}", report.node_table());
+    }
+    write_traces(args, &report)?;
+    if let Some(path) = &args.plot {
+        plot::outbound_svg(&report, path)
+            .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
+        println!("plot written to {}", path.display());
+    }
+    Ok(Outcome::Success)
+}
+
+fn write_traces(args: &Args, report: &Report) -> Result<(), Error> {
+    for (node, path) in &args.trace {
+        let Some((_, lives)) = report.traces.iter().find(|(n, _)| n == node) else {
+            continue;
+        };
+        for (life, bytes) in lives.iter().enumerate() {
+            let path = if life == 0 {
+                path.clone()
+            } else {
+                PathBuf::from(format!("{}.{life}", path.display()))
+            };
+            fs::write(&path, bytes)
+                .map_err(|e| format!("cannot write trace {}: {e}", path.display()))?;
+            println!(
+                "trace of node {node} (life {life}) written to {}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
+    let total = seeds.end.saturating_sub(seeds.start);
+    let wall = WallClock::now();
+    let (mut checks, mut failures, mut reached, mut nodes) = (0u64, Vec::new(), 0usize, 0usize);
+    for (done, seed) in seeds.clone().enumerate() {
+        match Sim::new(config(args, seed)).run() {
+            Ok(report) => {
+                checks += report.checks();
+                reached += report.reached_target();
+                nodes += report.nodes.len();
+            }
+            Err(failure) => {
+                println!("{failure}\n");
+                failures.push(seed);
+            }
+        }
+        let done = done as u64 + 1;
+        if done % 100 == 0 && done < total {
+            eprint!(
+                "\r  {done}/{total} seeds, {:.0}s",
+                wall.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    eprint!("\r");
+    println!(
+        "seeds {}..{}: {} runs of {} nodes for {:.0}s ({} faults) in {:.1}s",
+        seeds.start,
+        seeds.end,
+        total,
+        args.nodes,
+        args.duration.as_secs_f64(),
+        args.faults.name,
+        wall.elapsed().as_secs_f64()
+    );
+    println!("  nodes that reached their target: {reached}/{nodes}");
+    println!("  invariant checks: {checks}");
+    if failures.is_empty() {
+        println!("  failures: none");
+        Ok(Outcome::Success)
+    } else {
+        println!("  failures: {} (seeds {:?})", failures.len(), failures);
+        Ok(Outcome::Failure)
+    }
+}
+
+fn parse_range(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?} is not a range like 0..1000"))?;
+    let start: u64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a seed number"))?;
+    let end: u64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a seed number"))?;
+    if end <= start {
+        return Err(format!("the range {s} is empty; write A..B with A < B"));
+    }
+    Ok(start..end)
+}
+
+/// `600`, `600s`, `10m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 600s, 10m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use s, m or h")),
+    };
+    if secs == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_trace(s: &str) -> Result<(usize, PathBuf), String> {
+    let (node, file) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not NODE:FILE"))?;
+    let node = node
+        .parse()
+        .map_err(|_| format!("{node:?} is not a node number"))?;
+    if file.is_empty() {
+        return Err(format!("{s:?} names no file"));
+    }
+    Ok((node, PathBuf::from(file)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").unwrap_err().contains("ten"));
+        assert!(parse_duration("5d").unwrap_err().contains("unit"));
+    }
+
+    #[test]
+    fn seed_ranges_parse_and_empty_ones_are_refused() {
+        assert_eq!(parse_range("0..1000"), Ok(0..1000));
+        assert!(parse_range("5..5").unwrap_err().contains("empty"));
+        assert!(parse_range("7").is_err());
+    }
+
+    #[test]
+    fn traces_are_node_colon_file() {
+        assert_eq!(
+            parse_trace("3:out.jsonl"),
+            Ok((3, PathBuf::from("out.jsonl")))
+        );
+        assert!(parse_trace("x:out").is_err());
+        assert!(parse_trace("3:").is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! One simulated node: a real `ConnManager` and `AddrBook`, the sockets a
+//! runtime would hold for it, and the checker that watches it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use connmgr::addrbook::{AddrBook, SelectPolicy};
+use connmgr::trace::TraceWriter;
+use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant};
+
+use crate::invariants::{Checker, Violation};
+
+/// Index of a node in the simulation.
+pub type NodeIdx = usize;
+/// Index of a simulated TCP connection.
+pub type LinkId = u64;
+
+/// What one input produced: `handle`'s answer and the actions drained.
+pub type Handled = (Result<Option<ConnId>, Ignored>, Vec<Action>);
+
+/// How many recent steps a node remembers, to explain a violation.
+const HISTORY: usize = 12;
+
+/// What one node did, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Virtual time from start to the first moment all automatic outbound
+    /// slots were connected.
+    pub time_to_target: Option<Duration>,
+    /// Dials made.
+    pub dials: u64,
+    /// Dials and address lookups that failed.
+    pub failures: u64,
+    /// Retries and throttled replacements scheduled.
+    pub retries: u64,
+    /// Largest backoff seen.
+    pub largest_backoff: Duration,
+    /// Distinct network groups among established outbound connections at the end.
+    pub outbound_groups: usize,
+    /// Automatic outbound connections established at the end.
+    pub outbound: u32,
+    /// Invariant checks run.
+    pub checks: u64,
+    /// Crashes suffered.
+    pub crashes: u32,
+}
+
+/// One step of a node, kept to explain a violation.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// When.
+    pub at: Instant,
+    /// What was fed.
+    pub input: Input,
+    /// What came out.
+    pub actions: Vec<Action>,
+}
+
+pub(crate) struct Node {
+    pub addr: SocketAddr,
+    pub config: Config,
+    pub mgr: ConnManager,
+    pub book: AddrBook,
+    pub alive: bool,
+    /// Bumped at every restart, so events for a previous life are dropped.
+    pub incarnation: u32,
+    pub started_at: Instant,
+    pub checker: Checker,
+    pub history: VecDeque<Step>,
+    /// Traces of each life, if this node is traced.
+    pub traces: Option<Vec<TraceWriter<Vec<u8>>>>,
+    /// The socket (link) behind each id the runtime holds.
+    pub sockets: BTreeMap<ConnId, LinkId>,
+    /// Dials in flight: (id, attempt).
+    pub dials: BTreeMap<(ConnId, u32), ()>,
+    pub listening: bool,
+    pub paused: bool,
+    /// The tick currently scheduled for this node.
+    pub next_tick: Option<Instant>,
+    pub stats: NodeStats,
+    pub steps: u64,
+}
+
+impl Node {
+    pub fn new(
+        addr: SocketAddr,
+        config: Config,
+        book: AddrBook,
+        now: Instant,
+        traced: bool,
+    ) -> Node {
+        let mgr = ConnManager::new(config.clone(), now).expect("the simulator's config is valid");
+        let mut node = Node {
+            addr,
+            checker: Checker::new(&config),
+            config,
+            mgr,
+            book,
+            alive: true,
+            incarnation: 0,
+            started_at: now,
+            history: VecDeque::with_capacity(HISTORY),
+            traces: traced.then(Vec::new),
+            sockets: BTreeMap::new(),
+            dials: BTreeMap::new(),
+            listening: true,
+            paused: false,
+            next_tick: None,
+            stats: NodeStats::default(),
+            steps: 0,
+        };
+        node.begin_trace(now);
+        node
+    }
+
+    fn begin_trace(&mut self, now: Instant) {
+        if let Some(traces) = &mut self.traces {
+            let writer = TraceWriter::new(Vec::new(), &self.config, now)
+                .expect("writing to memory cannot fail");
+            traces.push(writer);
+        }
+    }
+
+    /// A new life after a crash: a fresh manager and checker, the book it had
+    /// saved, no sockets.
+    pub fn restart(&mut self, now: Instant, book: AddrBook) {
+        self.stats.checks += self.checker.checks();
+        self.stats.largest_backoff = self
+            .stats
+            .largest_backoff
+            .max(self.checker.largest_backoff());
+        let old = self.mgr.stats();
+        self.stats.dials += old.dials;
+        self.stats.failures += old.dial_failures + old.address_failures;
+        self.config.rng_seed = self.config.rng_seed.wrapping_add(1);
+        self.mgr = ConnManager::new(self.config.clone(), now).expect("valid config");
+        self.checker = Checker::new(&self.config);
+        self.book = book;
+        self.alive = true;
+        self.incarnation += 1;
+        self.started_at = now;
+        self.sockets.clear();
+        self.dials.clear();
+        self.listening = true;
+        self.paused = false;
+        self.next_tick = None;
+        self.begin_trace(now);
+    }
+
+    /// Feeds one input, checks the invariants, records the trace and history.
+    pub fn feed(&mut self, now: Instant, input: Input) -> Result<Handled, Violation> {
+        self.steps += 1;
+        let result = self.mgr.handle(now, input.clone());
+        let mut actions = Vec::new();
+        while let Some(action) = self.mgr.poll_action() {
+            actions.push(action);
+        }
+        if let Some(writer) = self.traces.as_mut().and_then(|t| t.last_mut()) {
+            writer
+                .record(now, &input, Some(&actions))
+                .expect("writing to memory cannot fail");
+        }
+        let verdict = self
+            .checker
+            .observe(now, &input, &result, &actions, &self.mgr);
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(Step {
+            at: now,
+            input,
+            actions: actions.clone(),
+        });
+        verdict.map(|()| (result, actions))
+    }
+
+    /// The address the book offers for an automatic request.
+    pub fn choose_address(
+        &mut self,
+        now: Instant,
+        policy: &SelectPolicy,
+    ) -> Result<SocketAddr, connmgr::AddressError> {
+        let mgr = &self.mgr;
+        self.book
+            .select(now, policy, |group| mgr.outbound_group_count(group))
+    }
+
+    /// The last steps, readable.
+    pub fn recent_history(&self) -> String {
+        let mut out = String::new();
+        for step in &self.history {
+            let _ = writeln!(out, "  {} -> {:?}", step.at, step.input);
+            for action in &step.actions {
+                let _ = writeln!(
+                    out,
+                    "  {:>w$}    <- {action:?}",
+                    "",
+                    w = step.at.to_string().len()
+                );
+            }
+        }
+        out
+    }
+
+    /// Folds the live checker's figures into the stats.
+    pub fn final_stats(&self) -> NodeStats {
+        let mut stats = self.stats.clone();
+        stats.checks += self.checker.checks();
+        stats.largest_backoff = stats.largest_backoff.max(self.checker.largest_backoff());
+        if !self.alive {
+            return stats;
+        }
+        stats.outbound = self.mgr.counts().automatic_established;
+        let groups: std::collections::BTreeSet<_> = self
+            .sockets
+            .keys()
+            .filter_map(|id| self.mgr.info(*id))
+            .filter(|info| {
+                info.kind != connmgr::ConnKind::Inbound
+                    && info.state == connmgr::ConnState::Established
+            })
+            .filter_map(|info| info.addr)
+            .map(|addr| connmgr::GroupKey::of(addr.ip()))
+            .collect();
+        stats.outbound_groups = groups.len();
+        stats
+    }
+}

@@ -1,0 +1,141 @@
+//! What a run did, per node and overall.
+
+use std::fmt;
+use std::time::Duration;
+
+use connmgr::Instant;
+
+use crate::node::{NodeIdx, NodeStats};
+
+/// Outbound counts at one moment, for plotting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// When.
+    pub at: Instant,
+    /// Automatic outbound established of each followed node.
+    pub followed: Vec<u32>,
+    /// Mean automatic outbound established over all nodes.
+    pub mean: f64,
+    /// Dials made by all nodes so far.
+    pub dials: u64,
+}
+
+/// The outcome of a run that kept every invariant.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The run's seed.
+    pub seed: u64,
+    /// The command that reproduces the run.
+    pub command: String,
+    /// Virtual time simulated.
+    pub duration: Duration,
+    /// Each node's automatic outbound target.
+    pub target: u32,
+    /// Inputs fed to all nodes.
+    pub steps: u64,
+    /// Per node.
+    pub nodes: Vec<NodeStats>,
+    /// Outbound counts over time.
+    pub samples: Vec<Sample>,
+    /// Recorded traces: per traced node, one JSON Lines trace per life.
+    pub traces: Vec<(NodeIdx, Vec<Vec<u8>>)>,
+}
+
+impl Report {
+    /// Invariant checks run over all nodes.
+    pub fn checks(&self) -> u64 {
+        self.nodes.iter().map(|n| n.checks).sum()
+    }
+
+    /// Nodes that reached their target at some point.
+    pub fn reached_target(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.time_to_target.is_some())
+            .count()
+    }
+
+    /// Median time to reach the target, over the nodes that did.
+    pub fn median_time_to_target(&self) -> Option<Duration> {
+        let mut times: Vec<Duration> = self.nodes.iter().filter_map(|n| n.time_to_target).collect();
+        times.sort_unstable();
+        times.get(times.len() / 2).copied()
+    }
+
+    /// The per-node table, one line per node.
+    pub fn node_table(&self) -> String {
+        let mut out = String::from(
+            "node  to-target  outbound  groups  dials  failures  retries  max-backoff  crashes  checks\n",
+        );
+        for (i, n) in self.nodes.iter().enumerate() {
+            let ttt = n
+                .time_to_target
+                .map_or("-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()));
+            out.push_str(&format!(
+                "{i:>4}  {ttt:>9}  {:>8}  {:>6}  {:>5}  {:>8}  {:>7}  {:>10.1}s  {:>7}  {:>6}\n",
+                n.outbound,
+                n.outbound_groups,
+                n.dials,
+                n.failures,
+                n.retries,
+                n.largest_backoff.as_secs_f64(),
+                n.crashes,
+                n.checks
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Report {
+    /// The overall summary.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nodes = self.nodes.len().max(1);
+        let sum = |get: fn(&NodeStats) -> u64| self.nodes.iter().map(get).sum::<u64>();
+        let largest_backoff = self
+            .nodes
+            .iter()
+            .map(|n| n.largest_backoff)
+            .max()
+            .unwrap_or_default();
+        let mean_groups =
+            self.nodes.iter().map(|n| n.outbound_groups).sum::<usize>() as f64 / nodes as f64;
+        let mean_outbound = self
+            .nodes
+            .iter()
+            .map(|n| f64::from(n.outbound))
+            .sum::<f64>()
+            / nodes as f64;
+        writeln!(
+            f,
+            "seed {}: {} nodes, {:.0}s simulated, {} inputs",
+            self.seed,
+            self.nodes.len(),
+            self.duration.as_secs_f64(),
+            self.steps
+        )?;
+        writeln!(
+            f,
+            "  reached the target of {}: {}/{} nodes, median time {}",
+            self.target,
+            self.reached_target(),
+            self.nodes.len(),
+            self.median_time_to_target()
+                .map_or("-".to_owned(), |d| format!("{:.1}s", d.as_secs_f64()))
+        )?;
+        writeln!(
+            f,
+            "  at the end: {mean_outbound:.2} outbound per node over {mean_groups:.2} groups"
+        )?;
+        writeln!(
+            f,
+            "  dials {}, failures {}, retries {}, crashes {}, largest backoff {:.1}s",
+            sum(|n| n.dials),
+            sum(|n| n.failures),
+            sum(|n| n.retries),
+            sum(|n| u64::from(n.crashes)),
+            largest_backoff.as_secs_f64()
+        )?;
+        write!(f, "  invariant checks: {} (all held)", self.checks())
+    }
+}

@@ -1,0 +1,956 @@
+//! The simulator: many nodes over a simulated network, in virtual time.
+//!
+//! Events sit in a `BTreeMap` keyed by `(time, sequence)`, so equal times
+//! keep the order they were scheduled in and a run is a pure function of its
+//! seed. The network is modelled at the level a connection manager sees: a
+//! dial is refused, never answered, or reaches a listener that admits or
+//! refuses it; an established connection carries nothing but its own end
+//! (EOF or reset), delivered after the latency. Every input to every node is
+//! judged by the [`Checker`](crate::Checker).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use connmgr::addrbook::{AddrBook, SelectPolicy, Snapshot};
+use connmgr::{AcceptError, Action, Config, ConnId, DialError, Input, Instant, ListenerId};
+use connmgr::{Direction, PeerEvent, Rng};
+
+use crate::addresses::node_addresses;
+use crate::faults::FaultProfile;
+use crate::node::{Handled, LinkId, Node, NodeIdx, NodeStats};
+use crate::report::{Report, Sample};
+
+/// Everything a run depends on.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Decides everything else.
+    pub seed: u64,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Virtual time simulated.
+    pub duration: Duration,
+    /// What goes wrong.
+    pub faults: FaultProfile,
+    /// Each node's manager config (its seed is varied per node).
+    pub node_config: Config,
+    /// How many of the first nodes form the seed list everybody starts from.
+    pub seed_nodes: usize,
+    /// Nodes whose inputs are recorded as traces.
+    pub traced: Vec<NodeIdx>,
+    /// How often outbound counts are sampled for the report's plot.
+    pub sample_every: Duration,
+    /// How many individual nodes the samples follow (the mean covers all).
+    pub sampled_nodes: usize,
+    /// `(a, b)`: node `a` keeps a permanent connection to node `b`.
+    pub permanent_peers: Vec<(NodeIdx, NodeIdx)>,
+}
+
+impl SimConfig {
+    /// A run of `nodes` nodes for `duration` under `faults`, with
+    /// `Config::default()` nodes (target 8) and 5 seed nodes.
+    pub fn new(seed: u64, nodes: usize, duration: Duration, faults: FaultProfile) -> SimConfig {
+        SimConfig {
+            seed,
+            nodes,
+            duration,
+            faults,
+            node_config: Config::default(),
+            seed_nodes: 5,
+            traced: Vec::new(),
+            sample_every: Duration::from_secs(5),
+            sampled_nodes: 4,
+            permanent_peers: Vec::new(),
+        }
+    }
+
+    /// The command line that reproduces this run.
+    pub fn command(&self) -> String {
+        format!(
+            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}",
+            self.seed,
+            self.nodes,
+            self.duration.as_secs(),
+            self.faults.name
+        )
+    }
+}
+
+/// An invariant broke: everything needed to understand and reproduce it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// The run's seed.
+    pub seed: u64,
+    /// Inputs fed to all nodes before the failing one.
+    pub step: u64,
+    /// The node that broke a promise.
+    pub node: NodeIdx,
+    /// When.
+    pub at: Instant,
+    /// What broke.
+    pub message: String,
+    /// The node's last inputs and actions.
+    pub history: String,
+    /// The command that reproduces the run.
+    pub command: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invariant violated: {}", self.message)?;
+        writeln!(
+            f,
+            "  seed {}, step {}, node {}, at {}",
+            self.seed, self.step, self.node, self.at
+        )?;
+        writeln!(f, "  last inputs and actions of node {}:", self.node)?;
+        write!(f, "{}", self.history)?;
+        write!(f, "  reproduce with: {}", self.command)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+#[derive(Clone, Copy, Debug)]
+struct End {
+    node: NodeIdx,
+    incarnation: u32,
+    /// The id this end's manager knows the connection by, once it took it.
+    id: Option<ConnId>,
+    open: bool,
+    /// The other end closed before this end was registered.
+    peer_gone: bool,
+}
+
+/// A simulated TCP connection: end 0 dialled, end 1 accepted.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    ends: [End; 2],
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Tick {
+        node: NodeIdx,
+        incarnation: u32,
+    },
+    Deliver {
+        node: NodeIdx,
+        incarnation: u32,
+        input: Input,
+    },
+    Syn {
+        from: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+        attempt: u32,
+        to: NodeIdx,
+    },
+    SynAck {
+        node: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+        attempt: u32,
+        link: LinkId,
+    },
+    DialFailed {
+        node: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+        attempt: u32,
+        error: DialError,
+    },
+    PeerClosed {
+        link: LinkId,
+        side: usize,
+    },
+    Faults,
+    Crash {
+        node: NodeIdx,
+    },
+    Restart {
+        node: NodeIdx,
+        book: Box<Snapshot>,
+    },
+    RestartAll,
+    PartitionStart,
+    PartitionEnd,
+    SeedsArrive {
+        node: NodeIdx,
+    },
+    Sample,
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    cfg: SimConfig,
+    now: Instant,
+    seq: u64,
+    queue: BTreeMap<(Instant, u64), Event>,
+    rng: Rng,
+    nodes: Vec<Node>,
+    /// Only looked up, never iterated.
+    by_addr: HashMap<SocketAddr, NodeIdx>,
+    links: BTreeMap<LinkId, Link>,
+    next_link: LinkId,
+    partition: Option<Vec<bool>>,
+    seed_addrs: Vec<SocketAddr>,
+    policy: SelectPolicy,
+    samples: Vec<Sample>,
+    steps: u64,
+}
+
+type Step<T> = Result<T, Box<Failure>>;
+
+impl Sim {
+    /// Builds the network: addresses, books seeded from the seed list, nodes.
+    pub fn new(cfg: SimConfig) -> Sim {
+        let mut rng = Rng::new(cfg.seed);
+        let addrs = node_addresses(cfg.nodes, &mut rng);
+        let seed_addrs: Vec<SocketAddr> =
+            addrs.iter().take(cfg.seed_nodes.max(1)).copied().collect();
+        let mut nodes = Vec::with_capacity(cfg.nodes);
+        let mut queue = BTreeMap::new();
+        let mut seq = 0;
+        for (i, addr) in addrs.iter().enumerate() {
+            let node_seed = cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let config = Config {
+                rng_seed: node_seed,
+                ..cfg.node_config.clone()
+            };
+            let mut book = AddrBook::new(node_seed.rotate_left(17));
+            let empty = rng.unit() < cfg.faults.empty_books;
+            if empty {
+                let at = Instant::ZERO + Duration::from_secs(30 + rng.below(90));
+                queue.insert((at, seq), Event::SeedsArrive { node: i });
+                seq += 1;
+            } else {
+                for seed in &seed_addrs {
+                    if seed != addr {
+                        book.add(Instant::ZERO, *seed, seed.ip());
+                    }
+                }
+            }
+            nodes.push(Node::new(
+                *addr,
+                config,
+                book,
+                Instant::ZERO,
+                cfg.traced.contains(&i),
+            ));
+        }
+        let by_addr = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        Sim {
+            policy: SelectPolicy {
+                max_per_group: cfg.node_config.max_outbound_per_group,
+                ..SelectPolicy::default()
+            },
+            cfg,
+            now: Instant::ZERO,
+            seq,
+            queue,
+            rng,
+            nodes,
+            by_addr,
+            links: BTreeMap::new(),
+            next_link: 0,
+            partition: None,
+            seed_addrs,
+            samples: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// Runs to the end, then stops every node and checks that no connection
+    /// was leaked.
+    pub fn run(mut self) -> Result<Report, Box<Failure>> {
+        self.schedule_faults();
+        self.schedule(self.now, Event::Sample);
+        for (a, b) in self.cfg.permanent_peers.clone() {
+            let addr = self.nodes[b].addr;
+            self.feed(
+                a,
+                Input::Connect {
+                    addr,
+                    permanent: true,
+                },
+            )?;
+        }
+        for node in 0..self.nodes.len() {
+            self.feed(node, Input::Start)?;
+        }
+        let end = Instant::ZERO + self.cfg.duration;
+        while let Some((&(at, seq), _)) = self.queue.first_key_value() {
+            if at > end {
+                break;
+            }
+            let Some(event) = self.queue.remove(&(at, seq)) else {
+                break;
+            };
+            self.now = at;
+            self.dispatch(event)?;
+        }
+        self.now = end;
+        let at_end = self.node_stats();
+        self.shut_down()?;
+        Ok(self.report(at_end))
+    }
+
+    fn schedule(&mut self, at: Instant, event: Event) {
+        self.queue.insert((at, self.seq), event);
+        self.seq += 1;
+    }
+
+    fn latency(&mut self) -> Duration {
+        let (lo, hi) = self.cfg.faults.latency_ms;
+        Duration::from_millis(lo + self.rng.below(hi.saturating_sub(lo) + 1))
+    }
+
+    fn schedule_faults(&mut self) {
+        let f = self.cfg.faults.clone();
+        let stochastic = f.resets_per_conn_minute > 0.0
+            || f.crashes_per_node_hour > 0.0
+            || f.accept_errors_per_node_minute > 0.0;
+        if stochastic {
+            self.schedule(self.now + Duration::from_secs(1), Event::Faults);
+        }
+        if let Some(every) = f.partition_every {
+            self.schedule(self.now + every, Event::PartitionStart);
+        }
+        if f.everybody_restarts {
+            self.schedule(self.now + self.cfg.duration / 2, Event::RestartAll);
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) -> Step<()> {
+        match event {
+            Event::Tick { node, incarnation } => {
+                let n = &mut self.nodes[node];
+                if n.alive
+                    && n.incarnation == incarnation
+                    && n.next_tick.is_some_and(|t| t <= self.now)
+                {
+                    n.next_tick = None;
+                    self.feed(node, Input::Tick)?;
+                }
+            }
+            Event::Deliver {
+                node,
+                incarnation,
+                input,
+            } => {
+                if self.is_current(node, incarnation) {
+                    self.feed(node, input)?;
+                }
+            }
+            Event::Syn {
+                from,
+                incarnation,
+                id,
+                attempt,
+                to,
+            } => self.syn(from, incarnation, id, attempt, to)?,
+            Event::SynAck {
+                node,
+                incarnation,
+                id,
+                attempt,
+                link,
+            } => {
+                self.syn_ack(node, incarnation, id, attempt, link)?;
+            }
+            Event::DialFailed {
+                node,
+                incarnation,
+                id,
+                attempt,
+                error,
+            } => {
+                if self.is_current(node, incarnation)
+                    && self.nodes[node].dials.remove(&(id, attempt)).is_some()
+                {
+                    self.feed(
+                        node,
+                        Input::DialResult {
+                            id,
+                            attempt,
+                            result: Err(error),
+                        },
+                    )?;
+                }
+            }
+            Event::PeerClosed { link, side } => self.peer_closed(link, side)?,
+            Event::Faults => self.random_faults()?,
+            Event::Crash { node } => self.crash(node),
+            Event::Restart { node, book } => {
+                let seed = self.nodes[node].config.rng_seed.rotate_left(29);
+                let book =
+                    AddrBook::from_snapshot(&book, seed).unwrap_or_else(|_| AddrBook::new(seed));
+                self.nodes[node].restart(self.now, book);
+                self.feed(node, Input::Start)?;
+            }
+            Event::RestartAll => {
+                for node in 0..self.nodes.len() {
+                    if self.nodes[node].alive {
+                        self.crash(node);
+                    }
+                }
+            }
+            Event::PartitionStart => self.partition_start(),
+            Event::PartitionEnd => self.partition = None,
+            Event::SeedsArrive { node } => {
+                let seeds = self.seed_addrs.clone();
+                let n = &mut self.nodes[node];
+                for seed in seeds.into_iter().filter(|s| *s != n.addr) {
+                    n.book.add(self.now, seed, seed.ip());
+                }
+            }
+            Event::Sample => {
+                self.sample();
+                let next = self.now + self.cfg.sample_every;
+                self.schedule(next, Event::Sample);
+            }
+        }
+        Ok(())
+    }
+
+    fn is_current(&self, node: NodeIdx, incarnation: u32) -> bool {
+        let n = &self.nodes[node];
+        n.alive && n.incarnation == incarnation
+    }
+
+    /// Feeds an input to a node and performs the actions that come out.
+    fn feed(&mut self, node: NodeIdx, input: Input) -> Step<Option<ConnId>> {
+        let (result, actions) = self.step(node, input)?;
+        self.perform(node, actions)?;
+        Ok(result.ok().flatten())
+    }
+
+    /// Feeds an input and checks the invariants, without performing.
+    fn step(&mut self, node: NodeIdx, input: Input) -> Step<Handled> {
+        self.steps += 1;
+        let now = self.now;
+        match self.nodes[node].feed(now, input) {
+            Ok(out) => Ok(out),
+            Err(violation) => Err(Box::new(Failure {
+                seed: self.cfg.seed,
+                step: self.steps,
+                node,
+                at: now,
+                message: violation.message,
+                history: self.nodes[node].recent_history(),
+                command: self.cfg.command(),
+            })),
+        }
+    }
+
+    fn perform(&mut self, node: NodeIdx, actions: Vec<Action>) -> Step<()> {
+        let incarnation = self.nodes[node].incarnation;
+        for action in actions {
+            match action {
+                Action::RequestAddress { id } => {
+                    let now = self.now;
+                    let policy = self.policy.clone();
+                    let result = self.nodes[node].choose_address(now, &policy);
+                    let input = Input::AddressResult { id, result };
+                    self.schedule(
+                        now,
+                        Event::Deliver {
+                            node,
+                            incarnation,
+                            input,
+                        },
+                    );
+                }
+                Action::Dial { id, attempt, addr } => {
+                    self.nodes[node].dials.insert((id, attempt), ());
+                    self.dial(node, id, attempt, addr);
+                }
+                Action::CancelDial { id, attempt } => {
+                    self.nodes[node].dials.remove(&(id, attempt));
+                }
+                Action::Close { id, .. } => {
+                    if let Some(link) = self.nodes[node].sockets.remove(&id) {
+                        self.close_end(link, node);
+                    }
+                }
+                Action::RetryAfter { .. } => self.nodes[node].stats.retries += 1,
+                Action::PauseListener { .. } => self.nodes[node].paused = true,
+                Action::ResumeListener { .. } => self.nodes[node].paused = false,
+                Action::CloseListeners => self.nodes[node].listening = false,
+                Action::NotifyPeer(PeerEvent::Connected {
+                    addr, direction, ..
+                }) => {
+                    self.connected(node, addr, direction);
+                }
+                Action::NotifyPeer(
+                    PeerEvent::Disconnected { id, .. } | PeerEvent::GaveUp { id, .. },
+                ) => {
+                    if let Some(link) = self.nodes[node].sockets.remove(&id) {
+                        self.close_end(link, node);
+                    }
+                }
+            }
+        }
+        self.reschedule_tick(node);
+        Ok(())
+    }
+
+    fn reschedule_tick(&mut self, node: NodeIdx) {
+        let n = &mut self.nodes[node];
+        if !n.alive {
+            return;
+        }
+        if let Some(at) = n.mgr.poll_timeout() {
+            if n.next_tick != Some(at) {
+                n.next_tick = Some(at);
+                let incarnation = n.incarnation;
+                let at = at.max(self.now);
+                self.schedule(at, Event::Tick { node, incarnation });
+            }
+        }
+    }
+
+    fn partitioned(&self, a: NodeIdx, b: NodeIdx) -> bool {
+        self.partition
+            .as_ref()
+            .is_some_and(|sides| sides[a] != sides[b])
+    }
+
+    fn dial(&mut self, node: NodeIdx, id: ConnId, attempt: u32, addr: SocketAddr) {
+        let incarnation = self.nodes[node].incarnation;
+        let latency = self.latency();
+        let Some(&to) = self.by_addr.get(&addr) else {
+            let at = self.now + latency;
+            let error = DialError::Unreachable;
+            self.schedule(
+                at,
+                Event::DialFailed {
+                    node,
+                    incarnation,
+                    id,
+                    attempt,
+                    error,
+                },
+            );
+            return;
+        };
+        if self.partitioned(node, to) || self.rng.unit() < self.cfg.faults.blackhole {
+            return; // never answered: the core's timeout will fire
+        }
+        if self.rng.unit() < self.cfg.faults.refuse || !self.nodes[to].alive {
+            let at = self.now + latency * 2;
+            let error = DialError::Refused;
+            self.schedule(
+                at,
+                Event::DialFailed {
+                    node,
+                    incarnation,
+                    id,
+                    attempt,
+                    error,
+                },
+            );
+            return;
+        }
+        self.schedule(
+            self.now + latency,
+            Event::Syn {
+                from: node,
+                incarnation,
+                id,
+                attempt,
+                to,
+            },
+        );
+    }
+
+    /// A connection attempt reaches its listener.
+    fn syn(
+        &mut self,
+        from: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+        attempt: u32,
+        to: NodeIdx,
+    ) -> Step<()> {
+        let latency = self.latency();
+        let target = &self.nodes[to];
+        if !target.alive || !target.listening || target.paused || self.partitioned(from, to) {
+            let error = DialError::Refused;
+            let event = Event::DialFailed {
+                node: from,
+                incarnation,
+                id,
+                attempt,
+                error,
+            };
+            self.schedule(self.now + latency, event);
+            return Ok(());
+        }
+        let link = self.next_link;
+        self.next_link += 1;
+        let dialer = End {
+            node: from,
+            incarnation,
+            id: None,
+            open: true,
+            peer_gone: false,
+        };
+        let acceptor = End {
+            node: to,
+            incarnation: target.incarnation,
+            id: None,
+            open: true,
+            peer_gone: false,
+        };
+        self.links.insert(
+            link,
+            Link {
+                ends: [dialer, acceptor],
+            },
+        );
+        let remote = self.nodes[from].addr;
+        let (result, actions) = self.step(
+            to,
+            Input::Accepted {
+                listener: ListenerId(0),
+                remote,
+            },
+        )?;
+        if let Ok(Some(inbound)) = result {
+            self.nodes[to].sockets.insert(inbound, link);
+            if let Some(l) = self.links.get_mut(&link) {
+                l.ends[1].id = Some(inbound);
+            }
+        }
+        self.perform(to, actions)?;
+        self.schedule(
+            self.now + latency,
+            Event::SynAck {
+                node: from,
+                incarnation,
+                id,
+                attempt,
+                link,
+            },
+        );
+        Ok(())
+    }
+
+    /// The dialler learns its connection is established.
+    fn syn_ack(
+        &mut self,
+        node: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+        attempt: u32,
+        link: LinkId,
+    ) -> Step<()> {
+        if !self.is_current(node, incarnation)
+            || self.nodes[node].dials.remove(&(id, attempt)).is_none()
+        {
+            // The dial was cancelled or its node died: the socket is closed.
+            self.close_end(link, node);
+            return Ok(());
+        }
+        let (result, actions) = self.step(
+            node,
+            Input::DialResult {
+                id,
+                attempt,
+                result: Ok(()),
+            },
+        )?;
+        if result.is_ok() {
+            self.nodes[node].sockets.insert(id, link);
+            if let Some(l) = self.links.get_mut(&link) {
+                l.ends[0].id = Some(id);
+                if l.ends[0].peer_gone {
+                    self.schedule(self.now, Event::PeerClosed { link, side: 0 });
+                }
+            }
+        } else {
+            self.close_end(link, node);
+        }
+        self.perform(node, actions)
+    }
+
+    /// Closes `node`'s end of `link`; the other end hears of it after the latency.
+    fn close_end(&mut self, link: LinkId, node: NodeIdx) {
+        let latency = self.latency();
+        let Some(l) = self.links.get_mut(&link) else {
+            return;
+        };
+        let Some(side) = (0..2).find(|&s| l.ends[s].node == node && l.ends[s].open) else {
+            return;
+        };
+        l.ends[side].open = false;
+        let other = 1 - side;
+        if l.ends[other].open {
+            self.schedule(self.now + latency, Event::PeerClosed { link, side: other });
+        } else {
+            self.links.remove(&link);
+        }
+    }
+
+    fn peer_closed(&mut self, link: LinkId, side: usize) -> Step<()> {
+        let Some(end) = self.links.get(&link).map(|l| l.ends[side]) else {
+            return Ok(());
+        };
+        if !end.open {
+            return Ok(());
+        }
+        if !self.is_current(end.node, end.incarnation) {
+            self.close_end(link, end.node);
+            return Ok(());
+        }
+        match end.id {
+            Some(id) if self.nodes[end.node].sockets.get(&id) == Some(&link) => {
+                self.nodes[end.node].sockets.remove(&id);
+                self.close_end(link, end.node);
+                self.feed(end.node, Input::Closed { id })?;
+            }
+            _ => {
+                if let Some(l) = self.links.get_mut(&link) {
+                    l.ends[side].peer_gone = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Outbound: the peer is good, and it gossips some addresses it knows.
+    fn connected(&mut self, node: NodeIdx, addr: SocketAddr, direction: Direction) {
+        let now = self.now;
+        match direction {
+            Direction::Outbound => {
+                self.nodes[node].book.good(now, addr);
+                if let Some(&peer) = self.by_addr.get(&addr) {
+                    let gossip: Vec<SocketAddr> = (0..8)
+                        .filter_map(|_| self.nodes[peer].book.get_address(now))
+                        .collect();
+                    let n = &mut self.nodes[node];
+                    for a in gossip.into_iter().filter(|a| *a != n.addr) {
+                        n.book.add(now, a, addr.ip());
+                    }
+                }
+                let n = &mut self.nodes[node];
+                let target = n.config.target_outbound;
+                if n.stats.time_to_target.is_none()
+                    && n.mgr.counts().automatic_established >= target
+                {
+                    n.stats.time_to_target = Some(now - n.started_at);
+                }
+            }
+            Direction::Inbound => {
+                self.nodes[node].book.add(now, addr, addr.ip());
+            }
+        }
+    }
+
+    fn crash(&mut self, node: NodeIdx) {
+        let n = &mut self.nodes[node];
+        if !n.alive {
+            return;
+        }
+        n.alive = false;
+        n.stats.crashes += 1;
+        n.dials.clear();
+        n.next_tick = None;
+        let book = Box::new(n.book.snapshot());
+        let links: Vec<LinkId> = std::mem::take(&mut n.sockets).into_values().collect();
+        for link in links {
+            self.close_end(link, node);
+        }
+        let at = self.now + self.cfg.faults.restart_after;
+        self.schedule(at, Event::Restart { node, book });
+    }
+
+    fn random_faults(&mut self) -> Step<()> {
+        let f = self.cfg.faults.clone();
+        // Resets: each established connection with probability rate/60 per second.
+        let reset_p = f.resets_per_conn_minute / 60.0;
+        if reset_p > 0.0 {
+            let established: Vec<LinkId> = self
+                .links
+                .iter()
+                .filter(|(_, l)| l.ends.iter().all(|e| e.open && e.id.is_some()))
+                .map(|(id, _)| *id)
+                .collect();
+            for link in established {
+                if self.rng.unit() < reset_p {
+                    self.schedule(self.now, Event::PeerClosed { link, side: 0 });
+                    self.schedule(self.now, Event::PeerClosed { link, side: 1 });
+                }
+            }
+        }
+        let crash_p = f.crashes_per_node_hour / 3600.0;
+        let accept_p = f.accept_errors_per_node_minute / 60.0;
+        for node in 0..self.nodes.len() {
+            if !self.nodes[node].alive {
+                continue;
+            }
+            if self.rng.unit() < crash_p {
+                self.schedule(self.now, Event::Crash { node });
+            } else if self.rng.unit() < accept_p {
+                let error = AcceptError::TooManyOpenFiles;
+                self.feed(
+                    node,
+                    Input::AcceptFailed {
+                        listener: ListenerId(0),
+                        error,
+                    },
+                )?;
+            }
+        }
+        self.schedule(self.now + Duration::from_secs(1), Event::Faults);
+        Ok(())
+    }
+
+    fn partition_start(&mut self) {
+        let sides: Vec<bool> = (0..self.nodes.len())
+            .map(|_| self.rng.unit() < 0.5)
+            .collect();
+        let crossing: Vec<LinkId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| sides[l.ends[0].node] != sides[l.ends[1].node])
+            .map(|(id, _)| *id)
+            .collect();
+        for link in crossing {
+            self.schedule(self.now, Event::PeerClosed { link, side: 0 });
+            self.schedule(self.now, Event::PeerClosed { link, side: 1 });
+        }
+        self.partition = Some(sides);
+        let f = &self.cfg.faults;
+        let (heal, next) = (
+            self.now + f.partition_for,
+            f.partition_every.map(|e| self.now + e),
+        );
+        self.schedule(heal, Event::PartitionEnd);
+        if let Some(next) = next {
+            self.schedule(next, Event::PartitionStart);
+        }
+    }
+
+    fn sample(&mut self) {
+        let outbound = |n: &Node| {
+            if n.alive {
+                n.mgr.counts().automatic_established
+            } else {
+                0
+            }
+        };
+        let followed = self
+            .nodes
+            .iter()
+            .take(self.cfg.sampled_nodes)
+            .map(outbound)
+            .collect();
+        let total: u64 = self.nodes.iter().map(|n| u64::from(outbound(n))).sum();
+        let mean = total as f64 / self.nodes.len().max(1) as f64;
+        let dials = self
+            .nodes
+            .iter()
+            .map(|n| n.stats.dials + n.mgr.stats().dials)
+            .sum();
+        self.samples.push(Sample {
+            at: self.now,
+            followed,
+            mean,
+            dials,
+        });
+    }
+
+    /// Stops every live node, lets the network drain, and checks that every
+    /// simulated socket was closed at both ends.
+    fn shut_down(&mut self) -> Step<()> {
+        for node in 0..self.nodes.len() {
+            if self.nodes[node].alive {
+                self.feed(node, Input::Stop)?;
+            }
+        }
+        let drain_until = self.now + Duration::from_secs(60);
+        for _ in 0..10_000_000u64 {
+            let Some((&(at, seq), _)) = self.queue.first_key_value() else {
+                break;
+            };
+            if at > drain_until {
+                break;
+            }
+            let Some(event) = self.queue.remove(&(at, seq)) else {
+                break;
+            };
+            self.now = self.now.max(at);
+            let network = matches!(
+                event,
+                Event::Syn { .. }
+                    | Event::SynAck { .. }
+                    | Event::DialFailed { .. }
+                    | Event::PeerClosed { .. }
+            );
+            if network {
+                self.dispatch(event)?;
+            }
+        }
+        if let Some((id, link)) = self.links.iter().next() {
+            let node = link.ends.iter().find(|e| e.open).map_or(0, |e| e.node);
+            return Err(Box::new(Failure {
+                seed: self.cfg.seed,
+                step: self.steps,
+                node,
+                at: self.now,
+                message: format!(
+                    "{} sockets leaked after stop, e.g. link {id}: {link:?}",
+                    self.links.len()
+                ),
+                history: self.nodes[node].recent_history(),
+                command: self.cfg.command(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Each node's figures as they stand.
+    fn node_stats(&self) -> Vec<NodeStats> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let mut stats = n.final_stats();
+                let s = n.mgr.stats();
+                stats.dials += s.dials;
+                stats.failures += s.dial_failures + s.address_failures;
+                stats
+            })
+            .collect()
+    }
+
+    /// The report: figures as they stood at the end of the run, with the
+    /// invariant checks of the shutdown added.
+    fn report(self, mut nodes: Vec<NodeStats>) -> Report {
+        for (stats, now) in nodes.iter_mut().zip(self.node_stats()) {
+            stats.checks = now.checks;
+        }
+        let traces = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let traces = n.traces.as_ref()?;
+                Some((i, traces.iter().map(|w| w.get_ref().clone()).collect()))
+            })
+            .collect();
+        Report {
+            seed: self.cfg.seed,
+            command: self.cfg.command(),
+            duration: self.cfg.duration,
+            target: self.cfg.node_config.target_outbound,
+            steps: self.steps,
+            nodes,
+            samples: self.samples,
+            traces,
+        }
+    }
+}
