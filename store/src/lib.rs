@@ -48,6 +48,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod source;
+
+pub use source::{AddressSource, BookSource, StaticList};
+
 use std::error::Error;
 use std::ffi::OsString;
 use std::fmt;

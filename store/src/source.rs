@@ -1,0 +1,223 @@
+//! Where a runtime gets addresses for the manager's automatic connections.
+//!
+//! The core asks with `Action::RequestAddress` and never cares where the
+//! answer comes from. Runtimes take any [`AddressSource`]; the default is a
+//! [`BookSource`]: btcd's address book and selection policy, filled from a
+//! seed list and from what peers report, and saved to a file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use connmgr::addrbook::{AddrBook, SelectPolicy};
+use connmgr::{AddressError, GroupKey, Instant};
+
+use crate::StoreError;
+
+/// A supplier of addresses to dial, told how its addresses fared.
+pub trait AddressSource: Send {
+    /// An address for an automatic connection. `outbound_in_group` gives the
+    /// manager's outbound count of a network group (use
+    /// `ConnManager::outbound_group_count`), so a source can skip full groups.
+    fn next_address(
+        &mut self,
+        now: Instant,
+        outbound_in_group: &dyn Fn(&GroupKey) -> u32,
+    ) -> Result<SocketAddr, AddressError>;
+
+    /// An outbound connection to `addr` was established.
+    fn connected(&mut self, _now: Instant, _addr: SocketAddr) {}
+
+    /// A peer at `source` told us about `addr` (or we accepted a connection
+    /// from it).
+    fn learned(&mut self, _now: Instant, _addr: SocketAddr, _source: IpAddr) {}
+
+    /// Persist what was learned, if the source persists anything.
+    fn save(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A fixed list, handed out round-robin: for tests, demos and `--connect`.
+#[derive(Clone, Debug)]
+pub struct StaticList {
+    addrs: Vec<SocketAddr>,
+    next: usize,
+}
+
+impl StaticList {
+    /// A source cycling over `addrs`.
+    pub fn new(addrs: Vec<SocketAddr>) -> StaticList {
+        StaticList { addrs, next: 0 }
+    }
+}
+
+impl AddressSource for StaticList {
+    fn next_address(
+        &mut self,
+        _now: Instant,
+        _outbound_in_group: &dyn Fn(&GroupKey) -> u32,
+    ) -> Result<SocketAddr, AddressError> {
+        let addr = *self
+            .addrs
+            .get(self.next % self.addrs.len().max(1))
+            .ok_or(AddressError::Empty)?;
+        self.next = self.next.wrapping_add(1);
+        Ok(addr)
+    }
+}
+
+/// btcd's address book with its `newAddressFunc` policy, seeded from a list
+/// and optionally saved to a file.
+#[derive(Debug)]
+pub struct BookSource {
+    book: AddrBook,
+    policy: SelectPolicy,
+    path: Option<PathBuf>,
+}
+
+impl BookSource {
+    /// A book in memory only, knowing `seeds`. `accept_local` lets loopback
+    /// and private addresses in (for demos and LANs); a public node leaves it
+    /// off, as btcd does.
+    pub fn in_memory(
+        seed: u64,
+        seeds: &[SocketAddr],
+        accept_local: bool,
+        now: Instant,
+    ) -> BookSource {
+        let mut book = AddrBook::new(seed);
+        book.set_accept_unroutable(accept_local);
+        let mut source = BookSource {
+            book,
+            policy: SelectPolicy::default(),
+            path: None,
+        };
+        source.add_seeds(seeds, now);
+        source
+    }
+
+    /// The book saved at `path` (an empty one if the file does not exist
+    /// yet), plus `seeds`; [`save`](AddressSource::save) writes it back.
+    /// A damaged file is an error, and is left untouched.
+    pub fn open(
+        path: &Path,
+        seed: u64,
+        seeds: &[SocketAddr],
+        accept_local: bool,
+        now: Instant,
+    ) -> Result<BookSource, StoreError> {
+        let mut book = crate::load_or_empty(path, seed)?;
+        book.set_accept_unroutable(accept_local);
+        let mut source = BookSource {
+            book,
+            policy: SelectPolicy::default(),
+            path: Some(path.to_owned()),
+        };
+        source.add_seeds(seeds, now);
+        Ok(source)
+    }
+
+    /// The selection policy (btcd's by default); set `max_per_group` to the
+    /// manager's `Config::max_outbound_per_group` and `default_port` to the
+    /// network's port.
+    pub fn policy_mut(&mut self) -> &mut SelectPolicy {
+        &mut self.policy
+    }
+
+    /// The book.
+    pub fn book(&self) -> &AddrBook {
+        &self.book
+    }
+
+    fn add_seeds(&mut self, seeds: &[SocketAddr], now: Instant) {
+        for seed in seeds {
+            self.book.add(now, *seed, seed.ip());
+        }
+    }
+}
+
+impl AddressSource for BookSource {
+    fn next_address(
+        &mut self,
+        now: Instant,
+        outbound_in_group: &dyn Fn(&GroupKey) -> u32,
+    ) -> Result<SocketAddr, AddressError> {
+        self.book.select(now, &self.policy, outbound_in_group)
+    }
+
+    fn connected(&mut self, now: Instant, addr: SocketAddr) {
+        self.book.good(now, addr);
+    }
+
+    fn learned(&mut self, now: Instant, addr: SocketAddr, source: IpAddr) {
+        self.book.add(now, addr, source);
+    }
+
+    fn save(&mut self) -> Result<(), StoreError> {
+        match &self.path {
+            Some(path) => crate::save(path, &self.book),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn static_list_cycles_and_an_empty_one_says_so() {
+        let mut list = StaticList::new(vec![addr("127.0.0.1:1"), addr("127.0.0.1:2")]);
+        let picks: Vec<_> = (0..3)
+            .map(|_| list.next_address(Instant::ZERO, &|_| 0).unwrap())
+            .collect();
+        assert_eq!(
+            picks,
+            vec![
+                addr("127.0.0.1:1"),
+                addr("127.0.0.1:2"),
+                addr("127.0.0.1:1")
+            ]
+        );
+        let mut empty = StaticList::new(Vec::new());
+        assert_eq!(
+            empty.next_address(Instant::ZERO, &|_| 0),
+            Err(AddressError::Empty)
+        );
+    }
+
+    #[test]
+    fn book_source_serves_its_seeds_and_refuses_local_ones_unless_asked() {
+        let seeds = [addr("127.0.0.1:8333")];
+        let mut public = BookSource::in_memory(1, &seeds, false, Instant::ZERO);
+        assert_eq!(
+            public.next_address(Instant::ZERO, &|_| 0),
+            Err(AddressError::Empty)
+        );
+        let mut local = BookSource::in_memory(1, &seeds, true, Instant::ZERO);
+        assert_eq!(local.next_address(Instant::ZERO, &|_| 0), Ok(seeds[0]));
+    }
+
+    #[test]
+    fn book_source_round_trips_through_its_file() {
+        let dir = std::env::temp_dir().join(format!("connmgr-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("peers.json");
+        let _ = std::fs::remove_file(&path);
+        let seeds = [addr("1.2.3.4:8333")];
+        let mut source = BookSource::open(&path, 7, &seeds, false, Instant::ZERO).unwrap();
+        source.learned(
+            Instant::ZERO,
+            addr("5.6.7.8:8333"),
+            "1.2.3.4".parse().unwrap(),
+        );
+        source.save().unwrap();
+        let reopened = BookSource::open(&path, 8, &[], false, Instant::ZERO).unwrap();
+        assert_eq!(reopened.book().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
