@@ -1,0 +1,1 @@
+//! connmgr on mio (being written).

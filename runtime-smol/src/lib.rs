@@ -1,0 +1,1 @@
+//! connmgr on smol (being written).

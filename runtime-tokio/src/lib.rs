@@ -1,0 +1,1 @@
+//! connmgr on tokio (being written).
