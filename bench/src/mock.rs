@@ -41,10 +41,10 @@ fn settle(
     input: Input,
     connected: &mut Vec<ConnId>,
 ) -> u64 {
-    let mut next = Some(input);
     let mut inputs = 0;
-    let mut queue = Vec::new();
-    while let Some(input) = next.take().or_else(|| queue.pop()) {
+    let mut queue = std::mem::take(&mut clock.scratch);
+    queue.push(input);
+    while let Some(input) = queue.pop() {
         inputs += 1;
         let _ = mgr.handle(clock.tick(), input);
         while let Some(action) = mgr.poll_action() {
