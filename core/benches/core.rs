@@ -125,3 +125,78 @@ fn automatic_cycle(bencher: Bencher<'_, '_>) {
 fn automatic_cycle_with_live(bencher: Bencher<'_, '_>, live: u32) {
     bench_cycles(bencher, live);
 }
+
+/// A manager holding `live` inbound connections from distinct addresses,
+/// with eviction on and no other limit, so admission does its full work.
+fn inbound_manager(live: u32, max_inbound: u32) -> (ConnManager, Instant, Vec<ConnId>) {
+    let config = Config {
+        automatic_outbound: false,
+        max_inbound,
+        evict_when_full: true,
+        evict_protect_longest: 8,
+        evict_protect_groups: 4,
+        ..Config::btcd()
+    };
+    let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");
+    let now = Instant::from_secs(1);
+    mgr.handle(now, Input::Start).expect("start");
+    let mut ids = Vec::new();
+    for i in 0..live {
+        let remote = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0B00_0000 + i * 7), 1));
+        let id = mgr.handle(
+            now,
+            Input::Accepted {
+                listener: ListenerId(0),
+                remote,
+            },
+        );
+        ids.extend(id.ok().flatten());
+        while mgr.poll_action().is_some() {}
+    }
+    (mgr, now, ids)
+}
+
+/// One admission decision (and its connection's end) with 100 k inbound live
+/// and room to spare: `Accepted` then `Closed`.
+#[divan::bench]
+fn inbound_admission_with_100k_live(bencher: Bencher<'_, '_>) {
+    let (mut mgr, now, _) = inbound_manager(100_000, 200_000);
+    let mut n = 0u32;
+    bencher.bench_local(move || {
+        n = n.wrapping_add(1);
+        let remote = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x2000_0000 + n), 1));
+        let id = mgr.handle(
+            now,
+            Input::Accepted {
+                listener: ListenerId(0),
+                remote,
+            },
+        );
+        while mgr.poll_action().is_some() {}
+        if let Ok(Some(id)) = id {
+            let _ = mgr.handle(now, Input::Closed { id });
+        }
+        while mgr.poll_action().is_some() {}
+    });
+}
+
+/// One eviction: inbound is full at 100 k, so every `Accepted` evicts the
+/// youngest of the largest group to make room.
+#[divan::bench]
+fn inbound_eviction_at_100k_full(bencher: Bencher<'_, '_>) {
+    let (mut mgr, mut now, _) = inbound_manager(100_000, 100_000);
+    let mut n = 0u32;
+    bencher.bench_local(move || {
+        n = n.wrapping_add(1);
+        now = now + Duration::from_micros(1);
+        let remote = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x3000_0000 + n * 13), 1));
+        let _ = mgr.handle(
+            now,
+            Input::Accepted {
+                listener: ListenerId(0),
+                remote,
+            },
+        );
+        while mgr.poll_action().is_some() {}
+    });
+}

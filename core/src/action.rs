@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::input::{AddressError, DialError};
-use crate::{ConnId, Instant, ListenerId};
+use crate::{ConnId, Instant, ListenerId, Subnet};
 
 /// An instruction for the runtime, drained with
 /// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
@@ -72,9 +72,10 @@ pub enum Action {
 
 /// The application's view of a connection, emitted in causal order: for one
 /// id, `Connected` precedes its `Disconnected`, and `GaveUp` or a final
-/// `Disconnected` is the last event.
+/// `Disconnected` is the last event. Bans are reported here too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum PeerEvent {
     /// A connection is established.
     Connected {
@@ -101,6 +102,21 @@ pub enum PeerEvent {
         id: ConnId,
         /// Why.
         reason: Reason,
+    },
+    /// A subnet is banned until `until`: asked for with `Ban`, or decided
+    /// because a peer's misbehaviour score reached the threshold.
+    Banned {
+        /// What is banned.
+        subnet: Subnet,
+        /// When the ban ends.
+        until: Instant,
+        /// `Misbehaving` for an automatic ban, `Requested` for `Ban`.
+        reason: Reason,
+    },
+    /// A ban was lifted with `Unban`.
+    Unbanned {
+        /// The subnet.
+        subnet: Subnet,
     },
 }
 
@@ -138,4 +154,19 @@ pub enum Reason {
     NotRunning,
     /// A dial succeeded after its request had ended.
     StaleDial,
+    /// The application asked (`Ban`).
+    Requested,
+    /// Inbound from this IP address is at `max_inbound_per_ip`.
+    IpLimit,
+    /// Inbound from this network group is at `max_inbound_per_group`.
+    GroupLimit,
+    /// This network group is connecting faster than `inbound_rate_per_group`.
+    RateLimited,
+    /// The address is banned.
+    Banned,
+    /// Evicted to make room for a new inbound connection: the youngest of
+    /// the network group with the most inbound connections.
+    Evicted,
+    /// Its misbehaviour score reached `ban_threshold`.
+    Misbehaving,
 }

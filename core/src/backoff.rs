@@ -18,6 +18,19 @@ pub(crate) fn doubling(failures: u32, initial: Duration, cap: Duration) -> Durat
     initial.saturating_mul(1 << exponent).min(cap)
 }
 
+/// "Full jitter": uniform in `[0, initial × 2^(n − 1)]`, capped; from the
+/// manager's seeded RNG, so it replays.
+pub(crate) fn full_jitter(
+    retry_count: u32,
+    initial: Duration,
+    cap: Duration,
+    rng: &mut crate::Rng,
+) -> Duration {
+    let ceiling = doubling(retry_count, initial, cap);
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rng.below(nanos.saturating_add(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +46,18 @@ mod tests {
         assert_eq!(linear(59, unit, cap), 295 * S);
         assert_eq!(linear(60, unit, cap), cap);
         assert_eq!(linear(u32::MAX, unit, cap), cap);
+    }
+
+    #[test]
+    fn full_jitter_stays_under_the_doubling_ceiling_and_varies() {
+        let mut rng = crate::Rng::new(3);
+        let ms = Duration::from_millis(1);
+        let draws: Vec<_> = (0..200)
+            .map(|_| full_jitter(4, 5 * ms, S, &mut rng))
+            .collect();
+        assert!(draws.iter().all(|d| *d <= 40 * ms));
+        assert!(draws.iter().any(|d| *d < 10 * ms) && draws.iter().any(|d| *d > 30 * ms));
+        assert!((0..50).all(|_| full_jitter(100, 5 * ms, S, &mut rng) <= S));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::Subnet;
+
 /// Everything the manager's policy depends on.
 ///
 /// Build it from a preset and change fields:
@@ -62,8 +64,52 @@ pub struct Config {
     pub accept_pause_initial: Duration,
     /// The cap of the accept-error pause.
     pub accept_pause_max: Duration,
+    /// How a permanent peer's retries are spaced.
+    pub backoff: Backoff,
+    /// Inbound connections admitted at once from one IP address (0: no
+    /// limit). Local and unroutable addresses are exempt.
+    pub max_inbound_per_ip: u32,
+    /// Inbound connections admitted at once from one network group (0: no
+    /// limit). Local and unroutable groups are exempt.
+    pub max_inbound_per_group: u32,
+    /// New inbound connections per second admitted from one network group,
+    /// as a token bucket (0: no limit); exempt groups are not limited.
+    pub inbound_rate_per_group: u32,
+    /// The token bucket's size: how many may arrive at once.
+    pub inbound_burst_per_group: u32,
+    /// When inbound is full, evict an existing inbound connection for a new
+    /// one (Bitcoin Core's `SelectNodeToEvict`, simplified) instead of
+    /// refusing the new one (btcd).
+    pub evict_when_full: bool,
+    /// Eviction never touches this many longest-connected inbound peers.
+    pub evict_protect_longest: u32,
+    /// Eviction never touches the longest-connected peer of this many
+    /// network groups, chosen by a keyed hash the attacker cannot predict.
+    pub evict_protect_groups: u32,
+    /// Addresses exempt from every inbound limit, eviction and ban; their
+    /// connections do not count toward `max_inbound`.
+    pub allowlist: Vec<Subnet>,
+    /// A peer whose misbehaviour score reaches this is banned (btcd's
+    /// server: 100). 0: never ban automatically.
+    pub ban_threshold: u32,
+    /// How long an automatic ban lasts (btcd: 24 h).
+    pub ban_duration: Duration,
     /// Seed of every random choice the manager makes.
     pub rng_seed: u64,
+}
+
+/// How retries of a permanent peer are spaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Backoff {
+    /// btcd's: the n-th retry waits n × `retry_interval`, capped.
+    #[default]
+    Linear,
+    /// "Full jitter": the n-th retry waits a uniformly random time between
+    /// zero and `retry_interval × 2^(n−1)`, capped; spreads a crowd of
+    /// clients that lost the same peer so they do not return in step.
+    ExponentialJitter,
 }
 
 impl Config {
@@ -84,6 +130,17 @@ impl Config {
             max_address_retries: 0,
             accept_pause_initial: Duration::ZERO,
             accept_pause_max: Duration::ZERO,
+            backoff: Backoff::Linear,
+            max_inbound_per_ip: 0,
+            max_inbound_per_group: 0,
+            inbound_rate_per_group: 0,
+            inbound_burst_per_group: 0,
+            evict_when_full: false,
+            evict_protect_longest: 0,
+            evict_protect_groups: 0,
+            allowlist: Vec::new(),
+            ban_threshold: 0,
+            ban_duration: Duration::from_secs(24 * 3600),
             rng_seed: 0,
         }
     }
@@ -113,6 +170,14 @@ impl Config {
                 base: "retry_interval",
             });
         }
+        if self.inbound_rate_per_group > 0 && self.inbound_burst_per_group == 0 {
+            return Err(ConfigError::ZeroBurst);
+        }
+        if self.ban_threshold > 0 && self.ban_duration.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                field: "ban_duration",
+            });
+        }
         if self.accept_pause_max < self.accept_pause_initial {
             return Err(ConfigError::CapBelowBase {
                 cap: "accept_pause_max",
@@ -125,8 +190,11 @@ impl Config {
 
 impl Default for Config {
     /// btcd's numbers plus: one outbound per network group, a permanent
-    /// peer's backoff forgiven only after 60 s of uptime, and listeners
-    /// paused 5 ms doubling to 1 s after accept errors.
+    /// peer's backoff forgiven only after 60 s of uptime, listeners paused
+    /// 5 ms doubling to 1 s after accept errors, at most 2 inbound per IP
+    /// and 10 per group, 5 new inbound per second per group (bursts of 10),
+    /// eviction when full (8 longest-connected and 4 groups protected), and
+    /// a 24 h ban at a misbehaviour score of 100.
     fn default() -> Config {
         Config {
             stable_after: Duration::from_secs(60),
@@ -134,6 +202,14 @@ impl Default for Config {
             max_address_retries: 8,
             accept_pause_initial: Duration::from_millis(5),
             accept_pause_max: Duration::from_secs(1),
+            max_inbound_per_ip: 2,
+            max_inbound_per_group: 10,
+            inbound_rate_per_group: 5,
+            inbound_burst_per_group: 10,
+            evict_when_full: true,
+            evict_protect_longest: 8,
+            evict_protect_groups: 4,
+            ban_threshold: 100,
             ..Config::btcd()
         }
     }
@@ -152,6 +228,9 @@ pub enum ConfigError {
     ZeroTarget,
     /// `max_failed_attempts` is 0, which would throttle before any failure.
     ZeroMaxFailedAttempts,
+    /// `inbound_rate_per_group` is set but `inbound_burst_per_group` is 0,
+    /// which would refuse everything.
+    ZeroBurst,
     /// A cap is smaller than the value it caps.
     CapBelowBase {
         /// The cap's field name.
@@ -175,6 +254,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroMaxFailedAttempts => write!(
                 f,
                 "config field `max_failed_attempts` is 0; it must be at least 1 (btcd: 25)"
+            ),
+            ConfigError::ZeroBurst => write!(
+                f,
+                "config field `inbound_burst_per_group` is 0 while `inbound_rate_per_group` is set; a burst of 0 refuses every inbound connection: set it to at least 1"
             ),
             ConfigError::CapBelowBase { cap, base } => write!(
                 f,

@@ -33,6 +33,10 @@ pub enum Ignored {
         /// Its state when the input came.
         state: ConnState,
     },
+    /// `Connect` to a banned address.
+    Banned,
+    /// `Unban` of a subnet that is not banned.
+    NotBanned,
     /// A result for a dial attempt that was cancelled or superseded.
     StaleAttempt {
         /// The id.
@@ -52,6 +56,8 @@ impl fmt::Display for Ignored {
                 write!(f, "automatic outbound is off (connect mode); use Connect")
             }
             Ignored::AtTarget => write!(f, "automatic outbound is already at its target"),
+            Ignored::Banned => write!(f, "the address is banned"),
+            Ignored::NotBanned => write!(f, "that subnet is not banned"),
             Ignored::UnknownId(id) => write!(f, "{id} was never handed out"),
             Ignored::Finished(id) => write!(f, "{id} has already ended"),
             Ignored::UnexpectedState { id, state } => {

@@ -6,10 +6,11 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::{ConnId, ListenerId};
+use crate::{ConnId, Instant, ListenerId, Subnet};
 
 /// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Input {
@@ -78,6 +79,31 @@ pub enum Input {
     },
     /// Time passed; fire the timers that are due.
     Tick,
+    /// Refuse and never dial addresses in `subnet` until `until`; live
+    /// connections in it are closed. Allow-listed addresses are exempt.
+    /// Banning a subnet again replaces its end time.
+    Ban {
+        /// What to ban.
+        subnet: Subnet,
+        /// When the ban ends.
+        until: Instant,
+    },
+    /// Lift a ban set with `Ban` (the same subnet).
+    Unban {
+        /// The banned subnet.
+        subnet: Subnet,
+    },
+    /// A connected peer misbehaved: add to its ban score (btcd's
+    /// `DynamicBanScore`: a persistent part, and a transient part that halves
+    /// every minute). At `ban_threshold` its address is banned.
+    Misbehaved {
+        /// The connection.
+        id: ConnId,
+        /// Added for good.
+        persistent: u32,
+        /// Added, then decaying.
+        transient: u32,
+    },
 }
 
 /// Why an address source had no address.

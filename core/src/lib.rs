@@ -81,6 +81,7 @@
 mod action;
 pub mod addrbook;
 mod backoff;
+pub mod ban_score;
 mod config;
 pub mod group;
 mod id;
@@ -90,13 +91,15 @@ mod manager;
 mod rng;
 mod state;
 mod stats;
+mod subnet;
 mod time;
 mod timers;
+mod token_bucket;
 #[cfg(feature = "serde")]
 pub mod trace;
 
 pub use action::{Action, Direction, PeerEvent, Reason};
-pub use config::{Config, ConfigError};
+pub use config::{Backoff, Config, ConfigError};
 pub use group::GroupKey;
 pub use id::{ConnId, ListenerId};
 pub use ignored::Ignored;
@@ -105,4 +108,5 @@ pub use manager::ConnManager;
 pub use rng::Rng;
 pub use state::{ConnInfo, ConnKind, ConnState};
 pub use stats::{Counts, Stats};
+pub use subnet::{Subnet, SubnetError};
 pub use time::Instant;

@@ -18,8 +18,11 @@ pub struct Counts {
     pub permanent_pending: u32,
     /// Permanent connections established.
     pub permanent_established: u32,
-    /// Inbound connections admitted.
+    /// Inbound connections admitted, allow-listed ones excepted: this is
+    /// what `max_inbound` bounds.
     pub inbound: u32,
+    /// Inbound connections admitted from the allow-list.
+    pub inbound_allowlisted: u32,
     /// Dials in flight, of any kind.
     pub dialing: u32,
 }
@@ -85,4 +88,24 @@ pub struct Stats {
     pub ignored_inputs: u64,
     /// Inputs whose time was earlier than the time already seen (clamped).
     pub time_went_backwards: u64,
+    /// Inbound refused: the IP is at its limit.
+    pub inbound_rejected_ip_limit: u64,
+    /// Inbound refused: the network group is at its limit.
+    pub inbound_rejected_group_limit: u64,
+    /// Inbound refused: the network group is connecting too fast.
+    pub inbound_rejected_rate_limited: u64,
+    /// Inbound refused: the address is banned.
+    pub inbound_rejected_banned: u64,
+    /// Inbound connections evicted for newcomers.
+    pub evictions: u64,
+    /// Addresses refused for dialling because they are banned.
+    pub addresses_refused_banned: u64,
+    /// Bans set (asked for or automatic).
+    pub bans: u64,
+    /// Bans lifted with `Unban`.
+    pub unbans: u64,
+    /// Connections closed because their address was banned.
+    pub closed_banned: u64,
+    /// Misbehaviour reports taken.
+    pub misbehaviour_reports: u64,
 }

@@ -293,8 +293,6 @@ fn named_id(action: &Action) -> Option<ConnId> {
             | PeerEvent::Disconnected { id, .. }
             | PeerEvent::GaveUp { id, .. },
         ) => Some(*id),
-        Action::PauseListener { .. } | Action::ResumeListener { .. } | Action::CloseListeners => {
-            None
-        }
+        _ => None,
     }
 }

@@ -491,6 +491,7 @@ impl Sim {
                         self.close_end(link, node);
                     }
                 }
+                Action::NotifyPeer(_) => {}
             }
         }
         self.reschedule_tick(node);

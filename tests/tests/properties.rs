@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use connmgr::{
     AcceptError, Action, AddressError, Config, ConnId, ConnManager, ConnState, DialError, Input,
-    Instant, ListenerId, PeerEvent,
+    Instant, ListenerId, PeerEvent, Subnet,
 };
 use connmgr_sim::Checker;
 use proptest::prelude::*;
@@ -115,6 +115,18 @@ fn raw_input() -> impl Strategy<Value = Input> {
         }),
         id().prop_map(|id| Input::Closed { id }),
         Just(Input::Tick),
+        (0usize..8, 0u64..5_000).prop_map(|(a, ms)| Input::Ban {
+            subnet: Subnet::host(addr(a).ip()),
+            until: Instant::from_millis(ms),
+        }),
+        (0usize..8).prop_map(|a| Input::Unban {
+            subnet: Subnet::host(addr(a).ip())
+        }),
+        (id(), 0u32..80, 0u32..80).prop_map(|(id, persistent, transient)| Input::Misbehaved {
+            id,
+            persistent,
+            transient
+        }),
     ]
 }
 

@@ -31,6 +31,9 @@ pub(crate) struct Conn {
     pub address_retries: u32,
     pub connected_at: Instant,
     pub timer: Option<(TimerSeq, Instant)>,
+    /// Inbound from the allow-list: exempt from limits, eviction and bans,
+    /// and not counted toward `max_inbound`.
+    pub allowlisted: bool,
 }
 
 impl Conn {
@@ -45,6 +48,7 @@ impl Conn {
             address_retries: 0,
             connected_at: Instant::ZERO,
             timer: None,
+            allowlisted: false,
         }
     }
 
@@ -77,15 +81,17 @@ impl Conn {
 
 /// Moves `conn` to `phase`, keeping `counts` in step.
 pub(crate) fn enter(counts: &mut Counts, conn: &mut Conn, phase: Phase) {
-    tally(counts, conn.kind, conn.phase, false);
+    tally(counts, conn, false);
     conn.phase = phase;
-    tally(counts, conn.kind, conn.phase, true);
+    tally(counts, conn, true);
 }
 
-/// Adds (or removes) one connection of `kind` in `phase` to `counts`.
-pub(crate) fn tally(counts: &mut Counts, kind: ConnKind, phase: Phase, add: bool) {
+/// Adds (or removes) `conn`, as it stands, to `counts`.
+pub(crate) fn tally(counts: &mut Counts, conn: &Conn, add: bool) {
+    let (kind, phase) = (conn.kind, conn.phase);
     let established = phase == Phase::Established;
     let slot = match (kind, established) {
+        (ConnKind::Inbound, _) if conn.allowlisted => &mut counts.inbound_allowlisted,
         (ConnKind::Automatic, false) => &mut counts.automatic_pending,
         (ConnKind::Automatic, true) => &mut counts.automatic_established,
         (ConnKind::Manual, false) => &mut counts.manual_pending,

@@ -61,4 +61,13 @@ impl IdHasher {
     }
 }
 
+/// A hash of `value` keyed with `key`: stable across Rust releases (unlike
+/// std's `DefaultHasher`), so decisions made with it replay anywhere.
+pub(crate) fn keyed_hash<T: std::hash::Hash + ?Sized>(key: u64, value: &T) -> u64 {
+    let mut hasher = IdHasher(key);
+    value.hash(&mut hasher);
+    hasher.mix(0x5A5A_5A5A);
+    hasher.finish()
+}
+
 pub(crate) type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;

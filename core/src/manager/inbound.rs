@@ -1,13 +1,16 @@
 //! Inbound admission and listener pauses.
 //!
-//! Admission is btcd's `limitInbound`: below `max_inbound` a connection is
-//! admitted, otherwise closed at once and counted. Unlike btcd, an accept
-//! error pauses its listener (5 ms doubling to 1 s by default) instead of
-//! letting the accept loop spin, and the next successful accept resets the
-//! pause.
+//! Admission starts from btcd's `limitInbound` (below `max_inbound` a
+//! connection is admitted, otherwise closed at once and counted) and adds,
+//! each configurable: an allow-list, bans, a per-group arrival rate, per-IP
+//! and per-group limits, and eviction when full. Every refusal carries its
+//! reason in the `Close` and in `Stats`. Unlike btcd, an accept error pauses
+//! its listener (5 ms doubling to 1 s by default) instead of letting the
+//! accept loop spin, and the next successful accept resets the pause.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use crate::group::GroupKey;
 use crate::timers::{Owner, TimerSeq};
 use crate::{backoff, AcceptError, Action, ConnId, ConnKind, Direction, Ignored, ListenerId};
 use crate::{PeerEvent, Reason};
@@ -32,16 +35,9 @@ impl ConnManager {
                 self.listeners.remove(&listener);
             }
         }
-        let refusal = if self.lifecycle != Lifecycle::Running {
-            self.stats.inbound_rejected_not_running += 1;
-            Some(Reason::NotRunning)
-        } else if self.counts.inbound >= self.config.max_inbound {
-            self.stats.inbound_rejected_full += 1;
-            Some(Reason::InboundFull)
-        } else {
-            None
-        };
-        if let Some(reason) = refusal {
+        let ip = remote.ip().to_canonical();
+        let allowlisted = self.allowlisted(ip);
+        if let Some(reason) = self.refusal(ip, allowlisted) {
             let id = self.fresh_id();
             tracing::debug!(conn = id.raw(), %remote, ?reason, "inbound refused");
             self.emit(Action::Close { id, reason });
@@ -49,6 +45,7 @@ impl ConnManager {
         }
         let mut conn = Conn::new(ConnKind::Inbound, Phase::Established, Some(remote));
         conn.connected_at = self.now;
+        conn.allowlisted = allowlisted;
         let id = self.insert(conn);
         self.stats.inbound_accepted += 1;
         tracing::debug!(conn = id.raw(), %remote, %listener, "inbound admitted");
@@ -59,6 +56,81 @@ impl ConnManager {
             permanent: false,
         }));
         id
+    }
+
+    /// Why a connection from `ip` must be refused, if it must; makes room by
+    /// eviction when inbound is full and eviction is on. The checks run in
+    /// this order, and the first that fails is the reason: running, ban,
+    /// arrival rate, per-IP limit, per-group limit, room. Allow-listed
+    /// addresses pass them all; local and unroutable ones skip the rate and
+    /// the per-IP and per-group limits.
+    fn refusal(&mut self, ip: IpAddr, allowlisted: bool) -> Option<Reason> {
+        if self.lifecycle != Lifecycle::Running {
+            self.stats.inbound_rejected_not_running += 1;
+            return Some(Reason::NotRunning);
+        }
+        if allowlisted {
+            return None;
+        }
+        let now = self.now;
+        if self.bans.is_banned(ip, now) {
+            self.stats.inbound_rejected_banned += 1;
+            return Some(Reason::Banned);
+        }
+        let group = GroupKey::of(ip);
+        let c = &self.config;
+        if !group.is_exempt() {
+            let (rate, burst) = (c.inbound_rate_per_group, c.inbound_burst_per_group);
+            if rate > 0 && !self.inbound.take_token(group, now, rate, burst) {
+                self.stats.inbound_rejected_rate_limited += 1;
+                return Some(Reason::RateLimited);
+            }
+            if c.max_inbound_per_ip > 0 && self.inbound.count_ip(ip) >= c.max_inbound_per_ip {
+                self.stats.inbound_rejected_ip_limit += 1;
+                return Some(Reason::IpLimit);
+            }
+            if c.max_inbound_per_group > 0
+                && self.inbound.count_group(group) >= c.max_inbound_per_group
+            {
+                self.stats.inbound_rejected_group_limit += 1;
+                return Some(Reason::GroupLimit);
+            }
+        }
+        if self.counts.inbound < self.config.max_inbound {
+            return None;
+        }
+        let victim = match self.config.evict_when_full {
+            true => self.inbound.victim(
+                self.config.evict_protect_longest,
+                self.config.evict_protect_groups,
+            ),
+            false => None,
+        };
+        match victim {
+            Some(victim) => {
+                self.evict(victim);
+                None
+            }
+            None => {
+                self.stats.inbound_rejected_full += 1;
+                Some(Reason::InboundFull)
+            }
+        }
+    }
+
+    fn evict(&mut self, id: ConnId) {
+        tracing::debug!(conn = id.raw(), "evicted");
+        self.stats.evictions += 1;
+        self.stats.disconnected += 1;
+        self.emit(Action::Close {
+            id,
+            reason: Reason::Evicted,
+        });
+        self.emit(Action::NotifyPeer(PeerEvent::Disconnected {
+            id,
+            reason: Reason::Evicted,
+        }));
+        self.take(id);
     }
 
     pub(super) fn on_accept_failed(

@@ -5,27 +5,32 @@
 //! `lifecycle` (start, stop, disconnect, remove, closed). This file holds the
 //! entry points, the queries and the bookkeeping they share.
 
+mod bans;
 mod conn;
 mod groups;
 mod ids;
 mod inbound;
+mod inbound_index;
 mod lifecycle;
 mod outbound;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
+use crate::ban_score::BanScore;
 use crate::group::GroupKey;
 use crate::timers::{Entry, Owner, Timers};
 use crate::{
-    Action, Config, ConfigError, ConnId, ConnInfo, ConnState, Counts, Ignored, Input, Instant,
-    ListenerId, Stats,
+    Action, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts, Ignored, Input,
+    Instant, ListenerId, Rng, Stats,
 };
 
+use bans::Bans;
 use conn::{tally, Conn};
 use groups::GroupCounts;
 use ids::IdMap;
 use inbound::ListenerPause;
+use inbound_index::InboundIndex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lifecycle {
@@ -54,6 +59,11 @@ pub struct ConnManager {
     counts: Counts,
     stats: Stats,
     actions: VecDeque<Action>,
+    inbound: InboundIndex,
+    bans: Bans,
+    /// Misbehaviour scores of the connections that have one.
+    scores: IdMap<BanScore>,
+    rng: Rng,
 }
 
 impl ConnManager {
@@ -61,7 +71,13 @@ impl ConnManager {
     /// Fails if the config does not [validate](Config::validate).
     pub fn new(config: Config, now: Instant) -> Result<ConnManager, ConfigError> {
         config.validate()?;
+        let mut rng = Rng::new(config.rng_seed);
+        let eviction_key = rng.next_u64();
         Ok(ConnManager {
+            inbound: InboundIndex::new(eviction_key),
+            bans: Bans::default(),
+            scores: IdMap::default(),
+            rng,
             config,
             now,
             lifecycle: Lifecycle::Idle,
@@ -115,6 +131,13 @@ impl ConnManager {
                 self.on_tick();
                 Ok(None)
             }
+            Input::Ban { subnet, until } => self.on_ban(subnet, until).map(|()| None),
+            Input::Unban { subnet } => self.on_unban(subnet).map(|()| None),
+            Input::Misbehaved {
+                id,
+                persistent,
+                transient,
+            } => self.on_misbehaved(id, persistent, transient).map(|()| None),
         };
         if let Err(ignored) = &result {
             self.stats.ignored_inputs += 1;
@@ -246,7 +269,12 @@ impl ConnManager {
 
     fn insert(&mut self, conn: Conn) -> ConnId {
         let id = self.fresh_id();
-        tally(&mut self.counts, conn.kind, conn.phase, true);
+        tally(&mut self.counts, &conn, true);
+        if conn.kind == ConnKind::Inbound {
+            if let Some(entry) = inbound_entry(id, &conn) {
+                self.inbound.add(entry);
+            }
+        }
         self.conns.insert(id, conn);
         id
     }
@@ -254,7 +282,15 @@ impl ConnManager {
     /// Removes a record with all it holds: its counts, its group, its timer.
     fn take(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
-        tally(&mut self.counts, conn.kind, conn.phase, false);
+        tally(&mut self.counts, &conn, false);
+        if conn.kind == ConnKind::Inbound {
+            if let Some(entry) = inbound_entry(id, &conn) {
+                self.inbound.remove(entry);
+            }
+        }
+        if !self.scores.is_empty() {
+            self.scores.remove(&id);
+        }
         if let Some(group) = conn.group {
             self.groups.release(group);
         }
@@ -318,6 +354,18 @@ impl ConnManager {
         self.timers
             .compact_if_needed(|entry| is_live(conns, listeners, entry));
     }
+}
+
+/// What the inbound index knows of an inbound connection.
+fn inbound_entry(id: ConnId, conn: &Conn) -> Option<inbound_index::Entry> {
+    let ip = conn.addr?.ip().to_canonical();
+    Some(inbound_index::Entry {
+        id,
+        ip,
+        group: GroupKey::of(ip),
+        since: conn.connected_at,
+        evictable: !conn.allowlisted,
+    })
 }
 
 fn is_live(

@@ -11,7 +11,9 @@
 use std::net::SocketAddr;
 
 use crate::group::GroupKey;
-use crate::{backoff, Action, AddressError, ConnId, ConnKind, DialError, Direction, Ignored};
+use crate::{
+    backoff, Action, AddressError, Backoff, ConnId, ConnKind, DialError, Direction, Ignored,
+};
 use crate::{PeerEvent, Reason};
 
 use super::conn::{enter, Conn, Phase};
@@ -25,6 +27,9 @@ impl ConnManager {
     ) -> Result<ConnId, Ignored> {
         if self.lifecycle == Lifecycle::Stopped {
             return Err(Ignored::Stopped);
+        }
+        if self.banned(addr.ip()) {
+            return Err(Ignored::Banned);
         }
         let kind = if permanent {
             ConnKind::Permanent
@@ -83,6 +88,13 @@ impl ConnManager {
     /// Dials the request's address under a new attempt number, with the
     /// core's timeout armed.
     pub(super) fn dial(&mut self, id: ConnId) {
+        if !self.bans.is_empty() {
+            let addr = self.conns.get(&id).and_then(|c| c.addr);
+            if addr.is_some_and(|a| self.banned(a.ip())) {
+                self.end_banned(id, Reason::Banned);
+                return;
+            }
+        }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -117,9 +129,17 @@ impl ConnManager {
         };
         let group = GroupKey::of(addr.ip());
         let limit = self.config.max_outbound_per_group;
-        if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
+        let refused = if self.banned(addr.ip()) {
+            self.stats.addresses_refused_banned += 1;
+            Some("banned")
+        } else if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
             self.stats.addresses_refused_group_full += 1;
-            tracing::debug!(conn = id.raw(), %addr, %group, "address refused: group full");
+            Some("group full")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            tracing::debug!(conn = id.raw(), %addr, %group, why, "address refused");
             let retries = self.conns.get_mut(&id).map_or(u32::MAX, |conn| {
                 conn.address_retries = conn.address_retries.saturating_add(1);
                 conn.address_retries
@@ -191,7 +211,12 @@ impl ConnManager {
         if let Some(addr) = addr {
             tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
             let direction = Direction::Outbound;
-            self.emit(Action::NotifyPeer(PeerEvent::Connected { id, addr, direction, permanent }));
+            self.emit(Action::NotifyPeer(PeerEvent::Connected {
+                id,
+                addr,
+                direction,
+                permanent,
+            }));
         }
         Ok(())
     }
@@ -227,11 +252,13 @@ impl ConnManager {
             return;
         };
         conn.retry_count = conn.retry_count.saturating_add(1);
-        let delay = backoff::linear(
-            conn.retry_count,
-            self.config.retry_interval,
-            self.config.max_retry_interval,
-        );
+        let (unit, cap) = (self.config.retry_interval, self.config.max_retry_interval);
+        let delay = match self.config.backoff {
+            Backoff::Linear => backoff::linear(conn.retry_count, unit, cap),
+            Backoff::ExponentialJitter => {
+                backoff::full_jitter(conn.retry_count, unit, cap, &mut self.rng)
+            }
+        };
         let at = self.now + delay;
         enter(&mut self.counts, conn, Phase::Waiting);
         conn.arm(&mut self.timers, id, at);
