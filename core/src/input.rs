@@ -116,7 +116,8 @@ pub enum AddressError {
     /// The source knows addresses, but none passed its policy
     /// (btcd: "no valid connect address").
     NoneSuitable,
-    /// Every address offered fell in a group already at its outbound limit.
+    /// Every address offered fell in a group already at its outbound limit,
+    /// or was banned, `max_address_retries` times in a row.
     GroupsFull,
 }
 

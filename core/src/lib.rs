@@ -70,10 +70,14 @@
 //! # Layout
 //!
 //! `manager/` holds the state machine, split into `outbound` (addresses,
-//! dials, retries, replacement), `inbound` (admission, listener pauses) and
-//! `lifecycle` (start, stop, disconnect, remove, closed). `backoff.rs` decides
-//! how long to wait, `timers.rs` keeps the deadlines, `group.rs` says which
-//! network group an address is in.
+//! dials, retries, replacement), `inbound` (admission, eviction, listener
+//! pauses, over the indexes of `inbound_index`), `bans` (bans and
+//! misbehaviour) and `lifecycle` (start, stop, disconnect, remove, closed).
+//! `backoff.rs` decides how long to wait, `timers.rs` keeps the deadlines,
+//! `group.rs` says which network group an address is in, `subnet.rs`,
+//! `ban_score.rs` and `token_bucket.rs` are the small pieces admission uses.
+//! `addrbook/` is btcd's address manager and `trace/` (feature `serde`) the
+//! record/replay format.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
