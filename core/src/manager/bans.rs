@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
-use crate::ban_score::BanScore;
 use crate::{Action, ConnId, ConnKind, Ignored, Instant, PeerEvent, Reason, Subnet};
 
 use super::conn::Phase;
@@ -111,7 +110,7 @@ impl ConnManager {
         };
         self.stats.misbehaviour_reports += 1;
         let now = self.now;
-        let score = self.scores.entry(id).or_insert_with(BanScore::default);
+        let score = self.scores.entry(id).or_default();
         let total = score.increase(persistent, transient, now);
         tracing::debug!(conn = id.raw(), total, "misbehaved");
         let threshold = self.config.ban_threshold;

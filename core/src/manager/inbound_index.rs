@@ -107,7 +107,7 @@ impl InboundIndex {
     pub fn victim(&self, longest: u32, groups: u32) -> Option<ConnId> {
         let oldest_protected = match longest {
             0 => None,
-            n => self.by_age.iter().take(n as usize).last().copied(),
+            n => self.by_age.iter().take(n as usize).next_back().copied(),
         };
         let group_protected: Vec<ConnId> = self
             .keyed
