@@ -1,0 +1,386 @@
+//! The reactor on its own `Poll`, on loopback: connect and accept, the
+//! faults a dial or a connection meets, and the errors a user sees.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::{full_listener, manual_config, read_to_end, refused_addr, run_until, Seen};
+use connmgr::{Config, DialError, Direction, Reason};
+use connmgr_mio::{Error, Event, Reactor, StaticList};
+use mio::{Interest, Token};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn connects_and_accepts_end_to_end() {
+    let mut reactor = Reactor::builder(manual_config())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let addr = reactor.local_addrs()[0];
+    assert_ne!(addr.port(), 0);
+    reactor.start().unwrap();
+    let out_id = reactor.connect(addr, false).unwrap();
+
+    // Register the inbound peer with a token of ours and read through
+    // `Event::Ready`, as an application would.
+    let app_token = Token(connmgr_mio::DEFAULT_TOKENS.end.0 + 1);
+    let mut outbound = None;
+    let mut inbound = None;
+    let mut received = Vec::new();
+    let mut sent = false;
+    let deadline = std::time::Instant::now() + LIMIT;
+    while received != b"hello" && std::time::Instant::now() < deadline {
+        reactor
+            .run_for(Duration::from_millis(10), |reactor, event| match event {
+                Event::Connected(mut peer) => match peer.direction() {
+                    Direction::Outbound => outbound = Some(peer),
+                    Direction::Inbound => {
+                        reactor
+                            .registry()
+                            .register(&mut peer, app_token, Interest::READABLE)
+                            .unwrap();
+                        inbound = Some(peer);
+                    }
+                },
+                Event::Ready(ready) => {
+                    assert_eq!(ready.token(), app_token);
+                    let mut buf = [0u8; 64];
+                    let n = inbound.as_mut().unwrap().read(&mut buf).unwrap();
+                    received.extend_from_slice(&buf[..n]);
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .unwrap();
+        if let (Some(peer), false) = (&mut outbound, sent) {
+            peer.write_all(b"hello").unwrap();
+            sent = true;
+        }
+    }
+    assert_eq!(received, b"hello");
+    let outbound = outbound.unwrap();
+    let inbound = inbound.unwrap();
+    assert_eq!(outbound.id(), out_id);
+    assert_eq!(outbound.addr(), addr);
+    assert_eq!(inbound.addr(), outbound.stream().local_addr().unwrap());
+    let counts = reactor.manager().counts();
+    assert_eq!((counts.manual_established, counts.inbound), (1, 1));
+
+    // The application drops both ends: the manager hears `Closed` for each.
+    drop(outbound);
+    drop(inbound);
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .disconnected
+        .len()
+        == 2));
+    assert!(seen
+        .disconnected
+        .iter()
+        .all(|(_, reason)| *reason == Reason::PeerClosed));
+    let counts = reactor.manager().counts();
+    assert_eq!((counts.manual_established, counts.inbound), (0, 0));
+    assert_eq!(reactor.manager().stats().ignored_inputs, 0);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn automatic_outbound_takes_addresses_from_the_source() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        target_outbound: 3,
+        ..Config::default()
+    };
+    let mut reactor = Reactor::builder(config)
+        .source(StaticList::new(vec![remote.local_addr().unwrap()]))
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 3));
+    assert_eq!(reactor.manager().counts().automatic_established, 3);
+    assert_eq!(reactor.manager().stats().address_requests, 3);
+    assert!(seen
+        .peers
+        .iter()
+        .all(|p| p.addr() == remote.local_addr().unwrap()));
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn the_default_book_source_dials_its_seeds() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        target_outbound: 1,
+        ..Config::default()
+    };
+    let mut reactor = Reactor::builder(config)
+        .seeds([remote.local_addr().unwrap()])
+        .accept_local(true)
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 1));
+    assert_eq!(seen.peers[0].addr(), remote.local_addr().unwrap());
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn a_refused_connection_is_a_failed_dial() {
+    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    reactor.start().unwrap();
+    let id = reactor.connect(refused_addr(), false).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| !seen
+        .gave_up
+        .is_empty()));
+    assert_eq!(seen.gave_up, [(id, Reason::DialFailed(DialError::Refused))]);
+    assert_eq!(reactor.sockets(), 0);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn a_dial_that_never_completes_hits_the_cores_timeout() {
+    let full = full_listener();
+    let config = Config {
+        dial_timeout: Duration::from_millis(300),
+        ..manual_config()
+    };
+    let mut reactor = Reactor::builder(config).build().unwrap();
+    reactor.start().unwrap();
+    let started = std::time::Instant::now();
+    let id = reactor.connect(full.addr, false).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| !seen
+        .gave_up
+        .is_empty()));
+    let took = started.elapsed();
+    assert_eq!(
+        seen.gave_up,
+        [(id, Reason::DialFailed(DialError::TimedOut))]
+    );
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let stats = reactor.manager().stats();
+    assert_eq!((stats.dial_timeouts, stats.dial_successes), (1, 0));
+    // The cancelled dial's socket is closed.
+    assert_eq!(reactor.sockets(), 0);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn a_peer_reset_mid_connection_reaches_the_manager_as_closed() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    reactor.start().unwrap();
+    let id = reactor.connect(remote.local_addr().unwrap(), true).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 1));
+
+    // The remote resets: linger 0, then close.
+    let (accepted, _) = remote.accept().unwrap();
+    socket2::SockRef::from(&accepted)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(accepted);
+
+    // The application sees the reset and drops the peer.
+    let peer = seen.take_peer(id);
+    let error = read_to_end(&peer, LIMIT).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+    drop(peer);
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| !seen
+        .disconnected
+        .is_empty()));
+    assert_eq!(seen.disconnected, [(id, Reason::PeerClosed)]);
+    // A permanent peer: the manager schedules its redial.
+    assert_eq!(reactor.manager().counts().permanent_pending, 1);
+    assert_eq!(reactor.manager().stats().retries_scheduled, 1);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn a_close_from_the_manager_shuts_the_applications_stream_down() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    reactor.start().unwrap();
+    let id = reactor
+        .connect(remote.local_addr().unwrap(), false)
+        .unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 1));
+    let (mut accepted, _) = remote.accept().unwrap();
+
+    reactor.disconnect(id).unwrap();
+    // The application reads EOF, and so does the remote.
+    let peer = seen.take_peer(id);
+    read_to_end(&peer, LIMIT).unwrap();
+    accepted.set_read_timeout(Some(LIMIT)).unwrap();
+    assert_eq!(accepted.read(&mut [0u8; 8]).unwrap(), 0);
+    drop(peer);
+    // Let the reactor see the drop.
+    let _ = run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_millis(50),
+        |_, _| false,
+    );
+    // The drop after the manager's close is not reported again.
+    assert_eq!(seen.disconnected, [(id, Reason::Disconnected)]);
+    assert_eq!(reactor.manager().stats().ignored_inputs, 0);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn an_address_in_use_is_a_clear_error_naming_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = Reactor::builder(manual_config())
+        .listen(addr)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Listen { addr: a, source } if *a == addr && source.kind() == std::io::ErrorKind::AddrInUse),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&addr.to_string()), "{message}");
+    assert!(message.contains("already in use"), "{message}");
+}
+
+#[test]
+fn inbound_beyond_max_inbound_is_closed_on_arrival() {
+    let config = Config {
+        max_inbound: 1,
+        ..manual_config()
+    };
+    let mut reactor = Reactor::builder(config)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let addr = reactor.local_addrs()[0];
+    reactor.start().unwrap();
+    let first = std::net::TcpStream::connect(addr).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 1));
+    let mut second = std::net::TcpStream::connect(addr).unwrap();
+    second.set_read_timeout(Some(LIMIT)).unwrap();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |_, r| r
+        .manager()
+        .stats()
+        .inbound_rejected_full
+        == 1));
+    // The refused connection is closed at once: the client reads EOF.
+    assert_eq!(second.read(&mut [0u8; 8]).unwrap(), 0);
+    assert_eq!(seen.connected, 1);
+    drop(first);
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn run_refuses_a_reactor_built_into_another_poll() {
+    let poll = mio::Poll::new().unwrap();
+    let mut reactor = Reactor::builder(manual_config())
+        .build_in(poll.registry(), Token(0)..Token(8))
+        .unwrap();
+    let error = reactor
+        .run_for(Duration::from_millis(1), |_, _| {})
+        .unwrap_err();
+    assert!(matches!(error, Error::Embedded), "{error}");
+}
+
+#[test]
+fn a_token_range_too_small_for_the_listeners_is_an_error() {
+    let poll = mio::Poll::new().unwrap();
+    let error = Reactor::builder(manual_config())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .build_in(poll.registry(), Token(5)..Token(6))
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Tokens {
+                needed: 2,
+                available: 1
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn listens_on_ipv6_loopback_when_available() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let mut reactor = Reactor::builder(manual_config())
+        .listen("[::1]:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let addr = reactor.local_addrs()[0];
+    reactor.start().unwrap();
+    reactor.connect(addr, false).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 2));
+    reactor.stop().unwrap();
+}
+
+#[test]
+fn dropping_a_permanent_peers_old_connection_does_not_close_its_redial() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        retry_interval: Duration::from_millis(50),
+        ..manual_config()
+    };
+    let mut reactor = Reactor::builder(config).build().unwrap();
+    reactor.start().unwrap();
+    let id = reactor.connect(remote.local_addr().unwrap(), true).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 1));
+    // The manager disconnects it and redials under the same id while the
+    // application still holds the first connection.
+    reactor.disconnect(id).unwrap();
+    let old = seen.take_peer(id);
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .connected
+        == 2));
+    let new = seen.take_peer(id);
+    assert_eq!(new.id(), old.id());
+    // Now the application drops the old one: the new one stays up.
+    read_to_end(&old, LIMIT).unwrap();
+    drop(old);
+    let _ = run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_millis(50),
+        |_, _| false,
+    );
+    assert_eq!(seen.disconnected, [(id, Reason::Disconnected)]);
+    assert_eq!(reactor.manager().counts().permanent_established, 1);
+    // And dropping the new one is reported.
+    drop(new);
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
+        .disconnected
+        .len()
+        == 2));
+    assert_eq!(seen.disconnected[1], (id, Reason::PeerClosed));
+    reactor.stop().unwrap();
+}

@@ -1,0 +1,120 @@
+//! A real run on loopback, recorded with one builder call, replays
+//! identically with the core alone.
+
+mod common;
+
+use std::io::BufReader;
+use std::time::Duration;
+
+use common::{refused_addr, run_until, Seen};
+use connmgr::trace::{self, ReplayReport};
+use connmgr::{Config, Direction};
+use connmgr_mio::{Reactor, StaticList};
+
+#[test]
+fn a_recorded_run_replays_identically() {
+    let dir = std::env::temp_dir().join(format!("connmgr-mio-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.trace.jsonl");
+
+    // A remote that never accepts (its queue completes the handshakes), and
+    // an address that refuses: automatic dials alternate between them.
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        target_outbound: 2,
+        ..Config::default()
+    };
+    let mut reactor = Reactor::builder(config)
+        .listen("127.0.0.1:0".parse().unwrap())
+        .source(StaticList::new(vec![
+            refused_addr(),
+            remote.local_addr().unwrap(),
+        ]))
+        .record_trace(&path)
+        .build()
+        .unwrap();
+    let own = reactor.local_addrs()[0];
+    reactor.start().unwrap();
+    reactor.connect(own, false).unwrap();
+    let mut seen = Seen::default();
+    // Two automatic + one manual outbound, one inbound.
+    assert!(run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_secs(10),
+        |seen, _| seen.connected == 4
+    ));
+    assert!(!seen.gave_up.is_empty(), "a refused dial was recorded");
+
+    // The application drops an automatic peer (replaced), the manager
+    // disconnects the inbound one.
+    let automatic = seen
+        .peers
+        .iter()
+        .position(|p| p.addr() == remote.local_addr().unwrap())
+        .unwrap();
+    drop(seen.peers.swap_remove(automatic));
+    let inbound = seen
+        .peers
+        .iter()
+        .find(|p| p.direction() == Direction::Inbound)
+        .unwrap()
+        .id();
+    reactor.disconnect(inbound).unwrap();
+    assert!(run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_secs(10),
+        |seen, r| seen.disconnected.len() >= 2 && r.manager().counts().automatic_established == 2
+    ));
+    let stats = reactor.stop().unwrap();
+    drop(reactor);
+
+    let file = std::fs::File::open(&path).unwrap();
+    let report = trace::replay(BufReader::new(file)).unwrap();
+    let ReplayReport::Identical {
+        inputs,
+        actions_compared,
+        unchecked_inputs,
+    } = report
+    else {
+        panic!("{report}");
+    };
+    println!("replay: {report}");
+    assert_eq!(inputs, stats.inputs);
+    assert_eq!(unchecked_inputs, 0);
+    assert!(actions_compared >= 20, "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_trace_can_go_to_any_writer() {
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Shared::default();
+    let mut reactor = Reactor::builder(common::manual_config())
+        .record_trace_to(buffer.clone())
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    reactor.connect(refused_addr(), false).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_secs(10),
+        |seen, _| !seen.gave_up.is_empty()
+    ));
+    reactor.stop().unwrap();
+    let bytes = buffer.0.borrow().clone();
+    assert!(trace::replay(&bytes[..]).unwrap().is_identical());
+}
