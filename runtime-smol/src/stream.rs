@@ -1,0 +1,200 @@
+//! [`PeerStream`]: a connected peer, owned by the application.
+//!
+//! As in the tokio adapter: the socket lives in an `Arc<Async<TcpStream>>`,
+//! the application's stream holds the only strong reference and the driver
+//! a `Weak`, so a `Close` is a `shutdown(2)` through `socket2::SockRef` on a
+//! socket that cannot have been closed meanwhile, with no descriptor
+//! duplicated. async-io reads and writes through `&Async<TcpStream>`, so the
+//! shared socket needs no lock.
+//!
+//! The stream reports `Closed` once, at the first of: end-of-file on a
+//! read, a read or write error, a `close`, or the stream being dropped.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+
+use async_io::Async;
+use connmgr::{ConnId, Direction};
+use futures_lite::io::{AsyncRead, AsyncWrite};
+
+use crate::chan::Sender;
+
+/// A connection the manager established (or accepted) and handed over: read
+/// and write it with futures-io's traits. Dropping it, closing it, or
+/// reading end-of-file or an error from it tells the manager the connection
+/// ended. When the manager closes it, reads return end-of-file and writes
+/// fail.
+pub struct PeerStream {
+    io: Arc<Async<TcpStream>>,
+    id: ConnId,
+    peer_addr: SocketAddr,
+    direction: Direction,
+    permanent: bool,
+    closed: Option<Sender<ConnId>>,
+}
+
+impl PeerStream {
+    pub(crate) fn new(
+        io: Arc<Async<TcpStream>>,
+        id: ConnId,
+        peer_addr: SocketAddr,
+        direction: Direction,
+        permanent: bool,
+        closed: Sender<ConnId>,
+    ) -> PeerStream {
+        PeerStream {
+            io,
+            id,
+            peer_addr,
+            direction,
+            permanent,
+            closed: Some(closed),
+        }
+    }
+
+    /// The manager's id of this connection.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Who dialled.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Whether the manager redials this peer when the connection ends.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The socket, for options (`set_nodelay`, …). Reading or writing
+    /// through it bypasses the end-of-stream reporting.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.io.get_ref()
+    }
+
+    /// Whether the manager has been told this connection ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_none()
+    }
+
+    fn report_closed(&mut self) {
+        if let Some(tx) = self.closed.take() {
+            let _ = tx.send(self.id);
+        }
+    }
+
+    fn track<T>(
+        &mut self,
+        poll: Poll<io::Result<T>>,
+        eof: impl Fn(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &poll {
+            Poll::Ready(Ok(value)) if eof(value) => self.report_closed(),
+            Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => self.report_closed(),
+            _ => {}
+        }
+        poll
+    }
+}
+
+impl Drop for PeerStream {
+    fn drop(&mut self) {
+        self.report_closed();
+    }
+}
+
+impl fmt::Debug for PeerStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerStream")
+            .field("id", &self.id)
+            .field("peer_addr", &self.peer_addr)
+            .field("direction", &self.direction)
+            .field("permanent", &self.permanent)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl AsyncRead for PeerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let wanted = !buf.is_empty();
+        let poll = Pin::new(&mut &*this.io).poll_read(cx, buf);
+        this.track(poll, |&n| n == 0 && wanted)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let wanted = bufs.iter().any(|b| !b.is_empty());
+        let poll = Pin::new(&mut &*this.io).poll_read_vectored(cx, bufs);
+        this.track(poll, |&n| n == 0 && wanted)
+    }
+}
+
+impl AsyncWrite for PeerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut &*this.io).poll_write(cx, buf);
+        this.track(poll, |_| false)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut &*this.io).poll_write_vectored(cx, bufs);
+        this.track(poll, |_| false)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write half down and tells the manager the connection
+    /// ended.
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = socket2::SockRef::from(this.io.get_ref()).shutdown(Shutdown::Write);
+        this.report_closed();
+        Poll::Ready(match result {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+/// Carries out a `Close` for a stream the application may hold.
+pub(crate) fn shut_down(weak: &Weak<Async<TcpStream>>) {
+    if let Some(io) = weak.upgrade() {
+        let _ = socket2::SockRef::from(io.get_ref()).shutdown(Shutdown::Both);
+    }
+}

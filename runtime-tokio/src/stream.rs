@@ -1,0 +1,252 @@
+//! [`PeerStream`]: a connected peer, owned by the application.
+//!
+//! # How the manager keeps a way to close a stream it gave away
+//!
+//! The socket lives in an `Arc<TcpStream>`. The application's
+//! [`PeerStream`] holds the only strong reference; the driver keeps a
+//! `Weak`. To carry out a `Close` action the driver upgrades the `Weak`
+//! (which fails once the application has dropped the stream, so there is
+//! nothing to close) and calls `shutdown(2)` on the socket through
+//! `socket2::SockRef`: the application's next read sees end-of-file and
+//! its writes fail, while the descriptor stays valid until the application
+//! drops the stream. No descriptor is duplicated and no raw descriptor
+//! number is kept, so a shutdown can never hit a reused descriptor: while
+//! the driver holds the upgraded `Arc`, the socket cannot be closed.
+//!
+//! Reads and writes go through tokio's `&TcpStream` readiness API
+//! (`poll_read_ready` + `try_read`), the way tokio's own owned halves share
+//! one socket.
+//!
+//! # How the manager hears that a stream ended
+//!
+//! A `PeerStream` reports `Closed` to its manager once, at the first of:
+//! end-of-file on a read, a read or write error (a reset), a
+//! [`shutdown`](tokio::io::AsyncWriteExt::shutdown) by the application, or
+//! the stream being dropped. A stream the application never reads learns of
+//! a reset only when it is read, written or dropped, as with any socket.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use connmgr::{ConnId, Direction};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// A connection the manager established (or accepted) and handed over: read
+/// and write it like a [`TcpStream`]. Dropping it, shutting it down, or
+/// reading end-of-file or an error from it tells the manager the connection
+/// ended (`Input::Closed`). When the manager closes it (a `disconnect`,
+/// `remove` or shutdown), reads return end-of-file and writes fail.
+pub struct PeerStream {
+    io: Arc<TcpStream>,
+    id: ConnId,
+    peer_addr: SocketAddr,
+    direction: Direction,
+    permanent: bool,
+    /// Where to report the end; `None` once reported.
+    closed: Option<mpsc::UnboundedSender<ConnId>>,
+}
+
+impl PeerStream {
+    pub(crate) fn new(
+        io: Arc<TcpStream>,
+        id: ConnId,
+        peer_addr: SocketAddr,
+        direction: Direction,
+        permanent: bool,
+        closed: mpsc::UnboundedSender<ConnId>,
+    ) -> PeerStream {
+        PeerStream {
+            io,
+            id,
+            peer_addr,
+            direction,
+            permanent,
+            closed: Some(closed),
+        }
+    }
+
+    /// The manager's id of this connection.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.local_addr()
+    }
+
+    /// Who dialled.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// Whether the manager redials this peer when the connection ends.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    /// The socket, for options (`set_nodelay`, …) and readiness. Reading or
+    /// writing through it bypasses the end-of-stream reporting: prefer the
+    /// stream's own `AsyncRead`/`AsyncWrite`.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.io
+    }
+
+    /// Whether the manager has been told this connection ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_none()
+    }
+
+    fn report_closed(&mut self) {
+        if let Some(tx) = self.closed.take() {
+            // The manager may be gone already: then nobody needs to know.
+            let _ = tx.send(self.id);
+        }
+    }
+
+    /// Reports the end of the connection on end-of-file or a hard error.
+    fn track<T>(&mut self, result: &io::Result<T>) {
+        if let Err(e) = result {
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
+                self.report_closed();
+            }
+        }
+    }
+}
+
+impl Drop for PeerStream {
+    fn drop(&mut self) {
+        self.report_closed();
+    }
+}
+
+impl fmt::Debug for PeerStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeerStream")
+            .field("id", &self.id)
+            .field("peer_addr", &self.peer_addr)
+            .field("direction", &self.direction)
+            .field("permanent", &self.permanent)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl AsyncRead for PeerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            let ready = ready!(this.io.poll_read_ready(cx));
+            if let Err(e) = ready {
+                this.report_closed();
+                return Poll::Ready(Err(e));
+            }
+            let result = this.io.try_read(buf.initialize_unfilled());
+            match result {
+                Ok(0) => {
+                    this.report_closed();
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                // Readiness was stale; `try_read` cleared it: wait again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => {
+                    this.report_closed();
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for PeerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.report_closed())?;
+            let result = this.io.try_write(buf);
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                continue;
+            }
+            this.track(&result);
+            return Poll::Ready(result);
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.report_closed())?;
+            let result = this.io.try_write_vectored(bufs);
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                continue;
+            }
+            this.track(&result);
+            return Poll::Ready(result);
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Writes go straight to the socket.
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write half down and tells the manager the connection
+    /// ended; reading what the peer still sends remains possible.
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let result = socket2::SockRef::from(&*this.io).shutdown(Shutdown::Write);
+        this.report_closed();
+        Poll::Ready(match result {
+            // Already shut down by the manager or reset by the peer: closed
+            // either way.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+/// Carries out a `Close` for a stream the application may hold:
+/// `shutdown(2)` both directions if it is still open.
+pub(crate) fn shut_down(weak: &std::sync::Weak<TcpStream>) {
+    if let Some(io) = weak.upgrade() {
+        // ENOTCONN (already reset) is fine: it is closed either way.
+        let _ = socket2::SockRef::from(&*io).shutdown(Shutdown::Both);
+    }
+}
