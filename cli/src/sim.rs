@@ -69,7 +69,24 @@ fn config(args: &Args, seed: u64) -> SimConfig {
 
 fn run_one(args: &Args) -> Result<Outcome, Error> {
     let wall = WallClock::now();
-    let report = match Sim::new(config(args, args.seed)).run() {
+    let mut sim = Sim::new(config(args, args.seed));
+    // Runs of more than a few seconds report progress on standard error.
+    if args.nodes as f64 * args.duration.as_secs_f64() > 2_000_000.0 {
+        let total = args.duration.as_secs_f64();
+        let mut next_report = 0.0;
+        sim = sim.on_sample(move |sample| {
+            let at = sample.at.as_nanos() as f64 / 1e9;
+            if at >= next_report {
+                eprintln!(
+                    "  {at:>6.0}s / {total:.0}s simulated, mean outbound {:.2}, {:.0}s wall",
+                    sample.mean,
+                    wall.elapsed().as_secs_f64()
+                );
+                next_report += total / 10.0;
+            }
+        });
+    }
+    let report = match sim.run() {
         Ok(report) => report,
         Err(failure) => {
             println!("{failure}");

@@ -199,7 +199,11 @@ pub struct Sim {
     policy: SelectPolicy,
     samples: Vec<Sample>,
     steps: u64,
+    on_sample: Option<SampleHook>,
 }
+
+/// Called with every sample as it is taken.
+type SampleHook = Box<dyn FnMut(&Sample)>;
 
 type Step<T> = Result<T, Box<Failure>>;
 
@@ -259,7 +263,16 @@ impl Sim {
             seed_addrs,
             samples: Vec::new(),
             steps: 0,
+            on_sample: None,
         }
+    }
+
+    /// Calls `f` with every sample as it is taken (every
+    /// `SimConfig::sample_every` of virtual time): for progress reports on
+    /// long runs.
+    pub fn on_sample(mut self, f: impl FnMut(&Sample) + 'static) -> Sim {
+        self.on_sample = Some(Box::new(f));
+        self
     }
 
     /// Runs to the end, then stops every node and checks that no connection
@@ -857,12 +870,16 @@ impl Sim {
             .iter()
             .map(|n| n.stats.dials + n.mgr.stats().dials)
             .sum();
-        self.samples.push(Sample {
+        let sample = Sample {
             at: self.now,
             followed,
             mean,
             dials,
-        });
+        };
+        if let Some(hook) = &mut self.on_sample {
+            hook(&sample);
+        }
+        self.samples.push(sample);
     }
 
     /// Stops every live node, lets the network drain, and checks that every
