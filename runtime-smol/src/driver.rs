@@ -144,12 +144,15 @@ impl State {
         let _ = self.input(Input::Start);
         self.perform_all();
         loop {
-            let timeout = self.core.manager().poll_timeout();
-            if timeout != self.armed {
-                if let Some(at) = timeout {
+            // Re-arm only for an earlier deadline: every `set_at` wakes
+            // async-io's reactor, and the deadline moves after nearly every
+            // dial. A timer left at an earlier deadline fires a spurious
+            // tick, which the core ignores, and is then re-armed.
+            if let Some(at) = self.core.manager().poll_timeout() {
+                if self.armed.map_or(true, |armed| at < armed) {
                     self.timer.set_at(self.clock.deadline(at));
+                    self.armed = Some(at);
                 }
-                self.armed = timeout;
             }
             match poll_fn(|cx| self.poll_wake(cx)).await {
                 Wake::Command(Some(Command::Shutdown(reply))) => {
@@ -202,7 +205,14 @@ impl State {
                 }
                 Wake::Tick => {
                     self.armed = None;
-                    let _ = self.input(Input::Tick);
+                    let due = self
+                        .core
+                        .manager()
+                        .poll_timeout()
+                        .is_some_and(|at| at <= self.clock.now());
+                    if due {
+                        let _ = self.input(Input::Tick);
+                    }
                 }
             }
             self.perform_all();
