@@ -21,7 +21,7 @@ fn btcd(target: u32) -> Config {
     }
 }
 
-fn connect_mode() -> Config {
+fn connect_mode_config() -> Config {
     Config {
         automatic_outbound: false,
         ..Config::btcd()
@@ -202,10 +202,10 @@ fn start_stop() {
 
 /// TestConnectMode: without automatic outbound only `Connect` dials.
 #[test]
-fn connect_mode_dials_only_what_is_asked() {
+fn connect_mode() {
     let mut d = Driver::new(Config {
         target_outbound: 2,
-        ..connect_mode()
+        ..connect_mode_config()
     });
     assert_eq!(d.actions(Input::Start), vec![]);
     let target = addr("203.0.113.1:8333");
@@ -305,7 +305,7 @@ fn retry_permanent() {
         target_outbound: 1,
         retry_interval: ms(1),
         max_retry_interval: ms(2),
-        ..connect_mode()
+        ..connect_mode_config()
     };
     let mut d = Driver::new(config);
     let peer = addr("203.0.113.1:8333");
@@ -386,7 +386,7 @@ fn max_retry_duration() {
     let config = Config {
         retry_interval: ms(1),
         max_retry_interval: ms(2),
-        ..connect_mode()
+        ..connect_mode_config()
     };
     let mut d = Driver::new(config);
     let mut rt = Fixed {
@@ -471,7 +471,7 @@ fn network_failure() {
 /// TestStopFailed: a dial that fails after Stop schedules no retry.
 #[test]
 fn stop_failed() {
-    let mut d = Driver::new(connect_mode());
+    let mut d = Driver::new(connect_mode_config());
     d.actions(Input::Start);
     let id = d.id(Input::Connect {
         addr: addr("203.0.113.1:8333"),
@@ -501,7 +501,7 @@ fn stop_failed() {
 /// btcd quirk 7, fixed: a dial that succeeds after Stop is closed, not leaked.
 #[test]
 fn dial_succeeding_after_stop_is_closed() {
-    let mut d = Driver::new(connect_mode());
+    let mut d = Driver::new(connect_mode_config());
     d.actions(Input::Start);
     let id = d.id(Input::Connect {
         addr: addr("203.0.113.1:8333"),
@@ -530,7 +530,7 @@ fn dial_succeeding_after_stop_is_closed() {
 /// late result is ignored, and a late socket is closed.
 #[test]
 fn remove_pending_connection() {
-    let mut d = Driver::new(connect_mode());
+    let mut d = Driver::new(connect_mode_config());
     d.actions(Input::Start);
     let id = d.id(Input::Connect {
         addr: addr("203.0.113.1:8333"),
@@ -576,7 +576,7 @@ fn remove_pending_connection() {
 fn cancel_ignore_delayed_connection() {
     let config = Config {
         retry_interval: ms(10),
-        ..connect_mode()
+        ..connect_mode_config()
     };
     let mut d = Driver::new(config);
     d.actions(Input::Start);
@@ -605,7 +605,7 @@ fn cancel_ignore_delayed_connection() {
 fn removed_permanent_request_never_redials() {
     let config = Config {
         retry_interval: ms(10),
-        ..connect_mode()
+        ..connect_mode_config()
     };
     let mut d = Driver::new(config);
     d.actions(Input::Start);
@@ -653,7 +653,7 @@ fn removed_permanent_request_never_redials() {
 /// closes them and the listeners.
 #[test]
 fn listeners() {
-    let mut d = Driver::new(connect_mode());
+    let mut d = Driver::new(connect_mode_config());
     d.actions(Input::Start);
     let mut ids = Vec::new();
     for (listener, n) in [(L0, 1), (L0, 2), (L1, 3), (L1, 4)] {
@@ -682,7 +682,7 @@ fn listeners() {
 fn listener_inbound_limit() {
     let mut d = Driver::new(Config {
         max_inbound: 1,
-        ..connect_mode()
+        ..connect_mode_config()
     });
     d.actions(Input::Start);
     let (c1, a1) = accept(&mut d, L0, 1);

@@ -379,6 +379,3 @@ fn is_live(
     };
     held == Some(entry.seq)
 }
-
-#[cfg(test)]
-mod tests;
