@@ -161,6 +161,11 @@ impl Config {
         if self.automatic_outbound && self.target_outbound == 0 {
             return Err(ConfigError::ZeroTarget);
         }
+        if self.target_outbound > MAX_TARGET_OUTBOUND {
+            return Err(ConfigError::TargetTooLarge {
+                target: self.target_outbound,
+            });
+        }
         if self.max_failed_attempts == 0 {
             return Err(ConfigError::ZeroMaxFailedAttempts);
         }
@@ -215,6 +220,12 @@ impl Default for Config {
     }
 }
 
+/// The largest `target_outbound` accepted: `Start` makes that many requests
+/// at once, and a config read from an untrusted trace must not be able to
+/// ask for billions. No node has a use for more outbound connections than
+/// descriptors.
+pub const MAX_TARGET_OUTBOUND: u32 = 65_536;
+
 /// Why a [`Config`] was refused. Each message names the field and the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -226,6 +237,11 @@ pub enum ConfigError {
     },
     /// `target_outbound` is 0 while `automatic_outbound` is on.
     ZeroTarget,
+    /// `target_outbound` is above [`MAX_TARGET_OUTBOUND`].
+    TargetTooLarge {
+        /// The target given.
+        target: u32,
+    },
     /// `max_failed_attempts` is 0, which would throttle before any failure.
     ZeroMaxFailedAttempts,
     /// `inbound_rate_per_group` is set but `inbound_burst_per_group` is 0,
@@ -250,6 +266,10 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroTarget => write!(
                 f,
                 "config field `target_outbound` is 0 while `automatic_outbound` is on; set a target of at least 1, or turn automatic_outbound off for connect mode"
+            ),
+            ConfigError::TargetTooLarge { target } => write!(
+                f,
+                "config field `target_outbound` is {target}, above the maximum of {MAX_TARGET_OUTBOUND}; no node can hold that many connections"
             ),
             ConfigError::ZeroMaxFailedAttempts => write!(
                 f,

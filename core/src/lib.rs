@@ -103,7 +103,7 @@ mod token_bucket;
 pub mod trace;
 
 pub use action::{Action, Direction, PeerEvent, Reason};
-pub use config::{Backoff, Config, ConfigError};
+pub use config::{Backoff, Config, ConfigError, MAX_TARGET_OUTBOUND};
 pub use group::GroupKey;
 pub use id::{ConnId, ListenerId};
 pub use ignored::Ignored;

@@ -321,6 +321,12 @@ impl AddrBook {
             // Keep the order of the rest: the first is btcd's "old bucket".
             buckets.copy_within(i + 1..used, i);
             *refs -= 1;
+            // The unused tail holds the first bucket, as `add_seen` and
+            // `from_snapshot` leave it, so equal books compare equal.
+            let first = buckets[0];
+            for slot in buckets.iter_mut().skip(used - 1) {
+                *slot = first;
+            }
         }
         if *refs == 0 {
             let addr = entry.addr;
