@@ -56,6 +56,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use crate::{GroupKey, Instant, Rng};
 
 mod buckets;
+mod index_key;
 mod known;
 mod select;
 #[cfg(feature = "serde")]
@@ -65,6 +66,7 @@ mod tests;
 
 use buckets::{HashKey, Table, NEW_BUCKETS, NEW_BUCKET_SIZE, NEW_PER_ADDRESS};
 use buckets::{TRIED_BUCKETS, TRIED_BUCKET_SIZE};
+use index_key::IndexKey;
 pub use known::KnownAddress;
 use known::{Place, CONNECTED_REFRESH};
 pub use select::SelectPolicy;
@@ -89,7 +91,7 @@ pub struct AddrBook {
     slots: Vec<Option<KnownAddress>>,
     free: Vec<u32>,
     /// Lookup only: never iterated, so its order cannot reach a result.
-    index: HashMap<SocketAddr, u32>,
+    index: HashMap<IndexKey, u32>,
     new: Table,
     tried: Table,
     n_new: usize,
@@ -154,12 +156,12 @@ impl AddrBook {
 
     /// Whether `addr` is known.
     pub fn contains(&self, addr: SocketAddr) -> bool {
-        self.index.contains_key(&canonical(addr))
+        self.index.contains_key(&IndexKey(canonical(addr)))
     }
 
     /// What the book knows about `addr`.
     pub fn get(&self, addr: SocketAddr) -> Option<&KnownAddress> {
-        let id = *self.index.get(&canonical(addr))?;
+        let id = *self.index.get(&IndexKey(canonical(addr)))?;
         self.entry(id)
     }
 
@@ -168,7 +170,7 @@ impl AddrBook {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         // hashbrown: one control byte per bucket plus the entry.
-        let index = self.index.capacity() * (size_of::<(SocketAddr, u32)>() + 1);
+        let index = self.index.capacity() * (size_of::<(IndexKey, u32)>() + 1);
         self.slots.capacity() * size_of::<Option<KnownAddress>>()
             + self.free.capacity() * size_of::<u32>()
             + index
@@ -207,7 +209,7 @@ impl AddrBook {
         let bucket = self
             .key
             .new_bucket(GroupKey::of(addr.ip()), GroupKey::of(source));
-        if let Some(&id) = self.index.get(&addr) {
+        if let Some(&id) = self.index.get(&IndexKey(addr)) {
             self.add_known(now, id, seen, bucket);
             return false;
         }
@@ -234,7 +236,7 @@ impl AddrBook {
             self.release(id);
             return false;
         }
-        self.index.insert(addr, id);
+        self.index.insert(IndexKey(addr), id);
         self.n_new += 1;
         true
     }
@@ -330,7 +332,7 @@ impl AddrBook {
         }
         if *refs == 0 {
             let addr = entry.addr;
-            self.index.remove(&addr);
+            self.index.remove(&IndexKey(addr));
             self.release(id);
             self.n_new = self.n_new.saturating_sub(1);
         }
@@ -359,7 +361,7 @@ impl AddrBook {
     /// are forgiven and it moves to the tried table. If its tried bucket is
     /// full, the oldest entry there goes back to the new table.
     pub fn good(&mut self, now: Instant, addr: SocketAddr) {
-        let Some(&id) = self.index.get(&canonical(addr)) else {
+        let Some(&id) = self.index.get(&IndexKey(canonical(addr))) else {
             return;
         };
         let Some(entry) = self.entry_mut(id) else {
@@ -430,7 +432,7 @@ impl AddrBook {
             self.n_new += 1;
         } else {
             // Unreachable (old_bucket has room); forget it rather than leak.
-            self.index.remove(&out_addr);
+            self.index.remove(&IndexKey(out_addr));
             self.release(out);
         }
     }
@@ -462,7 +464,7 @@ impl AddrBook {
     }
 
     fn find_mut(&mut self, addr: SocketAddr) -> Option<&mut KnownAddress> {
-        let id = *self.index.get(&canonical(addr))?;
+        let id = *self.index.get(&IndexKey(canonical(addr)))?;
         self.entry_mut(id)
     }
 
@@ -473,6 +475,13 @@ impl AddrBook {
     }
 
     /// Stores `entry` in a free slot (the most recently freed first).
+    /// Makes room for `additional` more addresses (at most a full book).
+    fn reserve(&mut self, additional: usize) {
+        let additional = additional.min(MAX_ADDRESSES.saturating_sub(self.len()));
+        self.slots.reserve_exact(additional);
+        self.index.reserve(additional);
+    }
+
     fn alloc(&mut self, entry: KnownAddress) -> Option<u32> {
         if let Some(id) = self.free.pop() {
             if let Some(slot) = self.slots.get_mut(usize::try_from(id).ok()?) {

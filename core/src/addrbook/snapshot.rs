@@ -2,7 +2,6 @@
 //! rebuilt from untrusted data (a file on disk) without breaking the book's
 //! invariants.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,7 +11,7 @@ use super::buckets::{
     HashKey, NEW_BUCKETS, NEW_BUCKET_SIZE, NEW_PER_ADDRESS, TRIED_BUCKETS, TRIED_BUCKET_SIZE,
 };
 use super::known::{KnownAddress, Place};
-use super::{canonical, AddrBook};
+use super::{canonical, AddrBook, IndexKey};
 use crate::{Instant, Rng};
 
 /// The snapshot format this version writes and reads.
@@ -195,11 +194,12 @@ impl AddrBook {
             });
         }
         let mut book = AddrBook::with_key(HashKey(snapshot.key), Rng::new(seed));
-        // Lookup only; the book's own index is filled as entries go in.
-        let mut seen: HashMap<SocketAddr, usize> = HashMap::new();
+        // Sized once for what the file claims, never past what a book holds:
+        // loading a full book otherwise rehashes its index a dozen times.
+        book.reserve(snapshot.addresses.len());
         for (index, saved) in snapshot.addresses.iter().enumerate() {
             let addr = canonical(saved.addr);
-            if seen.insert(addr, index).is_some() {
+            if book.index.contains_key(&IndexKey(addr)) {
                 return Err(SnapshotError::Duplicate { index, addr });
             }
             let invalid = |problem: String| SnapshotError::Invalid {
@@ -220,7 +220,7 @@ impl AddrBook {
             let id = book
                 .alloc(entry)
                 .ok_or_else(|| invalid("too many addresses".to_string()))?;
-            book.index.insert(addr, id);
+            book.index.insert(IndexKey(addr), id);
             match place {
                 Place::Tried(b) => {
                     if !book.tried.push(b, id) {
