@@ -1,6 +1,6 @@
 //! The fuzz targets' regression tests: every seed (`fuzz/seeds/<target>/`)
 //! and every saved crash input (`fuzz/artifacts/<target>/`) goes through the
-//! target's own logic, `fuzz/src/lib.rs`, compiled here as a module, so a
+//! target's own logic, the `fuzz/src/` crate compiled here as a module, so a
 //! plain `cargo test` checks them without libFuzzer or cargo-fuzz. The bytes
 //! are decoded exactly as under `cargo fuzz run`.
 
@@ -96,6 +96,11 @@ fn addrbook() {
 #[test]
 fn addrbook_file() {
     replay("addrbook_file");
+}
+
+#[test]
+fn subnet_parse() {
+    replay("subnet_parse");
 }
 
 /// Every directory of seeds or artifacts belongs to a target, so none is
