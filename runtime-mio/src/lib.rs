@@ -121,7 +121,6 @@
 mod error;
 mod peer;
 mod slots;
-mod sys;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -132,7 +131,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use connmgr::trace::Recorder;
 use connmgr::{
@@ -142,6 +141,7 @@ use connmgr::{
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use connmgr_net::{accept_error, dial_error, Clock};
 pub use connmgr_store::{AddressSource, BookSource, StaticList};
 pub use error::Error;
 pub use peer::Peer;
@@ -214,7 +214,10 @@ pub enum Event<'a> {
 /// application's other listeners, and benchmarks that compare with the
 /// reactor.
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    sys::listen(addr, sys::somaxconn())
+    Ok(TcpListener::from_std(connmgr_net::listen(
+        addr,
+        connmgr_net::somaxconn(),
+    )?))
 }
 
 // ----- the builder -----
@@ -324,7 +327,7 @@ impl<S: AddressSource> Builder<S> {
     }
 
     fn finish(self, home: Home, tokens: Range<Token>) -> Result<Reactor<S>, Error> {
-        let clock = Clock::new();
+        let clock = Clock::start();
         let now = clock.now();
         let mgr = ConnManager::new(self.config, now)?;
 
@@ -336,11 +339,13 @@ impl<S: AddressSource> Builder<S> {
                 available: slots.capacity(),
             });
         }
-        let backlog = sys::somaxconn();
+        let backlog = connmgr_net::somaxconn();
         let mut listeners = Vec::with_capacity(self.listen.len());
         for (index, addr) in self.listen.into_iter().enumerate() {
             let listen_error = |source| Error::Listen { addr, source };
-            let mut socket = sys::listen(addr, backlog).map_err(listen_error)?;
+            let mut socket = connmgr_net::listen(addr, backlog)
+                .map(TcpListener::from_std)
+                .map_err(listen_error)?;
             let local = socket.local_addr().map_err(listen_error)?;
             let token = slots.insert(Slot::Listener(index)).ok_or(Error::Tokens {
                 needed,
@@ -505,32 +510,6 @@ impl Core {
                 flushed.and(closed)
             }
         }
-    }
-}
-
-/// The manager's clock: Unix time at start plus monotonic time since, so
-/// instants mean something across restarts (the address book keeps them)
-/// and never go backwards while running.
-#[derive(Debug)]
-struct Clock {
-    unix_at_start: u64,
-    started: std::time::Instant,
-}
-
-impl Clock {
-    fn new() -> Clock {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        Clock {
-            unix_at_start: unix,
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn now(&self) -> Instant {
-        let elapsed = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        Instant::from_nanos(self.unix_at_start.saturating_add(elapsed))
     }
 }
 
@@ -814,7 +793,7 @@ impl<S: AddressSource> Reactor<S> {
             return Some(Duration::ZERO);
         }
         let at = self.core.manager().poll_timeout()?;
-        Some(at.saturating_duration_since(self.clock.now()))
+        Some(self.clock.until(at))
     }
 
     /// The next event for the application; never [`Event::Ready`].
@@ -1016,7 +995,7 @@ impl<S: AddressSource> Reactor<S> {
     // ----- the actions -----
 
     fn dial(&mut self, id: ConnId, attempt: u32, addr: SocketAddr) -> Result<(), DialError> {
-        let stream = TcpStream::connect(addr).map_err(|e| sys::dial_error(&e))?;
+        let stream = TcpStream::connect(addr).map_err(|e| dial_error(&e))?;
         let slot = Slot::Dial {
             id,
             attempt,
@@ -1031,7 +1010,7 @@ impl<S: AddressSource> Reactor<S> {
                 .register(stream, token, Interest::WRITABLE)
             {
                 self.slots.remove(token);
-                return Err(sys::dial_error(&e));
+                return Err(dial_error(&e));
             }
         }
         self.dials.insert(id, token);
@@ -1045,7 +1024,7 @@ impl<S: AddressSource> Reactor<S> {
         };
         // mio's recipe: SO_ERROR first, then whether there is a peer.
         let result = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Err(sys::dial_error(&e)),
+            Ok(Some(e)) | Err(e) => Err(dial_error(&e)),
             Ok(None) => match stream.peer_addr() {
                 Ok(_) => Ok(()),
                 Err(e)
@@ -1054,7 +1033,7 @@ impl<S: AddressSource> Reactor<S> {
                 {
                     return;
                 }
-                Err(e) => Err(sys::dial_error(&e)),
+                Err(e) => Err(dial_error(&e)),
             },
         };
         let Some(Slot::Dial {
@@ -1225,7 +1204,7 @@ impl<S: AddressSource> Reactor<S> {
                     l.ready = false;
                     return;
                 }
-                Err(e) => match sys::accept_error(&e) {
+                Err(e) => match accept_error(&e) {
                     None => continue,
                     Some(error) => {
                         // Not retried here: the manager decides whether and

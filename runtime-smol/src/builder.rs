@@ -10,12 +10,11 @@ use std::sync::Arc;
 use async_io::{Async, Timer};
 use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager, ListenerId};
+use connmgr_net::{listen, somaxconn, Clock};
 use connmgr_store::{AddressSource, BookSource};
 
 use crate::chan::channel;
-use crate::clock::Clock;
 use crate::driver::{Core, Driver, Listener, State, TraceSink};
-use crate::listener::{bind, system_backlog};
 use crate::set::FutureSet;
 use crate::{Events, Handle, SpawnError};
 
@@ -172,11 +171,11 @@ impl Builder {
         self.config.validate()?;
         let clock = Clock::start();
         let now = clock.now();
-        let backlog = self.backlog.unwrap_or_else(system_backlog);
+        let backlog = self.backlog.unwrap_or_else(somaxconn);
         let mut listeners = BTreeMap::new();
         let mut listen_addrs = Vec::with_capacity(self.listen.len());
         for (i, &addr) in self.listen.iter().enumerate() {
-            let listener = bind(addr, backlog)
+            let listener = listen(addr, backlog)
                 .and_then(Async::new)
                 .map_err(|source| SpawnError::Listen { addr, source })?;
             listen_addrs.push(listener.get_ref().local_addr().unwrap_or(addr));

@@ -20,11 +20,10 @@ use connmgr::trace::Recorder;
 use connmgr::{
     Action, ConnId, ConnManager, Direction, Ignored, Input, Instant, ListenerId, PeerEvent, Stats,
 };
+use connmgr_net::{accept_error, dial_error, Clock};
 use connmgr_store::AddressSource;
 
 use crate::chan::{Receiver, Sender};
-use crate::clock::Clock;
-use crate::errors::{accept_error, dial_error};
 use crate::handle::Command;
 use crate::set::FutureSet;
 use crate::stream::{shut_down, PeerStream};
@@ -200,8 +199,10 @@ impl State {
                 },
                 Wake::Accepted(listener, Err(error)) => {
                     tracing::debug!(%listener, %error, "accept failed");
-                    let error = accept_error(&error);
-                    let _ = self.input(Input::AcceptFailed { listener, error });
+                    // A transient error (`None`) only means accepting again.
+                    if let Some(error) = accept_error(&error) {
+                        let _ = self.input(Input::AcceptFailed { listener, error });
+                    }
                 }
                 Wake::Tick => {
                     self.armed = None;

@@ -85,22 +85,22 @@
 //! # Layout
 //!
 //! `builder.rs` configures; `driver.rs` is the future that owns the core;
-//! `set.rs` polls the dials in flight; `listener.rs` binds with the
-//! system's `somaxconn` backlog; `stream.rs` is the application's end of a
-//! connection; `handle.rs`, `events.rs` and `chan.rs` are the application's
-//! side; `clock.rs` maps time; `errors.rs` names what can go wrong.
+//! `set.rs` polls the dials in flight; `stream.rs` is the application's end
+//! of a connection; `handle.rs`, `events.rs` and `chan.rs` are the
+//! application's side; `errors.rs` names what can go wrong. The clock,
+//! listening sockets (with the system's `somaxconn` backlog) and the meaning
+//! of socket errors come from `connmgr-net`, shared with the tokio and mio
+//! adapters.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod builder;
 mod chan;
-mod clock;
 mod driver;
 mod errors;
 mod events;
 mod handle;
-mod listener;
 mod set;
 mod stream;
 

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager, ListenerId};
+use connmgr_net::{listen, somaxconn, Clock};
 use connmgr_store::{AddressSource, BookSource};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::clock::Clock;
 use crate::driver::{Core, Driver, ListenerTask, TraceSink};
-use crate::listener::{accept_loop, bind, system_backlog};
+use crate::listener::accept_loop;
 use crate::{Events, Handle, SpawnError};
 
 /// Room in the handle's command queue: callers wait beyond it.
@@ -177,11 +177,11 @@ impl Builder {
         self.config.validate()?;
         let clock = Clock::start();
         let now = clock.now();
-        let backlog = self.backlog.unwrap_or_else(system_backlog);
+        let backlog = self.backlog.unwrap_or_else(somaxconn);
         let mut bound = Vec::with_capacity(self.listen.len());
         for &addr in &self.listen {
             let listener =
-                bind(addr, backlog).map_err(|source| SpawnError::Listen { addr, source })?;
+                listen(addr, backlog).map_err(|source| SpawnError::Listen { addr, source })?;
             bound.push(listener);
         }
         let source: Box<dyn AddressSource> = match self.source {

@@ -1,12 +1,11 @@
-//! Errors: what `spawn` and the handle report, and how io errors map onto
-//! the core's [`DialError`] and [`AcceptError`].
+//! Errors: what `spawn` and the handle report.
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use connmgr::{AcceptError, ConfigError, DialError, Ignored, Stats};
+use connmgr::{ConfigError, Ignored, Stats};
 use connmgr_store::StoreError;
 
 /// Why [`Builder::spawn`](crate::Builder::spawn) could not start a manager.
@@ -155,105 +154,9 @@ impl std::error::Error for Error {
     }
 }
 
-/// Linux's errno values for the errors std has no stable kind for at this
-/// crate's minimum Rust version.
-#[cfg(target_os = "linux")]
-mod errno {
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const EADDRNOTAVAIL: i32 = 99;
-    pub const ENETDOWN: i32 = 100;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ENOBUFS: i32 = 105;
-    pub const EHOSTDOWN: i32 = 112;
-    pub const EHOSTUNREACH: i32 = 113;
-}
-
-/// The core's name for why a dial failed.
-pub(crate) fn dial_error(e: &io::Error) -> DialError {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => return DialError::Refused,
-        io::ErrorKind::TimedOut => return DialError::TimedOut,
-        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-            return DialError::Reset
-        }
-        io::ErrorKind::AddrNotAvailable | io::ErrorKind::OutOfMemory => {
-            return DialError::Exhausted
-        }
-        _ => {}
-    }
-    #[cfg(target_os = "linux")]
-    if let Some(code) = e.raw_os_error() {
-        use errno::*;
-        match code {
-            ENETDOWN | ENETUNREACH | EHOSTDOWN | EHOSTUNREACH => return DialError::Unreachable,
-            EMFILE | ENFILE | ENOBUFS | ENOMEM | EADDRNOTAVAIL => return DialError::Exhausted,
-            _ => {}
-        }
-    }
-    DialError::Other
-}
-
-/// The core's name for why an accept failed.
-pub(crate) fn accept_error(e: &io::Error) -> AcceptError {
-    if e.kind() == io::ErrorKind::OutOfMemory {
-        return AcceptError::OutOfMemory;
-    }
-    #[cfg(target_os = "linux")]
-    if let Some(code) = e.raw_os_error() {
-        use errno::*;
-        match code {
-            EMFILE | ENFILE => return AcceptError::TooManyOpenFiles,
-            ENOBUFS | ENOMEM => return AcceptError::OutOfMemory,
-            _ => {}
-        }
-    }
-    AcceptError::Other
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn io_errors_map_onto_the_cores_kinds() {
-        let kind = |k| io::Error::from(k);
-        assert_eq!(
-            dial_error(&kind(io::ErrorKind::ConnectionRefused)),
-            DialError::Refused
-        );
-        assert_eq!(
-            dial_error(&kind(io::ErrorKind::TimedOut)),
-            DialError::TimedOut
-        );
-        assert_eq!(
-            dial_error(&kind(io::ErrorKind::ConnectionReset)),
-            DialError::Reset
-        );
-        assert_eq!(dial_error(&kind(io::ErrorKind::Other)), DialError::Other);
-        assert_eq!(
-            accept_error(&kind(io::ErrorKind::Other)),
-            AcceptError::Other
-        );
-        #[cfg(target_os = "linux")]
-        {
-            let os = io::Error::from_raw_os_error;
-            assert_eq!(dial_error(&os(errno::ENETUNREACH)), DialError::Unreachable);
-            assert_eq!(dial_error(&os(errno::EHOSTUNREACH)), DialError::Unreachable);
-            assert_eq!(dial_error(&os(errno::EMFILE)), DialError::Exhausted);
-            assert_eq!(dial_error(&os(errno::EADDRNOTAVAIL)), DialError::Exhausted);
-            assert_eq!(
-                accept_error(&os(errno::EMFILE)),
-                AcceptError::TooManyOpenFiles
-            );
-            assert_eq!(
-                accept_error(&os(errno::ENFILE)),
-                AcceptError::TooManyOpenFiles
-            );
-            assert_eq!(accept_error(&os(errno::ENOBUFS)), AcceptError::OutOfMemory);
-        }
-    }
 
     #[test]
     fn address_in_use_names_the_address() {

@@ -88,16 +88,16 @@
 //! # Layout
 //!
 //! `builder.rs` configures and spawns; `driver.rs` is the task that owns the
-//! core; `listener.rs` binds (with the system's `somaxconn` backlog) and
-//! accepts; `stream.rs` is the application's end of a connection;
+//! core; `listener.rs` runs the accept loops; `stream.rs` is the application's end of a connection;
 //! `handle.rs` and `events.rs` are the application's side of the channels;
-//! `clock.rs` maps time; `errors.rs` names what can go wrong.
+//! `errors.rs` names what can go wrong. The clock, listening sockets (with
+//! the system's `somaxconn` backlog) and the meaning of socket errors come
+//! from `connmgr-net`, shared with the smol and mio adapters.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod builder;
-mod clock;
 mod driver;
 mod errors;
 mod events;

@@ -19,39 +19,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
-
-/// The backlog when `/proc/sys/net/core/somaxconn` cannot be read: Linux's
-/// default since 5.4.
-const DEFAULT_SOMAXCONN: i32 = 4096;
-
 /// How long a clean-up may overrun the run's deadline.
 #[cfg_attr(not(any(feature = "tokio", feature = "smol")), allow(dead_code))]
 const CLEANUP_GRACE: Duration = Duration::from_secs(2);
 
-/// The system's `somaxconn`, the largest listen backlog it grants.
-pub fn somaxconn() -> i32 {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_SOMAXCONN)
-}
-
 /// `k` non-blocking listeners on `127.0.0.1` (ports chosen by the system),
 /// each with the `somaxconn` backlog.
 pub fn listeners(k: usize) -> io::Result<Vec<std::net::TcpListener>> {
-    let backlog = somaxconn();
+    let backlog = connmgr_net::somaxconn();
     (0..k)
-        .map(|_| {
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
-            socket.set_reuse_address(true)?;
-            socket.set_nonblocking(true)?;
-            socket.bind(&addr.into())?;
-            socket.listen(backlog)?;
-            Ok(socket.into())
-        })
+        .map(|_| connmgr_net::listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), backlog))
         .collect()
 }
 

@@ -1,0 +1,142 @@
+//! What a socket error means to the core.
+//!
+//! std names the portable cases (`io::ErrorKind`); on Linux the `errno`
+//! refines the rest, because the kinds for unreachable networks are newer
+//! than this workspace's minimum Rust and accept(2)'s "retry" list has none.
+
+use std::io;
+
+use connmgr::{AcceptError, DialError};
+
+/// What a failed connect means to the core.
+pub fn dial_error(error: &io::Error) -> DialError {
+    #[cfg(target_os = "linux")]
+    match error.raw_os_error() {
+        Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN | libc::EHOSTDOWN) => {
+            return DialError::Unreachable
+        }
+        // Out of descriptors, buffers or ephemeral ports; EAGAIN is what
+        // connect(2) says when the routing cache or the ports run out.
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::EAGAIN) => {
+            return DialError::Exhausted
+        }
+        _ => {}
+    }
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => DialError::Refused,
+        io::ErrorKind::TimedOut => DialError::TimedOut,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => DialError::Reset,
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::AddrInUse | io::ErrorKind::OutOfMemory => {
+            DialError::Exhausted
+        }
+        _ => DialError::Other,
+    }
+}
+
+/// What a failed accept means: `None` for the errors to treat like `EAGAIN`
+/// and accept again at once (a connection that died in the queue, a
+/// signal), otherwise the error to tell the core, which may pause the
+/// listener.
+pub fn accept_error(error: &io::Error) -> Option<AcceptError> {
+    #[cfg(target_os = "linux")]
+    match error.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => return Some(AcceptError::TooManyOpenFiles),
+        Some(libc::ENOBUFS) => return Some(AcceptError::OutOfMemory),
+        // accept(2), "Error handling": Linux passes the new connection's
+        // pending network errors to accept(); retry as for EAGAIN.
+        Some(
+            libc::EPROTO
+            | libc::ENETDOWN
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH,
+        ) => return None,
+        _ => {}
+    }
+    match error.kind() {
+        io::ErrorKind::OutOfMemory => Some(AcceptError::OutOfMemory),
+        io::ErrorKind::Interrupted
+        | io::ErrorKind::WouldBlock
+        | io::ErrorKind::ConnectionAborted => None,
+        _ => Some(AcceptError::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(k: io::ErrorKind) -> io::Error {
+        io::Error::from(k)
+    }
+
+    #[test]
+    fn dial_errors_by_kind() {
+        use io::ErrorKind::*;
+        for (k, want) in [
+            (ConnectionRefused, DialError::Refused),
+            (TimedOut, DialError::TimedOut),
+            (ConnectionReset, DialError::Reset),
+            (BrokenPipe, DialError::Reset),
+            (AddrNotAvailable, DialError::Exhausted),
+            (OutOfMemory, DialError::Exhausted),
+            (PermissionDenied, DialError::Other),
+        ] {
+            assert_eq!(dial_error(&kind(k)), want, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn accept_errors_by_kind() {
+        assert_eq!(
+            accept_error(&kind(io::ErrorKind::OutOfMemory)),
+            Some(AcceptError::OutOfMemory)
+        );
+        assert_eq!(accept_error(&kind(io::ErrorKind::Interrupted)), None);
+        assert_eq!(accept_error(&kind(io::ErrorKind::WouldBlock)), None);
+        assert_eq!(
+            accept_error(&kind(io::ErrorKind::InvalidInput)),
+            Some(AcceptError::Other)
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_errnos() {
+        let os = io::Error::from_raw_os_error;
+        assert_eq!(dial_error(&os(libc::ECONNREFUSED)), DialError::Refused);
+        assert_eq!(dial_error(&os(libc::ETIMEDOUT)), DialError::TimedOut);
+        assert_eq!(dial_error(&os(libc::EHOSTUNREACH)), DialError::Unreachable);
+        assert_eq!(dial_error(&os(libc::ENETDOWN)), DialError::Unreachable);
+        assert_eq!(dial_error(&os(libc::ECONNRESET)), DialError::Reset);
+        assert_eq!(dial_error(&os(libc::EMFILE)), DialError::Exhausted);
+        assert_eq!(dial_error(&os(libc::EADDRNOTAVAIL)), DialError::Exhausted);
+        assert_eq!(dial_error(&os(libc::EAGAIN)), DialError::Exhausted);
+        assert_eq!(dial_error(&os(libc::EACCES)), DialError::Other);
+        assert_eq!(
+            accept_error(&os(libc::EMFILE)),
+            Some(AcceptError::TooManyOpenFiles)
+        );
+        assert_eq!(
+            accept_error(&os(libc::ENFILE)),
+            Some(AcceptError::TooManyOpenFiles)
+        );
+        assert_eq!(
+            accept_error(&os(libc::ENOBUFS)),
+            Some(AcceptError::OutOfMemory)
+        );
+        assert_eq!(
+            accept_error(&os(libc::ENOMEM)),
+            Some(AcceptError::OutOfMemory)
+        );
+        assert_eq!(accept_error(&os(libc::ECONNABORTED)), None);
+        assert_eq!(accept_error(&os(libc::EPROTO)), None);
+        assert_eq!(accept_error(&os(libc::EAGAIN)), None);
+        assert_eq!(accept_error(&os(libc::EINVAL)), Some(AcceptError::Other));
+    }
+}
