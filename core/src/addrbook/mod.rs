@@ -476,6 +476,7 @@ impl AddrBook {
 
     /// Stores `entry` in a free slot (the most recently freed first).
     /// Makes room for `additional` more addresses (at most a full book).
+    #[cfg(feature = "serde")]
     fn reserve(&mut self, additional: usize) {
         let additional = additional.min(MAX_ADDRESSES.saturating_sub(self.len()));
         self.slots.reserve_exact(additional);
