@@ -139,18 +139,19 @@ pub enum TraceError {
         /// The underlying error.
         source: io::Error,
     },
-    /// The input is empty: there is no header.
+    /// The input is empty (or only blank lines): there is no header.
     MissingHeader,
-    /// Line 1 is JSON but not a connmgr trace header of a known shape.
+    /// The first non-blank line is JSON but not a connmgr trace header of
+    /// a known shape.
     InvalidHeader {
-        /// The line (always 1).
+        /// The header's line: 1 unless blank lines come before it.
         line: u64,
         /// What is wrong with it.
         message: String,
     },
     /// The header's format version is not the one this build reads.
     UnsupportedVersion {
-        /// The line (always 1).
+        /// The header's line: 1 unless blank lines come before it.
         line: u64,
         /// The version the trace claims.
         version: u64,
@@ -158,7 +159,7 @@ pub enum TraceError {
     /// The header's config does not [validate](Config::validate), so no
     /// manager can be built from it.
     InvalidConfig {
-        /// The line (always 1).
+        /// The header's line: 1 unless blank lines come before it.
         line: u64,
         /// Why the config was refused.
         source: ConfigError,
@@ -191,7 +192,7 @@ pub enum TraceError {
 }
 
 impl TraceError {
-    /// The line the error is about (1 for the header).
+    /// The line the error is about (1-based, blank lines counted).
     pub fn line(&self) -> u64 {
         match self {
             TraceError::MissingHeader => 1,

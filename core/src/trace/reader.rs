@@ -35,7 +35,7 @@ struct RecordIn {
 /// One input of a trace, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    /// Its line in the trace (the header is line 1), for reports.
+    /// Its line in the trace (1-based, blank lines counted), for reports.
     pub line: u64,
     /// When it was handled.
     pub t: Instant,
