@@ -21,15 +21,27 @@ pub struct Subnet {
 impl Subnet {
     /// The subnet of `addr` with `prefix` leading bits; the host bits are
     /// cleared. Fails if `prefix` is longer than the address.
+    ///
+    /// An IPv4-mapped IPv6 address counts its prefix in IPv6 bits, as
+    /// written: `::ffff:192.0.2.0/120` is the IPv4 subnet `192.0.2.0/24`,
+    /// which holds both spellings of its addresses. A prefix shorter than
+    /// 96 reaches beyond the mapped range, so it stays an IPv6 subnet
+    /// (`::ffff:1.2.3.4/16` is `::/16`).
     pub fn new(addr: IpAddr, prefix: u8) -> Result<Subnet, SubnetError> {
-        let addr = addr.to_canonical();
         let max = if addr.is_ipv4() { 32 } else { 128 };
         if prefix > max {
             return Err(SubnetError::PrefixTooLong { prefix, max });
         }
-        Ok(Subnet {
-            network: mask(addr, prefix),
-            prefix,
+        let network = mask(addr, prefix);
+        Ok(match network {
+            IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => Subnet {
+                    network: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                },
+                None => Subnet { network, prefix },
+            },
+            _ => Subnet { network, prefix },
         })
     }
 
@@ -215,6 +227,29 @@ mod tests {
         assert_eq!(
             Subnet::new(ip("10.1.2.3"), 31).unwrap().to_string(),
             "10.1.2.2/31"
+        );
+    }
+
+    #[test]
+    fn a_mapped_address_counts_its_prefix_in_ipv6_bits() {
+        let net: Subnet = "::ffff:192.0.2.77/120".parse().unwrap();
+        assert_eq!(net, "192.0.2.0/24".parse().unwrap());
+        assert!(net.contains(ip("192.0.2.1")) && net.contains(ip("::ffff:192.0.2.1")));
+        assert!(!net.contains(ip("192.0.3.1")));
+        let all_v4: Subnet = "::ffff:0:0/96".parse().unwrap();
+        assert_eq!(all_v4, "0.0.0.0/0".parse().unwrap());
+        let host: Subnet = "::ffff:1.2.3.4".parse().unwrap();
+        assert_eq!(host, "1.2.3.4/32".parse().unwrap());
+        // Shorter than the mapped prefix: an IPv6 range, not 1.2.0.0/16.
+        let wide: Subnet = "::ffff:1.2.3.4/16".parse().unwrap();
+        assert_eq!(wide.to_string(), "::/16");
+        assert!(!wide.contains(ip("1.2.9.9")));
+        assert_eq!(
+            "::ffff:1.2.3.4/129".parse::<Subnet>(),
+            Err(SubnetError::PrefixTooLong {
+                prefix: 129,
+                max: 128
+            })
         );
     }
 

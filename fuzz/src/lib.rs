@@ -10,7 +10,8 @@
 //! every file of `fuzz/seeds/<target>/` and `fuzz/artifacts/<target>/` through
 //! these functions in a plain `cargo test`. It may therefore use only crates
 //! that `connmgr-sim` and its dev-dependencies provide: `connmgr` (features
-//! `serde` and `arbitrary`), `connmgr-sim`, `connmgr-store` and `arbitrary`.
+//! `serde` and `arbitrary`), `connmgr-sim`, `connmgr-store`, `arbitrary` and
+//! `serde_json`.
 //!
 //! A target fails by panicking, with a message saying which promise broke.
 //! The oracles are the invariants of ARCHITECTURE.md §7 (through the shared
