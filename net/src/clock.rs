@@ -11,9 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use connmgr::Instant;
 
-/// How far ahead a deadline beyond the monotonic clock's range is put: far
-/// enough to be "never", small enough not to overflow any event loop's
-/// instant type.
+/// The latest a deadline is put; see [`Clock::offset`].
 const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// Maps the monotonic clock onto the core's [`Instant`].
@@ -38,22 +36,37 @@ impl Clock {
 
     /// The core's current instant.
     pub fn now(&self) -> Instant {
-        Instant::from_nanos(self.origin_nanos).saturating_add(self.origin.elapsed())
+        self.at(self.origin.elapsed())
     }
 
     /// The monotonic instant at which the core's `at` falls, for a timer.
     /// An instant before the start maps to the start (it is due at once);
     /// one beyond the clock's range to ten years from the start.
     pub fn deadline(&self, at: Instant) -> std::time::Instant {
-        let after = at.saturating_duration_since(Instant::from_nanos(self.origin_nanos));
         self.origin
-            .checked_add(after.min(FAR_FUTURE))
-            .unwrap_or(self.origin + FAR_FUTURE)
+            .checked_add(self.offset(at))
+            .unwrap_or(self.origin)
     }
 
     /// How long from now until `at`; zero if it is due.
     pub fn until(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.now())
+    }
+
+    /// The core's instant `elapsed` after the start. With
+    /// [`offset`](Clock::offset), this lets an adapter keep the event
+    /// loop's own monotonic clock (tokio's, which tests may pause) and
+    /// still share the mapping.
+    pub fn at(&self, elapsed: Duration) -> Instant {
+        Instant::from_nanos(self.origin_nanos).saturating_add(elapsed)
+    }
+
+    /// How long after the start the core's `at` falls: zero before the
+    /// start, at most ten years (far enough to be "never", small enough
+    /// not to overflow any event loop's instant type).
+    pub fn offset(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(Instant::from_nanos(self.origin_nanos))
+            .min(FAR_FUTURE)
     }
 }
 
@@ -80,6 +93,18 @@ mod tests {
         assert_eq!(clock.deadline(Instant::ZERO), clock.origin);
         assert_eq!(clock.deadline(Instant::MAX), clock.origin + FAR_FUTURE);
         assert_eq!(clock.until(Instant::ZERO), Duration::ZERO);
+        assert_eq!(clock.offset(Instant::MAX), FAR_FUTURE);
+    }
+
+    #[test]
+    fn at_and_offset_are_inverse_within_range() {
+        let clock = Clock::start();
+        let elapsed = Duration::from_millis(2_500);
+        assert_eq!(clock.offset(clock.at(elapsed)), elapsed);
+        assert_eq!(
+            clock.at(Duration::ZERO),
+            Instant::from_nanos(clock.origin_nanos)
+        );
     }
 
     #[test]

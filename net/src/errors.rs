@@ -1,6 +1,6 @@
 //! What a socket error means to the core.
 //!
-//! std names the portable cases (`io::ErrorKind`); on Linux the `errno`
+//! std names the portable cases (`io::ErrorKind`); on Unix the `errno`
 //! refines the rest, because the kinds for unreachable networks are newer
 //! than this workspace's minimum Rust and accept(2)'s "retry" list has none.
 
@@ -10,7 +10,7 @@ use connmgr::{AcceptError, DialError};
 
 /// What a failed connect means to the core.
 pub fn dial_error(error: &io::Error) -> DialError {
-    #[cfg(target_os = "linux")]
+    #[cfg(unix)]
     match error.raw_os_error() {
         Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN | libc::EHOSTDOWN) => {
             return DialError::Unreachable
@@ -35,12 +35,17 @@ pub fn dial_error(error: &io::Error) -> DialError {
     }
 }
 
-/// What a failed accept means: `None` for the errors to treat like `EAGAIN`
-/// and accept again at once (a connection that died in the queue, a
-/// signal), otherwise the error to tell the core, which may pause the
-/// listener.
+/// What a failed accept means: the error to tell the core (which may pause
+/// the listener), or `None` when there is nothing to tell.
+///
+/// `None` covers two cases, and the caller must tell them apart:
+/// `WouldBlock` means the queue is empty, so wait for readiness before
+/// accepting again; every other `None` (a signal, a connection that died
+/// in the queue) means accept again at once. A listener of this crate is
+/// a TCP stream socket, so the errors accept(2) lists as "retry" cannot
+/// mean a misused socket here.
 pub fn accept_error(error: &io::Error) -> Option<AcceptError> {
-    #[cfg(target_os = "linux")]
+    #[cfg(unix)]
     match error.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE) => return Some(AcceptError::TooManyOpenFiles),
         Some(libc::ENOBUFS) => return Some(AcceptError::OutOfMemory),
@@ -51,11 +56,12 @@ pub fn accept_error(error: &io::Error) -> Option<AcceptError> {
             | libc::ENETDOWN
             | libc::ENOPROTOOPT
             | libc::EHOSTDOWN
-            | libc::ENONET
             | libc::EHOSTUNREACH
             | libc::EOPNOTSUPP
             | libc::ENETUNREACH,
         ) => return None,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(libc::ENONET) => return None,
         _ => {}
     }
     match error.kind() {
@@ -105,9 +111,9 @@ mod tests {
         );
     }
 
-    #[cfg(target_os = "linux")]
+    #[cfg(unix)]
     #[test]
-    fn linux_errnos() {
+    fn unix_errnos() {
         let os = io::Error::from_raw_os_error;
         assert_eq!(dial_error(&os(libc::ECONNREFUSED)), DialError::Refused);
         assert_eq!(dial_error(&os(libc::ETIMEDOUT)), DialError::TimedOut);

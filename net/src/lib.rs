@@ -15,7 +15,8 @@
 //!   backlog (`somaxconn`), not std's 128: a burst of connects otherwise
 //!   overflows the queue and costs each refused SYN a second or more.
 //! - [`dial_error`] and [`accept_error`] map an `io::Error` onto the core's
-//!   vocabulary; `accept_error` says `None` for the errors accept(2) says to
+//!   vocabulary; `accept_error` says `None` for an empty queue
+//!   (`WouldBlock`: wait for readiness) and for the errors accept(2) says to
 //!   retry at once, which the core must not hear of (it would pause
 //!   accepting).
 //!
@@ -43,6 +44,7 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod clock;
 mod errors;

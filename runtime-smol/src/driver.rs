@@ -18,7 +18,8 @@ use std::task::{Context, Poll};
 use async_io::{Async, Timer};
 use connmgr::trace::Recorder;
 use connmgr::{
-    Action, ConnId, ConnManager, Direction, Ignored, Input, Instant, ListenerId, PeerEvent, Stats,
+    AcceptError, Action, ConnId, ConnManager, Direction, Ignored, Input, Instant, ListenerId,
+    PeerEvent, Stats,
 };
 use connmgr_net::{accept_error, dial_error, Clock};
 use connmgr_store::AddressSource;
@@ -87,7 +88,8 @@ enum Wake {
     Command(Option<Command>),
     Closed(ConnId),
     Dialled((ConnId, u32), Dialled),
-    Accepted(ListenerId, io::Result<(TcpStream, SocketAddr)>),
+    /// A connection, or an accept error the core must hear of.
+    Accepted(ListenerId, Result<(TcpStream, SocketAddr), AcceptError>),
     Tick,
 }
 
@@ -198,11 +200,7 @@ impl State {
                     }
                 },
                 Wake::Accepted(listener, Err(error)) => {
-                    tracing::debug!(%listener, %error, "accept failed");
-                    // A transient error (`None`) only means accepting again.
-                    if let Some(error) = accept_error(&error) {
-                        let _ = self.input(Input::AcceptFailed { listener, error });
-                    }
+                    let _ = self.input(Input::AcceptFailed { listener, error });
                 }
                 Wake::Tick => {
                     self.armed = None;
@@ -238,10 +236,21 @@ impl State {
             loop {
                 match listener.io.poll_readable(cx) {
                     Poll::Pending => break,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Wake::Accepted(id, Err(e))),
+                    // The reactor failed, not accept(2): nothing to retry.
+                    Poll::Ready(Err(error)) => {
+                        tracing::debug!(listener = %id, %error, "listener not pollable");
+                        return Poll::Ready(Wake::Accepted(id, Err(AcceptError::Other)));
+                    }
                     Poll::Ready(Ok(())) => match listener.io.get_ref().accept() {
+                        Ok(accepted) => return Poll::Ready(Wake::Accepted(id, Ok(accepted))),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        result => return Poll::Ready(Wake::Accepted(id, result)),
+                        Err(error) => {
+                            tracing::debug!(listener = %id, %error, "accept failed");
+                            // accept(2)'s transient errors: accept again.
+                            if let Some(error) = accept_error(&error) {
+                                return Poll::Ready(Wake::Accepted(id, Err(error)));
+                            }
+                        }
                     },
                 }
             }

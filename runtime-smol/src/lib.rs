@@ -22,7 +22,9 @@
 //!   (`learned`);
 //! - the driver accepts on every listener the core has not paused, and
 //!   reports `Accepted` and `AcceptFailed`; a paused listener is not polled
-//!   at all, so EMFILE never makes it spin;
+//!   at all, so EMFILE never makes it spin; the errors accept(2) says to
+//!   retry (a connection that died in the queue) are retried at once and
+//!   not reported;
 //! - every connection is handed to the application as a [`PeerStream`]
 //!   (futures-io `AsyncRead`/`AsyncWrite`) it owns; the stream reports
 //!   `Closed` when dropped, closed, or on end-of-file or an error; a `Close`

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager, ListenerId};
-use connmgr_net::{listen, somaxconn, Clock};
+use connmgr_net::{listen, somaxconn};
 use connmgr_store::{AddressSource, BookSource};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::driver::{Core, Driver, ListenerTask, TraceSink};
 use crate::listener::accept_loop;
 use crate::{Events, Handle, SpawnError};

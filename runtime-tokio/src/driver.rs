@@ -16,12 +16,13 @@ use connmgr::trace::Recorder;
 use connmgr::{
     Action, ConnId, ConnManager, Direction, Ignored, Input, Instant, ListenerId, PeerEvent, Stats,
 };
-use connmgr_net::{accept_error, dial_error, Clock};
+use connmgr_net::dial_error;
 use connmgr_store::AddressSource;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
+use crate::clock::Clock;
 use crate::handle::Command;
 use crate::listener::Accepted;
 use crate::stream::{shut_down, PeerStream};
@@ -128,9 +129,7 @@ impl Driver {
             let timeout = self.core.manager().poll_timeout();
             if timeout != armed {
                 if let Some(at) = timeout {
-                    sleep
-                        .as_mut()
-                        .reset(tokio::time::Instant::from_std(self.clock.deadline(at)));
+                    sleep.as_mut().reset(self.clock.deadline(at));
                 }
                 armed = timeout;
             }
@@ -258,13 +257,9 @@ impl Driver {
                 error,
                 decided,
             } => {
-                tracing::debug!(%listener, %error, "accept failed");
-                // A transient error (`None`) only means accepting again.
-                if let Some(error) = accept_error(&error) {
-                    let _ = self.input(Input::AcceptFailed { listener, error });
-                    // Perform the pause, if any, before the loop may go on.
-                    self.perform_all();
-                }
+                let _ = self.input(Input::AcceptFailed { listener, error });
+                // Perform the pause, if any, before the loop may go on.
+                self.perform_all();
                 let _ = decided.send(());
             }
         }

@@ -21,7 +21,9 @@
 //! - each listener's accept loop reports `Accepted` and `AcceptFailed`, and
 //!   obeys `PauseListener`/`ResumeListener`: after an error it accepts
 //!   again only once the core has decided, so EMFILE never makes it spin
-//!   (unless the config says not to pause, as btcd's does);
+//!   (unless the config says not to pause, as btcd's does); the errors
+//!   accept(2) says to retry (a connection that died in the queue) are
+//!   retried at once and not reported;
 //! - every connection is handed to the application as a [`PeerStream`] it
 //!   owns; the stream reports `Closed` when the application drops or shuts
 //!   it down or reads end-of-file or an error; a `Close` of a stream the
@@ -87,17 +89,20 @@
 //!
 //! # Layout
 //!
-//! `builder.rs` configures and spawns; `driver.rs` is the task that owns the
-//! core; `listener.rs` runs the accept loops; `stream.rs` is the application's end of a connection;
-//! `handle.rs` and `events.rs` are the application's side of the channels;
-//! `errors.rs` names what can go wrong. The clock, listening sockets (with
-//! the system's `somaxconn` backlog) and the meaning of socket errors come
-//! from `connmgr-net`, shared with the smol and mio adapters.
+//! `builder.rs` configures and spawns; `driver.rs` is the task that owns
+//! the core; `listener.rs` runs the accept loops; `stream.rs` is the
+//! application's end of a connection; `handle.rs` and `events.rs` are the
+//! application's side of the channels; `clock.rs` puts the core's time on
+//! tokio's clock; `errors.rs` names what can go wrong. Listening sockets
+//! (with the system's `somaxconn` backlog), the clock mapping and the
+//! meaning of socket errors come from `connmgr-net`, shared with the smol
+//! and mio adapters.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod builder;
+mod clock;
 mod driver;
 mod errors;
 mod events;

@@ -1,9 +1,9 @@
 //! The accept loops (the sockets come from `connmgr_net::listen`).
 
-use std::io;
 use std::net::SocketAddr;
 
-use connmgr::ListenerId;
+use connmgr::{AcceptError, ListenerId};
+use connmgr_net::accept_error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -15,9 +15,10 @@ pub(crate) enum Accepted {
         stream: TcpStream,
         remote: SocketAddr,
     },
+    /// An accept error the core must hear of.
     Failed {
         listener: ListenerId,
-        error: io::Error,
+        error: AcceptError,
         /// Dropped or sent once the driver has performed what the core
         /// decided (a pause, or nothing): only then does the loop accept
         /// again, so an error can never make it spin ahead of the decision.
@@ -53,6 +54,11 @@ pub(crate) async fn accept_loop(
                 remote,
             },
             Err(error) => {
+                tracing::debug!(listener = %id, %error, "accept failed");
+                // accept(2)'s transient errors: accept again, nothing to tell.
+                let Some(error) = accept_error(&error) else {
+                    continue;
+                };
                 let (decided, wait) = oneshot::channel();
                 let failed = Accepted::Failed {
                     listener: id,

@@ -156,12 +156,12 @@ impl AddrBook {
 
     /// Whether `addr` is known.
     pub fn contains(&self, addr: SocketAddr) -> bool {
-        self.index.contains_key(&IndexKey(canonical(addr)))
+        self.index.contains_key(&IndexKey::new(addr))
     }
 
     /// What the book knows about `addr`.
     pub fn get(&self, addr: SocketAddr) -> Option<&KnownAddress> {
-        let id = *self.index.get(&IndexKey(canonical(addr)))?;
+        let id = *self.index.get(&IndexKey::new(addr))?;
         self.entry(id)
     }
 
@@ -209,7 +209,7 @@ impl AddrBook {
         let bucket = self
             .key
             .new_bucket(GroupKey::of(addr.ip()), GroupKey::of(source));
-        if let Some(&id) = self.index.get(&IndexKey(addr)) {
+        if let Some(&id) = self.index.get(&IndexKey::new(addr)) {
             self.add_known(now, id, seen, bucket);
             return false;
         }
@@ -236,7 +236,7 @@ impl AddrBook {
             self.release(id);
             return false;
         }
-        self.index.insert(IndexKey(addr), id);
+        self.index.insert(IndexKey::new(addr), id);
         self.n_new += 1;
         true
     }
@@ -332,7 +332,7 @@ impl AddrBook {
         }
         if *refs == 0 {
             let addr = entry.addr;
-            self.index.remove(&IndexKey(addr));
+            self.index.remove(&IndexKey::new(addr));
             self.release(id);
             self.n_new = self.n_new.saturating_sub(1);
         }
@@ -361,7 +361,7 @@ impl AddrBook {
     /// are forgiven and it moves to the tried table. If its tried bucket is
     /// full, the oldest entry there goes back to the new table.
     pub fn good(&mut self, now: Instant, addr: SocketAddr) {
-        let Some(&id) = self.index.get(&IndexKey(canonical(addr))) else {
+        let Some(&id) = self.index.get(&IndexKey::new(addr)) else {
             return;
         };
         let Some(entry) = self.entry_mut(id) else {
@@ -432,7 +432,7 @@ impl AddrBook {
             self.n_new += 1;
         } else {
             // Unreachable (old_bucket has room); forget it rather than leak.
-            self.index.remove(&IndexKey(out_addr));
+            self.index.remove(&IndexKey::new(out_addr));
             self.release(out);
         }
     }
@@ -464,7 +464,7 @@ impl AddrBook {
     }
 
     fn find_mut(&mut self, addr: SocketAddr) -> Option<&mut KnownAddress> {
-        let id = *self.index.get(&IndexKey(canonical(addr)))?;
+        let id = *self.index.get(&IndexKey::new(addr))?;
         self.entry_mut(id)
     }
 
@@ -474,7 +474,6 @@ impl AddrBook {
         }
     }
 
-    /// Stores `entry` in a free slot (the most recently freed first).
     /// Makes room for `additional` more addresses (at most a full book).
     #[cfg(feature = "serde")]
     fn reserve(&mut self, additional: usize) {
@@ -483,6 +482,7 @@ impl AddrBook {
         self.index.reserve(additional);
     }
 
+    /// Stores `entry` in a free slot (the most recently freed first).
     fn alloc(&mut self, entry: KnownAddress) -> Option<u32> {
         if let Some(id) = self.free.pop() {
             if let Some(slot) = self.slots.get_mut(usize::try_from(id).ok()?) {

@@ -199,7 +199,7 @@ impl AddrBook {
         book.reserve(snapshot.addresses.len());
         for (index, saved) in snapshot.addresses.iter().enumerate() {
             let addr = canonical(saved.addr);
-            if book.index.contains_key(&IndexKey(addr)) {
+            if book.index.contains_key(&IndexKey::new(addr)) {
                 return Err(SnapshotError::Duplicate { index, addr });
             }
             let invalid = |problem: String| SnapshotError::Invalid {
@@ -220,7 +220,7 @@ impl AddrBook {
             let id = book
                 .alloc(entry)
                 .ok_or_else(|| invalid("too many addresses".to_string()))?;
-            book.index.insert(IndexKey(addr), id);
+            book.index.insert(IndexKey::new(addr), id);
             match place {
                 Place::Tried(b) => {
                     if !book.tried.push(b, id) {

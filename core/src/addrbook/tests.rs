@@ -37,7 +37,7 @@ pub(crate) fn check(book: &AddrBook) -> Result<(), String> {
     }
     let (mut n_new, mut n_tried, mut refs_total) = (0, 0, 0);
     for (id, entry) in &live {
-        if book.index.get(&IndexKey(entry.addr)) != Some(id) {
+        if book.index.get(&IndexKey::new(entry.addr)) != Some(id) {
             return Err(format!("{} not indexed as {id}", entry.addr));
         }
         if free.contains(id) {

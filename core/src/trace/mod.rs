@@ -192,7 +192,8 @@ pub enum TraceError {
 }
 
 impl TraceError {
-    /// The line the error is about (1-based, blank lines counted).
+    /// The line the error is about (1-based, blank lines counted; 1 for a
+    /// trace with no header at all).
     pub fn line(&self) -> u64 {
         match self {
             TraceError::MissingHeader => 1,

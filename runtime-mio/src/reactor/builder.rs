@@ -16,7 +16,6 @@ use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager, Instant};
 use connmgr_net::Clock;
 use connmgr_store::{AddressSource, BookSource};
-use mio::net::TcpListener;
 use mio::{Interest, Poll, Registry, Token};
 
 use super::{Home, Listener, Reactor, Slot};
@@ -146,9 +145,7 @@ impl<S: AddressSource> Builder<S> {
         let mut listeners = Vec::with_capacity(self.listen.len());
         for (index, addr) in self.listen.into_iter().enumerate() {
             let listen_error = |source| Error::Listen { addr, source };
-            let mut socket = connmgr_net::listen(addr, backlog)
-                .map(TcpListener::from_std)
-                .map_err(listen_error)?;
+            let mut socket = crate::listen(addr).map_err(listen_error)?;
             let local = socket.local_addr().map_err(listen_error)?;
             let token = slots.insert(Slot::Listener(index)).ok_or(Error::Tokens {
                 needed,
