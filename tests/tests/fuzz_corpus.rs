@@ -103,6 +103,17 @@ fn subnet_parse() {
     replay("subnet_parse");
 }
 
+/// Every target has seeds to replay.
+#[test]
+fn every_target_has_seeds() {
+    for (name, _) in fuzz_logic::TARGETS {
+        assert!(
+            !files(&fuzz_dir().join("seeds").join(name)).is_empty(),
+            "fuzz target {name} has no seeds in fuzz/seeds/{name}/"
+        );
+    }
+}
+
 /// Every directory of seeds or artifacts belongs to a target, so none is
 /// silently skipped after a rename.
 #[test]
