@@ -104,10 +104,9 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     })
 }
 
-fn node_config(args: &Args, index: usize, life: u32) -> Config {
+fn node_config(args: &Args) -> Config {
     Config {
         target_outbound: args.target,
-        rng_seed: (index as u64) << 16 | u64::from(life),
         // Livelier than btcd's seconds-to-minutes, for a short demo.
         retry_interval: Duration::from_millis(500),
         max_retry_interval: Duration::from_secs(4),
@@ -124,14 +123,12 @@ fn start(
     seeds: &[SocketAddr],
     trace: Option<&Path>,
 ) -> Result<(), Error> {
-    let config = node_config(args, index, node.lives);
+    let config = node_config(args);
     let seeds = seeds.iter().copied().filter(|s| *s != node.addr);
     let mut builder = Builder::new(config)
         .listen(node.addr)
         .seeds(seeds)
-        .accept_local_addresses(true)
-        // Inbound peers come from ephemeral ports; they say where they listen.
-        .learn_inbound(false);
+        .accept_local_addresses(true);
     if let Some(path) = trace {
         builder = builder.record_trace(path);
     }

@@ -12,8 +12,8 @@ use std::process::{Command, Output};
 
 use connmgr::trace::Recorder;
 use connmgr::{
-    AcceptError, Action, AddressError, Config, ConnId, ConnManager, DialError, Input, Instant,
-    ListenerId,
+    AcceptError, Action, AddressError, Config, ConnId, ConnManager, DialError, Ignored, Input,
+    Instant, ListenerId, Seed,
 };
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/example.jsonl");
@@ -42,19 +42,33 @@ fn address_requests(actions: &[Action]) -> Vec<ConnId> {
         .collect()
 }
 
+/// What one input gave: its result and the actions drained after it.
+struct Step {
+    result: Result<Option<ConnId>, Ignored>,
+    actions: Vec<Action>,
+}
+
+/// Feeds `input` and drains, as a runtime does.
+fn handle(rec: &mut Recorder<Vec<u8>>, t: Instant, input: Input) -> Step {
+    let result = rec.handle(t, input);
+    let actions = std::iter::from_fn(|| rec.poll_action()).collect();
+    Step { result, actions }
+}
+
 /// A short life: two automatic connections (one address source empty at
 /// first), a permanent peer that refuses once and is redialled after its
 /// backoff, an inbound peer, an accept error, and stop.
 fn example_trace() -> Vec<u8> {
     let config = Config {
         target_outbound: 2,
+        rng_seed: Some(Seed::from_u64(1)),
         ..Config::default()
     };
     let mgr = ConnManager::new(config, Instant::ZERO).unwrap();
-    let mut rec = Recorder::new(mgr, Vec::new()).unwrap();
+    let mut rec = Recorder::new(mgr, Some(Vec::new())).unwrap();
     let t = Instant::from_millis;
 
-    let step = rec.handle(t(1_000), Input::Start);
+    let step = handle(&mut rec, t(1_000), Input::Start);
     let [a, b] = address_requests(&step.actions)[..] else {
         panic!("{:?}", step.actions)
     };
@@ -62,10 +76,11 @@ fn example_trace() -> Vec<u8> {
         addr: addr("198.51.100.1:8333"),
         permanent: true,
     };
-    let step = rec.handle(t(1_000), permanent);
+    let step = handle(&mut rec, t(1_000), permanent);
     let p = step.result.unwrap().unwrap();
     let p_attempt = dial_of(&step.actions, p);
-    let step = rec.handle(
+    let step = handle(
+        &mut rec,
         t(1_010),
         Input::AddressResult {
             id: a,
@@ -73,7 +88,8 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let a_attempt = dial_of(&step.actions, a);
-    let step = rec.handle(
+    let step = handle(
+        &mut rec,
         t(1_010),
         Input::AddressResult {
             id: b,
@@ -83,7 +99,8 @@ fn example_trace() -> Vec<u8> {
     let [c] = address_requests(&step.actions)[..] else {
         panic!("{:?}", step.actions)
     };
-    let _ = rec.handle(
+    let _ = handle(
+        &mut rec,
         t(1_080),
         Input::DialResult {
             id: a,
@@ -91,7 +108,8 @@ fn example_trace() -> Vec<u8> {
             result: Ok(()),
         },
     );
-    let _ = rec.handle(
+    let _ = handle(
+        &mut rec,
         t(1_100),
         Input::DialResult {
             id: p,
@@ -99,7 +117,8 @@ fn example_trace() -> Vec<u8> {
             result: Err(DialError::Refused),
         },
     );
-    let step = rec.handle(
+    let step = handle(
+        &mut rec,
         t(1_500),
         Input::AddressResult {
             id: c,
@@ -107,7 +126,8 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let c_attempt = dial_of(&step.actions, c);
-    let _ = rec.handle(
+    let _ = handle(
+        &mut rec,
         t(1_620),
         Input::DialResult {
             id: c,
@@ -116,9 +136,10 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let due = rec.poll_timeout().expect("the permanent peer's retry");
-    let step = rec.handle(due, Input::Tick);
+    let step = handle(&mut rec, due, Input::Tick);
     let p_attempt = dial_of(&step.actions, p);
-    let _ = rec.handle(
+    let _ = handle(
+        &mut rec,
         due + std::time::Duration::from_millis(40),
         Input::DialResult {
             id: p,
@@ -127,7 +148,8 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let listener = ListenerId(0);
-    let step = rec.handle(
+    let step = handle(
+        &mut rec,
         t(9_000),
         Input::Accepted {
             listener,
@@ -135,7 +157,8 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let inbound = step.result.unwrap().unwrap();
-    let _ = rec.handle(
+    let _ = handle(
+        &mut rec,
         t(9_500),
         Input::AcceptFailed {
             listener,
@@ -143,10 +166,10 @@ fn example_trace() -> Vec<u8> {
         },
     );
     let due = rec.poll_timeout().expect("the listener's pause");
-    let _ = rec.handle(due, Input::Tick);
-    let _ = rec.handle(t(12_000), Input::Closed { id: inbound });
-    let _ = rec.handle(t(15_000), Input::Stop);
-    rec.finish().unwrap()
+    let _ = handle(&mut rec, due, Input::Tick);
+    let _ = handle(&mut rec, t(12_000), Input::Closed { id: inbound });
+    let _ = handle(&mut rec, t(15_000), Input::Stop);
+    rec.close().unwrap().unwrap()
 }
 
 fn connmgr(args: &[&str]) -> Output {
@@ -244,13 +267,13 @@ fn a_corrupt_trace_is_an_error_naming_the_line() {
 #[test]
 fn an_unknown_version_is_an_error_naming_the_supported_one() {
     let path = variant("v7.jsonl", 1, |line| {
-        line.replacen(r#""version":1"#, r#""version":7"#, 1)
+        line.replacen(r#""version":2"#, r#""version":7"#, 1)
     });
     let (code, _, stderr) = replay(&path);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
-            "line 1: trace format version 7 is not supported; this build reads version 1"
+            "line 1: trace format version 7 is not supported; this build reads version 2"
         ),
         "{stderr}"
     );

@@ -10,7 +10,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Input, Instant, ListenerId, PeerEvent};
+use connmgr::{Action, Config, ConnId, ConnManager, Input, Instant, ListenerId, PeerEvent, Seed};
 use divan::{AllocProfiler, Bencher};
 
 #[global_allocator]
@@ -26,6 +26,7 @@ const PEER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 
 fn manager(live: u32) -> (ConnManager, Instant, Vec<ConnId>) {
     let config = Config {
         max_inbound: live,
+        rng_seed: Some(Seed::from_u64(1)),
         ..Config::btcd()
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");
@@ -135,6 +136,7 @@ fn inbound_manager(live: u32, max_inbound: u32) -> (ConnManager, Instant, Vec<Co
         evict_when_full: true,
         evict_protect_longest: 8,
         evict_protect_groups: 4,
+        rng_seed: Some(Seed::from_u64(1)),
         ..Config::btcd()
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");

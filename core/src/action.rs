@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::input::{AddressError, DialError};
-use crate::{ConnId, Instant, ListenerId, Subnet};
+use crate::{ConnId, Instant, ListenerId, PeerEvent};
 
 /// An instruction for the runtime, drained with
 /// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
@@ -68,56 +68,6 @@ pub enum Action {
     CloseListeners,
     /// Tell the application.
     NotifyPeer(PeerEvent),
-}
-
-/// The application's view of a connection, emitted in causal order: for one
-/// id, `Connected` precedes its `Disconnected`, and `GaveUp` or a final
-/// `Disconnected` is the last event. Bans are reported here too.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[non_exhaustive]
-pub enum PeerEvent {
-    /// A connection is established.
-    Connected {
-        /// The connection.
-        id: ConnId,
-        /// The remote address.
-        addr: SocketAddr,
-        /// Who dialled.
-        direction: Direction,
-        /// Whether it is redialled whenever it drops.
-        permanent: bool,
-    },
-    /// An established connection ended. A permanent peer will be redialled
-    /// under the same id (a `RetryAfter` follows); otherwise the id is done.
-    Disconnected {
-        /// The connection.
-        id: ConnId,
-        /// Why.
-        reason: Reason,
-    },
-    /// A request ended without (another) connection. Final.
-    GaveUp {
-        /// The request.
-        id: ConnId,
-        /// Why.
-        reason: Reason,
-    },
-    /// A subnet is banned until `until`: asked for with `Ban`, or decided
-    /// because a peer's misbehaviour score reached the threshold.
-    Banned {
-        /// What is banned.
-        subnet: Subnet,
-        /// When the ban ends.
-        until: Instant,
-        /// `Misbehaving` for an automatic ban, `Requested` for `Ban`.
-        reason: Reason,
-    },
-    /// A ban was lifted with `Unban`.
-    Unbanned {
-        /// The subnet.
-        subnet: Subnet,
-    },
 }
 
 /// Who opened a connection.

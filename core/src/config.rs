@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::Subnet;
+use crate::{Seed, Subnet};
 
 /// Everything the manager's policy depends on.
 ///
@@ -94,8 +94,13 @@ pub struct Config {
     pub ban_threshold: u32,
     /// How long an automatic ban lasts (btcd: 24 h).
     pub ban_duration: Duration,
-    /// Seed of every random choice the manager makes.
-    pub rng_seed: u64,
+    /// The secret every key and random choice derives from (see
+    /// [`Seed`]). `None`, the default in both presets, means "draw one from
+    /// the operating system": the builders of `connmgr-net` do so before
+    /// they make the manager, and [`ConnManager::new`](crate::ConnManager::new)
+    /// refuses `None`, since the core draws nothing itself. Set it only to
+    /// reproduce a run (a trace header holds the one a run used).
+    pub rng_seed: Option<Seed>,
 }
 
 /// How retries of a permanent peer are spaced.
@@ -141,7 +146,7 @@ impl Config {
             allowlist: Vec::new(),
             ban_threshold: 0,
             ban_duration: Duration::from_secs(24 * 3600),
-            rng_seed: 0,
+            rng_seed: None,
         }
     }
 
@@ -254,6 +259,9 @@ pub enum ConfigError {
         /// The capped field's name.
         base: &'static str,
     },
+    /// `rng_seed` is `None` where a manager is made: the core draws no
+    /// randomness itself.
+    NoSeed,
 }
 
 impl fmt::Display for ConfigError {
@@ -282,6 +290,10 @@ impl fmt::Display for ConfigError {
             ConfigError::CapBelowBase { cap, base } => write!(
                 f,
                 "config field `{cap}` is smaller than `{base}`; a cap must be at least the value it caps"
+            ),
+            ConfigError::NoSeed => write!(
+                f,
+                "config field `rng_seed` is not set; a manager needs its secret: draw one from the operating system (connmgr_net::os_seed, which the runtimes' builders call for you), or set a fixed one only to reproduce a run"
             ),
         }
     }

@@ -41,10 +41,14 @@
 //! # Example
 //!
 //! ```
-//! use connmgr::{Action, Config, ConnManager, Input, Instant, PeerEvent};
+//! use connmgr::{Action, Config, ConnManager, Input, Instant, PeerEvent, Seed};
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
+//! // The secret behind every key. A node draws it from the operating system
+//! // (the runtimes' builders do: `connmgr_net::os_seed`); a fixed one is for
+//! // reproducing a run.
+//! config.rng_seed = Some(Seed::from_u64(1));
 //! let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();
 //! let now = Instant::from_secs(1);
 //! mgr.start(now).unwrap();
@@ -87,12 +91,14 @@ pub mod addrbook;
 mod backoff;
 pub mod ban_score;
 mod config;
+mod event;
 pub mod group;
 mod id;
 mod ignored;
 mod input;
 mod manager;
 mod rng;
+mod seed;
 mod state;
 mod stats;
 mod subnet;
@@ -102,14 +108,16 @@ mod token_bucket;
 #[cfg(feature = "serde")]
 pub mod trace;
 
-pub use action::{Action, Direction, PeerEvent, Reason};
+pub use action::{Action, Direction, Reason};
 pub use config::{Backoff, Config, ConfigError, MAX_TARGET_OUTBOUND};
+pub use event::{ConnectedPeer, Event, PeerEvent};
 pub use group::GroupKey;
 pub use id::{ConnId, ListenerId};
 pub use ignored::Ignored;
 pub use input::{AcceptError, AddressError, DialError, Input};
 pub use manager::ConnManager;
 pub use rng::Rng;
+pub use seed::{Keys, Seed, SeedError};
 pub use state::{ConnInfo, ConnKind, ConnState};
 pub use stats::{Counts, Stats};
 pub use subnet::{Subnet, SubnetError};

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use connmgr::{
     Action, Config, ConfigError, ConnManager, ConnState, DialError, Ignored, Input, Instant,
-    ListenerId, PeerEvent, Reason,
+    ListenerId, PeerEvent, Reason, Seed,
 };
 
 fn btcd(target: u32) -> Config {
@@ -62,7 +62,16 @@ fn new_config() {
             field: "retry_interval"
         }
     );
-    let mgr = ConnManager::new(Config::btcd(), Instant::ZERO).unwrap();
+    // The core draws no randomness: its seed is as essential as btcd's Dial.
+    assert_eq!(
+        ConnManager::new(Config::btcd(), Instant::ZERO).unwrap_err(),
+        ConfigError::NoSeed
+    );
+    let seeded = Config {
+        rng_seed: Some(Seed::from_u64(1)),
+        ..Config::btcd()
+    };
+    let mgr = ConnManager::new(seeded, Instant::ZERO).unwrap();
     assert_eq!(mgr.config().target_outbound, 8);
     assert_eq!(mgr.config().retry_interval, Duration::from_secs(5));
 }
@@ -233,6 +242,7 @@ fn connect_mode() {
             addr: target,
             direction: connmgr::Direction::Outbound,
             permanent: true,
+            stream: (),
         })]
     );
     assert_eq!(d.mgr.state(id), ConnState::Established);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use connmgr::{
     Action, Backoff, Config, ConnId, ConnManager, ConnState, DialError, Ignored, Input, Instant,
-    ListenerId, PeerEvent, Reason, Subnet,
+    ListenerId, PeerEvent, Reason, Seed, Subnet,
 };
 use proptest::prelude::*;
 
@@ -444,7 +444,7 @@ fn exponential_jitter_backoff_is_random_capped_and_replays() {
     let config = Config {
         automatic_outbound: false,
         backoff: Backoff::ExponentialJitter,
-        rng_seed: 9,
+        rng_seed: Some(Seed::from_u64(9)),
         ..Config::btcd()
     };
     let delays = |config: &Config| {
@@ -481,7 +481,7 @@ fn exponential_jitter_backoff_is_random_capped_and_replays() {
     assert_ne!(
         first,
         delays(&Config {
-            rng_seed: 10,
+            rng_seed: Some(Seed::from_u64(10)),
             ..config.clone()
         })
     );
@@ -567,7 +567,9 @@ fn remote(group: u8, host: u8) -> SocketAddr {
 }
 
 fn flood(config: &Config, ops: &[Op]) -> Result<Vec<Action>, TestCaseError> {
-    let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
+    let mut seeded = config.clone();
+    seeded.rng_seed.get_or_insert(Seed::from_u64(0));
+    let mut mgr = ConnManager::new(seeded, Instant::ZERO).unwrap();
     let mut now = Instant::ZERO;
     let mut log = Vec::new();
     let mut live: Vec<(ConnId, SocketAddr)> = Vec::new();

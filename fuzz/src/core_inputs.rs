@@ -8,7 +8,7 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Result as DecodeResult, Unstructured};
 use connmgr::{
     AcceptError, Action, AddressError, Backoff, Config, ConnId, ConnManager, DialError, Ignored,
-    Input, Instant, ListenerId, PeerEvent, Subnet,
+    Input, Instant, ListenerId, PeerEvent, Seed, Subnet,
 };
 use connmgr_sim::Checker;
 
@@ -58,7 +58,7 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
         ms(u.int_in_range(1..=3_000)?)
     };
     c.max_address_retries = u.int_in_range(0..=2)?;
-    c.rng_seed = u64::from(u.arbitrary::<u8>()?);
+    c.rng_seed = Some(Seed::from_u64(u64::from(u.arbitrary::<u8>()?)));
     c.backoff = if u.arbitrary()? {
         Backoff::Linear
     } else {

@@ -24,19 +24,33 @@ pub struct Clock {
 impl Clock {
     /// A clock whose "now" is the current Unix time in nanoseconds.
     pub fn start() -> Clock {
+        Clock::start_at(std::time::Instant::now())
+    }
+
+    /// A clock whose `origin` (now, on the event loop's monotonic clock) is
+    /// the current Unix time. An event loop with a clock of its own (tokio's,
+    /// which tests may pause) passes its "now", and reads the core's time
+    /// with [`instant`](Clock::instant) from then on.
+    pub fn start_at(origin: std::time::Instant) -> Clock {
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         Clock {
-            origin: std::time::Instant::now(),
+            origin,
             origin_nanos: unix,
         }
     }
 
-    /// The core's current instant.
+    /// The core's current instant, on the standard monotonic clock.
     pub fn now(&self) -> Instant {
-        self.at(self.origin.elapsed())
+        self.instant(std::time::Instant::now())
+    }
+
+    /// The core's instant at the monotonic instant `at` (of the clock the
+    /// origin came from); an instant before the origin is the origin.
+    pub fn instant(&self, at: std::time::Instant) -> Instant {
+        self.at(at.saturating_duration_since(self.origin))
     }
 
     /// The monotonic instant at which the core's `at` falls, for a timer.
@@ -53,18 +67,15 @@ impl Clock {
         at.saturating_duration_since(self.now())
     }
 
-    /// The core's instant `elapsed` after the start. With
-    /// [`offset`](Clock::offset), this lets an adapter keep the event
-    /// loop's own monotonic clock (tokio's, which tests may pause) and
-    /// still share the mapping.
-    pub fn at(&self, elapsed: Duration) -> Instant {
+    /// The core's instant `elapsed` after the start.
+    fn at(&self, elapsed: Duration) -> Instant {
         Instant::from_nanos(self.origin_nanos).saturating_add(elapsed)
     }
 
     /// How long after the start the core's `at` falls: zero before the
     /// start, at most ten years (far enough to be "never", small enough
     /// not to overflow any event loop's instant type).
-    pub fn offset(&self, at: Instant) -> Duration {
+    fn offset(&self, at: Instant) -> Duration {
         at.saturating_duration_since(Instant::from_nanos(self.origin_nanos))
             .min(FAR_FUTURE)
     }
@@ -97,13 +108,14 @@ mod tests {
     }
 
     #[test]
-    fn at_and_offset_are_inverse_within_range() {
+    fn instant_and_deadline_are_inverse_within_range() {
         let clock = Clock::start();
-        let elapsed = Duration::from_millis(2_500);
-        assert_eq!(clock.offset(clock.at(elapsed)), elapsed);
+        let later = clock.origin + Duration::from_millis(2_500);
+        assert_eq!(clock.deadline(clock.instant(later)), later);
         assert_eq!(
-            clock.at(Duration::ZERO),
-            Instant::from_nanos(clock.origin_nanos)
+            clock.instant(clock.origin - Duration::from_millis(1)),
+            Instant::from_nanos(clock.origin_nanos),
+            "before the origin is the origin"
         );
     }
 

@@ -1,13 +1,23 @@
-//! What every socket adapter of `connmgr` needs, whichever event loop it
-//! runs on: the clock mapping, listeners with the system's backlog, and what
-//! each socket error means to the core.
+//! What every runtime of `connmgr` shares, whichever event loop it runs on:
+//! the one setup path ([`Builder`]), the secret seed, the clock mapping,
+//! listeners with the system's backlog, what each socket error means to the
+//! core, and (feature `async`) the one async driver the tokio and smol
+//! adapters are made of.
 //!
-//! The tokio, smol and mio adapters share these, so they agree on the time
-//! they tell the core and on every `errno`'s meaning. An adapter for another
-//! event loop can use them the same way.
+//! The tokio, smol and mio adapters all build through [`Builder`], so they
+//! agree on every default, on the time they tell the core and on every
+//! `errno`'s meaning; an adapter for another event loop can use them the
+//! same way, by implementing [`Launch`] (or, for an async loop, the
+//! driver's `Runtime`).
 //!
 //! # Contract
 //!
+//! - [`Builder::build`] validates the config, draws the secret seed from
+//!   the operating system if the config sets none ([`os_seed`]), binds the
+//!   listeners, opens the default address book with its key derived from
+//!   the seed and its selection policy from the config, and starts the
+//!   trace with the resolved seed in its header, before any runtime sees the
+//!   manager. Nothing is left open when it fails.
 //! - [`Clock::now`] never goes backwards while the process runs, and is Unix
 //!   time, so the times kept in a saved address book mean the same after a
 //!   restart. [`Clock::deadline`] never panics, for any core instant.
@@ -24,8 +34,11 @@
 //!
 //! ```
 //! use connmgr::DialError;
-//! use connmgr_net::{accept_error, dial_error, listen, somaxconn, Clock};
+//! use connmgr_net::{accept_error, dial_error, listen, os_seed, somaxconn, Clock};
 //! use std::io;
+//!
+//! // Every node draws its own secret.
+//! assert_ne!(os_seed()?, os_seed()?);
 //!
 //! // The core's time, and when a timer for one of its instants must fire.
 //! let clock = Clock::start();
@@ -42,14 +55,34 @@
 //! assert_eq!(accept_error(&aborted), None);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layout
+//!
+//! `builder.rs` is the setup path and [`Launch`], the hand-over to a
+//! runtime; `seed.rs` draws the secret; `clock.rs`, `listen.rs` and
+//! `socket_errors.rs` are the small shared pieces; `error.rs` names what can
+//! go wrong, for every runtime. `driver/` (feature `async`) is the async
+//! driver: `runtime.rs` the trait an event loop implements, `run.rs` the
+//! loop, `handle.rs` and `events.rs` the application's side, `link.rs` the
+//! part of a peer stream that reports its end, `chan.rs` and `set.rs` the
+//! channels and the set of dials it polls.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod builder;
 mod clock;
-mod errors;
+#[cfg(feature = "async")]
+pub mod driver;
+mod error;
 mod listen;
+mod seed;
+mod socket_errors;
 
+pub use builder::{Builder, Core, Launch, Prepared, TraceSink};
 pub use clock::Clock;
-pub use errors::{accept_error, dial_error};
+pub use error::{BuildError, Error, PersistError};
 pub use listen::{listen, somaxconn};
+pub use seed::{os_seed, resolve_seed};
+pub use socket_errors::{accept_error, dial_error};

@@ -19,7 +19,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use connmgr::Config;
-use connmgr_mio::{Event, Peer, Reactor, StaticList};
+use connmgr_mio::{Builder, Event, Mio, Peer, StaticList};
 use mio::{Events, Interest, Poll, Token};
 
 const REACTOR_TOKENS: std::ops::Range<Token> = Token(1 << 20)..Token(2 << 20);
@@ -47,9 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         target_outbound: n,
         ..Config::default()
     };
-    let mut reactor = Reactor::builder(config)
-        .source(StaticList::new(addrs))
-        .build_in(poll.registry(), REACTOR_TOKENS)?;
+    let mut reactor = Builder::new(config)
+        .address_source(Box::new(StaticList::new(addrs)))
+        .runtime(Mio::embedded(poll.registry(), REACTOR_TOKENS)?)
+        .build()?;
 
     // The application's peers: a slab indexed by token - PEER_TOKENS.
     let mut peers: Vec<Option<Peer>> = Vec::new();
@@ -86,7 +87,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         reactor.advance();
         while let Some(event) = reactor.next_event() {
-            if let Event::Connected(mut peer) = event {
+            if let Event::Connected {
+                stream: mut peer, ..
+            } = event
+            {
                 connected += 1;
                 let index = free.pop().unwrap_or_else(|| {
                     peers.push(None);
@@ -103,7 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let wall = started.elapsed();
     let cpu = measure::cpu_us() - cpu_before;
-    let stats = reactor.stop()?;
+    let stats = reactor.shutdown()?;
     println!(
         "churn (reactor) N={n} K={k}: {connected} connections in {:.3} s = {:.0} conn/s; CPU {:.1} µs/conn (user+sys); {} dials, {} failed",
         wall.as_secs_f64(),

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use connmgr::Config;
-use connmgr_mio::{Event, Reactor, StaticList};
+use connmgr_mio::{Builder, Event, LoopEvent, Mio, StaticList};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
@@ -85,9 +85,10 @@ fn app_listeners(n: usize, k: usize) -> Result<(Duration, usize), Box<dyn std::e
         target_outbound: u32::try_from(n)?,
         ..Config::default()
     };
-    let mut reactor = Reactor::builder(config)
-        .source(StaticList::new(addrs))
-        .build_in(poll.registry(), REACTOR_TOKENS)?;
+    let mut reactor = Builder::new(config)
+        .address_source(Box::new(StaticList::new(addrs)))
+        .runtime(Mio::embedded(poll.registry(), REACTOR_TOKENS)?)
+        .build()?;
     let mut events = Events::with_capacity(1024);
     let mut accepted = Vec::with_capacity(n);
     let mut peers = Vec::with_capacity(n);
@@ -107,7 +108,7 @@ fn app_listeners(n: usize, k: usize) -> Result<(Duration, usize), Box<dyn std::e
         }
         reactor.advance();
         while let Some(event) = reactor.next_event() {
-            if let Event::Connected(peer) = event {
+            if let Event::Connected { stream: peer, .. } = event {
                 peers.push(peer);
             }
         }
@@ -124,20 +125,20 @@ fn reactor_listeners(n: usize, k: usize) -> Result<(Duration, usize), Box<dyn st
         max_inbound: u32::try_from(n)?,
         ..Config::default()
     };
-    let mut builder = Reactor::builder(config).source(StaticList::new(Vec::new()));
+    let mut builder = Builder::new(config).address_source(Box::new(StaticList::new(Vec::new())));
     for _ in 0..k {
         builder = builder.listen("127.0.0.1:0".parse()?);
     }
     let mut reactor = builder.build()?;
     // The addresses to dial are the listeners' own, known once bound.
-    *reactor.source_mut() = StaticList::new(reactor.local_addrs());
+    *reactor.source_mut() = Box::new(StaticList::new(reactor.listen_addrs().to_vec()));
     let mut peers = Vec::with_capacity(2 * n);
     let started = Instant::now();
     reactor.start()?;
     while peers.len() < 2 * n {
         assert!(started.elapsed() < LIMIT, "too slow");
         reactor.run_for(Duration::from_millis(1), |_, event| {
-            if let Event::Connected(peer) = event {
+            if let LoopEvent::Peer(Event::Connected { stream: peer, .. }) = event {
                 peers.push(peer);
             }
         })?;

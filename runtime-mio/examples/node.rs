@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use connmgr::Config;
-use connmgr_mio::{Event, Peer, Reactor};
+use connmgr_mio::{Builder, Event, LoopEvent, Peer};
 use mio::{Interest, Token};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,30 +33,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let seconds: u64 = measure::arg("--seconds", 10);
 
-    let mut builder = Reactor::builder(config)
+    let mut builder = Builder::new(config)
         .listen(listen)
         .seeds(seed)
-        .accept_local(true);
+        .accept_local_addresses(true);
     let trace: String = measure::arg("--trace", String::new());
     if !trace.is_empty() {
         builder = builder.record_trace(trace);
     }
     let mut reactor = builder.build()?;
-    println!("listening on {}", reactor.local_addrs()[0]);
+    println!("listening on {}", reactor.listen_addrs()[0]);
     reactor.start()?;
 
     // Our peers, registered in the reactor's registry with tokens above its
-    // own, so their readiness comes back as `Event::Ready`.
+    // own, so their readiness comes back as `LoopEvent::Ready`.
     let mut peers: HashMap<Token, Peer> = HashMap::new();
     let mut next = connmgr_mio::DEFAULT_TOKENS.end.0;
     for _ in 0..seconds {
         reactor.run_for(Duration::from_secs(1), |reactor, event| match event {
-            Event::Connected(mut peer) => {
+            LoopEvent::Peer(Event::Connected {
+                stream: mut peer, ..
+            }) => {
                 println!(
                     "connected {} {:?} {}",
                     peer.id(),
                     peer.direction(),
-                    peer.addr()
+                    peer.peer_addr()
                 );
                 let token = Token(next);
                 next += 1;
@@ -67,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     peers.insert(token, peer);
                 }
             }
-            Event::Ready(ready) => {
+            LoopEvent::Ready(ready) => {
                 let mut buf = [0u8; 4096];
                 let token = ready.token();
                 let closed = peers
@@ -78,9 +80,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     peers.remove(&token);
                 }
             }
-            Event::Disconnected { id, reason } => println!("disconnected {id}: {reason:?}"),
-            Event::GaveUp { id, reason } => println!("gave up {id}: {reason:?}"),
-            Event::Banned { subnet, until, .. } => println!("banned {subnet} until {until}"),
+            LoopEvent::Peer(Event::Disconnected { id, reason }) => {
+                println!("disconnected {id}: {reason:?}")
+            }
+            LoopEvent::Peer(Event::GaveUp { id, reason }) => println!("gave up {id}: {reason:?}"),
+            LoopEvent::Peer(Event::Banned { subnet, until, .. }) => {
+                println!("banned {subnet} until {until}")
+            }
             _ => {}
         })?;
         let c = reactor.manager().counts();
@@ -92,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.dialing
         );
     }
-    let stats = reactor.stop()?;
+    let stats = reactor.shutdown()?;
     println!(
         "stopped: {} dials, {} connected, {} inbound accepted",
         stats.dials, stats.dial_successes, stats.inbound_accepted

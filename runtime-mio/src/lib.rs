@@ -9,7 +9,9 @@
 //! `somaxconn` backlog); cancel dials; shut connections down; pause, resume
 //! and close listeners; feed the manager the time; hand every connected
 //! peer to the application as a [`Peer`] (a mio `TcpStream` and its
-//! [`ConnId`]); record a trace if asked. It **never decides**: how many
+//! [`ConnId`]); record a trace if asked. It is set up by [`Builder`], the
+//! setup path every runtime shares (the secret seed, the address book, the
+//! trace, the listeners), so its defaults are the tokio and smol adapters'. It **never decides**: how many
 //! peers, whom to dial, when to retry or give up, which inbound connection
 //! to refuse, how long to pause a listener after an accept error. Those are
 //! the core's, and [`Config`] is where they are set. The only choices made
@@ -26,15 +28,15 @@
 //!
 //! # Two ways to run it
 //!
-//! - **On its own**: [`Builder::build`] gives the reactor its own
-//!   [`mio::Poll`]; [`Reactor::run`], [`run_for`](Reactor::run_for) and
+//! - **On its own**: `Builder::new(config).build()` gives the reactor its
+//!   own [`mio::Poll`]; [`Reactor::run`], [`run_for`](Reactor::run_for) and
 //!   [`run_until`](Reactor::run_until) loop and call a closure with each
-//!   [`Event`]. Register your own sources (your peers, say) in
+//!   [`LoopEvent`]. Register your own sources (your peers, say) in
 //!   [`Reactor::registry`] with tokens outside [`Reactor::tokens`]; their
-//!   readiness comes back as [`Event::Ready`].
-//! - **Inside the application's own `Poll`**: [`Builder::build_in`] takes
-//!   the application's [`Registry`] and a range of tokens
-//!   the reactor may use. The application's loop asks
+//!   readiness comes back as [`LoopEvent::Ready`].
+//! - **Inside the application's own `Poll`**: [`Mio::embedded`] takes the
+//!   application's [`Registry`] and a range of tokens the reactor may use,
+//!   given to [`Builder::runtime`]. The application's loop asks
 //!   [`timeout`](Reactor::timeout) before each poll, hands over the events
 //!   whose tokens the reactor [`owns`](Reactor::owns) with
 //!   [`handle_event`](Reactor::handle_event), calls
@@ -42,13 +44,14 @@
 //!   dropped peers), and drains [`next_event`](Reactor::next_event):
 //!
 //! ```no_run
-//! # use connmgr_mio::{Event, Reactor};
+//! # use connmgr_mio::{Builder, Event, Mio};
 //! # use mio::{Events, Poll, Token};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut poll = Poll::new()?;
-//! let mut reactor = Reactor::builder(connmgr::Config::default())
+//! let mut reactor = Builder::new(connmgr::Config::default())
+//!     .runtime(Mio::embedded(poll.registry(), Token(1_000)..Token(2_000))?)
 //!     .listen("127.0.0.1:8333".parse()?)
-//!     .build_in(poll.registry(), Token(1_000)..Token(2_000))?;
+//!     .build()?;
 //! reactor.start()?;
 //! let mut events = Events::with_capacity(1024);
 //! loop {
@@ -62,7 +65,7 @@
 //!     }
 //!     reactor.advance();
 //!     while let Some(event) = reactor.next_event() {
-//!         if let Event::Connected(peer) = event {
+//!         if let Event::Connected { stream: peer, .. } = event {
 //!             // register `peer` with a token of yours, read it, drop it at EOF
 //!             # drop(peer);
 //!         }
@@ -83,24 +86,24 @@
 //! ```
 //! use std::time::Duration;
 //! use connmgr::{Config, Direction};
-//! use connmgr_mio::{Event, Reactor};
+//! use connmgr_mio::{Builder, Event, LoopEvent};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut config = Config::default();
 //! config.automatic_outbound = false; // only what we ask for
-//! let mut reactor = Reactor::builder(config)
+//! let mut reactor = Builder::new(config)
 //!     .listen("127.0.0.1:0".parse()?)
 //!     .build()?;
-//! let addr = reactor.local_addrs()[0];
+//! let addr = reactor.listen_addrs()[0];
 //! reactor.start()?;
 //! reactor.connect(addr, false)?;
 //!
 //! let mut peers = Vec::new();
 //! reactor.run_for(Duration::from_secs(10), |reactor, event| {
-//!     if let Event::Connected(peer) = event {
+//!     if let LoopEvent::Peer(Event::Connected { stream: peer, .. }) = event {
 //!         peers.push(peer);
 //!         if peers.len() == 2 {
-//!             reactor.stop().expect("address book and trace saved");
+//!             reactor.shutdown().expect("address book and trace saved");
 //!         }
 //!     }
 //! })?;
@@ -119,92 +122,63 @@
 //! # Layout
 //!
 //! This file holds the crate's public surface that belongs to no one type:
-//! [`Event`], [`listen`] and [`DEFAULT_TOKENS`]. `reactor/` is the
-//! [`Reactor`]: its public API in `mod.rs`, [`Builder`] in `builder.rs`,
-//! and in `perform.rs` the work behind the API (feeding the manager and
-//! performing its actions). `recording.rs` is the manager as the reactor
-//! drives it, recording a trace or not; `peer.rs` is the application's end
-//! of a connection, `slots.rs` the token allocator, `error.rs` what can go
-//! wrong. The clock, listening sockets (with the system's `somaxconn`
-//! backlog) and the meaning of socket errors come from `connmgr-net`,
-//! shared with the tokio and smol adapters.
+//! [`LoopEvent`], [`listen`] and [`DEFAULT_TOKENS`]. `reactor/` is the
+//! [`Reactor`]: its public API in `mod.rs`, [`Mio`] (how a prepared
+//! manager becomes a reactor) in `builder.rs`, and in `perform.rs` the work
+//! behind the API (feeding the manager and performing its actions).
+//! `peer.rs` is the application's end of a connection, `slots.rs` the
+//! token allocator. The setup path, the clock, listening sockets (with the
+//! system's `somaxconn` backlog), the meaning of socket errors and the
+//! error types come from `connmgr-net`, shared with the tokio and smol
+//! adapters.
 
 #![deny(missing_docs)]
 
-mod error;
 mod peer;
 mod reactor;
-mod recording;
 mod slots;
 
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 
-use connmgr::{ConnId, Instant, Reason, Subnet};
 use mio::net::TcpListener;
 use mio::Token;
 
 // Named only by the documentation's links.
 #[cfg(doc)]
-use connmgr::{Config, ConnManager, PeerEvent};
+use connmgr::{Config, ConnId, ConnManager};
 #[cfg(doc)]
 use mio::Registry;
 
+pub use connmgr_net::{BuildError, Error, PersistError};
 pub use connmgr_store::{AddressSource, BookSource, StaticList};
-pub use error::Error;
 pub use peer::Peer;
-pub use reactor::{Builder, Reactor};
+pub use reactor::{Mio, Reactor};
 
-/// The tokens a reactor built with [`Builder::build`] uses: `0 .. 2^24`.
-/// Register your own sources in its registry with tokens from
-/// `DEFAULT_TOKENS.end` up.
+/// Configures a reactor: see [`connmgr_net::Builder`] for every option.
+/// `build` gives a [`Reactor`] with its own `Poll`, or, with
+/// [`Builder::runtime`] and [`Mio::embedded`], one in the
+/// application's.
+pub type Builder = connmgr_net::Builder<Mio>;
+
+/// What happened to a peer, with its [`Peer`] on `Connected`.
+pub type Event = connmgr::Event<Peer>;
+
+/// The tokens a reactor with its own `Poll` uses: `0 .. 2^24`. Register
+/// your own sources in its registry with tokens from `DEFAULT_TOKENS.end`
+/// up.
 pub const DEFAULT_TOKENS: Range<Token> = Token(0)..Token(1 << 24);
 
-/// What the reactor tells the application.
-///
-/// All but `Ready` are the core's [`PeerEvent`]s, with the stream attached
-/// to `Connected`.
+/// What a standalone loop ([`Reactor::run`] and friends) hands its closure.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Event<'a> {
-    /// A connection is established; the peer is yours. Drop it when the
-    /// connection ends.
-    Connected(Peer),
-    /// An established connection ended. A permanent peer will be redialled
-    /// under the same id.
-    Disconnected {
-        /// The connection.
-        id: ConnId,
-        /// Why.
-        reason: Reason,
-    },
-    /// A request ended without (another) connection. Final.
-    GaveUp {
-        /// The request.
-        id: ConnId,
-        /// Why.
-        reason: Reason,
-    },
-    /// A subnet is banned until `until` (asked for with
-    /// [`ban`](Reactor::ban), or for misbehaviour).
-    Banned {
-        /// What is banned.
-        subnet: Subnet,
-        /// When the ban ends.
-        until: Instant,
-        /// `Requested` or `Misbehaving`.
-        reason: Reason,
-    },
-    /// A ban was lifted with [`unban`](Reactor::unban).
-    Unbanned {
-        /// The subnet.
-        subnet: Subnet,
-    },
+pub enum LoopEvent<'a> {
+    /// What happened to a peer: the core's peer events, with the [`Peer`]
+    /// attached to `Connected`.
+    Peer(Event),
     /// Readiness of one of the application's own sources, registered in
-    /// [`Reactor::registry`] with a token outside [`Reactor::tokens`]. Only
-    /// the standalone loops (`run`…) deliver it; [`Reactor::next_event`]
-    /// never does.
+    /// [`Reactor::registry`] with a token outside [`Reactor::tokens`].
     Ready(&'a mio::event::Event),
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use connmgr::{ConnId, Direction};
+use connmgr::{ConnId, ConnectedPeer, Direction};
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
@@ -36,11 +36,8 @@ pub(crate) type Dropped = Rc<RefCell<Vec<(ConnId, u64)>>>;
 /// sees as EOF on its next read; dropping the peer after that reports
 /// nothing more.
 pub struct Peer {
-    id: ConnId,
+    info: ConnectedPeer,
     serial: u64,
-    addr: SocketAddr,
-    direction: Direction,
-    permanent: bool,
     stream: Rc<TcpStream>,
     dropped: Dropped,
 }
@@ -49,22 +46,16 @@ impl Peer {
     /// Wraps `stream`; the reactor keeps the returned weak reference to
     /// shut it down while the application holds it.
     pub(crate) fn new(
-        id: ConnId,
+        info: ConnectedPeer,
         serial: u64,
-        addr: SocketAddr,
-        direction: Direction,
-        permanent: bool,
         stream: TcpStream,
         dropped: Dropped,
     ) -> (Peer, Weak<TcpStream>) {
         let stream = Rc::new(stream);
         let weak = Rc::downgrade(&stream);
         let peer = Peer {
-            id,
+            info,
             serial,
-            addr,
-            direction,
-            permanent,
             stream,
             dropped,
         };
@@ -73,27 +64,32 @@ impl Peer {
 
     /// The manager's id for this connection.
     pub fn id(&self) -> ConnId {
-        self.id
+        self.info.id
     }
 
     /// The remote address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.info.addr
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.local_addr()
     }
 
     /// Who opened the connection.
     pub fn direction(&self) -> Direction {
-        self.direction
+        self.info.direction
     }
 
     /// Whether the manager redials this peer whenever it drops.
     pub fn is_permanent(&self) -> bool {
-        self.permanent
+        self.info.permanent
     }
 
-    /// The stream, for its other methods (`set_nodelay`, `local_addr`, …).
+    /// The stream, for its other methods (`set_nodelay`, …).
     /// `&TcpStream` implements [`Read`] and [`Write`].
-    pub fn stream(&self) -> &TcpStream {
+    pub fn get_ref(&self) -> &TcpStream {
         &self.stream
     }
 }
@@ -102,17 +98,17 @@ impl Drop for Peer {
     fn drop(&mut self) {
         // The stream closes when the last strong reference, this one, goes;
         // the reactor only holds a weak one.
-        self.dropped.borrow_mut().push((self.id, self.serial));
+        self.dropped.borrow_mut().push((self.info.id, self.serial));
     }
 }
 
 impl fmt::Debug for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Peer")
-            .field("id", &self.id)
-            .field("addr", &self.addr)
-            .field("direction", &self.direction)
-            .field("permanent", &self.permanent)
+            .field("id", &self.info.id)
+            .field("peer_addr", &self.info.addr)
+            .field("direction", &self.info.direction)
+            .field("permanent", &self.info.permanent)
             .field("fd", &self.stream.as_raw_fd())
             .finish()
     }

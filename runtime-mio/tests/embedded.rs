@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{full_listener, manual_config};
 use connmgr::{DialError, Direction, Reason};
-use connmgr_mio::{Event, Peer, Reactor};
+use connmgr_mio::{Builder, Event, Mio, Peer};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
@@ -33,12 +33,13 @@ fn runs_inside_the_applications_poll_next_to_its_own_sources() {
         sender.send_to(&[i], udp.local_addr().unwrap()).unwrap();
     }
 
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
-        .build_in(poll.registry(), REACTOR)
+        .runtime(Mio::embedded(poll.registry(), REACTOR).unwrap())
+        .build()
         .unwrap();
     assert_eq!(reactor.tokens(), REACTOR);
-    let addr = reactor.local_addrs()[0];
+    let addr = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     let out_id = reactor.connect(addr, false).unwrap();
 
@@ -77,7 +78,9 @@ fn runs_inside_the_applications_poll_next_to_its_own_sources() {
         reactor.advance();
         while let Some(event) = reactor.next_event() {
             match event {
-                Event::Connected(mut peer) => {
+                Event::Connected {
+                    stream: mut peer, ..
+                } => {
                     let token = Token(next_token);
                     next_token += 1;
                     poll.registry()
@@ -111,7 +114,7 @@ fn runs_inside_the_applications_poll_next_to_its_own_sources() {
         .all(|(_, reason)| *reason == Reason::PeerClosed));
     let counts = reactor.manager().counts();
     assert_eq!((counts.manual_established, counts.inbound), (0, 0));
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 
     // The application's source is untouched by the reactor's stop.
     sender.send_to(&[9], udp.local_addr().unwrap()).unwrap();
@@ -124,9 +127,10 @@ fn dials_beyond_the_token_range_fail_as_exhausted() {
     let full = full_listener();
     let poll = Poll::new().unwrap();
     // One listener, three dial slots.
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
-        .build_in(poll.registry(), Token(20)..Token(24))
+        .runtime(Mio::embedded(poll.registry(), Token(20)..Token(24)).unwrap())
+        .build()
         .unwrap();
     reactor.start().unwrap();
     let ids: Vec<_> = (0..5)
@@ -142,7 +146,7 @@ fn dials_beyond_the_token_range_fail_as_exhausted() {
     }
     let exhausted = Reason::DialFailed(DialError::Exhausted);
     assert_eq!(gave_up, [(ids[3], exhausted), (ids[4], exhausted)]);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
     assert_eq!(reactor.sockets(), 0);
 }
 
@@ -153,8 +157,9 @@ fn events_for_other_tokens_are_ignored() {
     poll.registry()
         .register(&mut udp, UDP, Interest::READABLE)
         .unwrap();
-    let mut reactor = Reactor::builder(manual_config())
-        .build_in(poll.registry(), REACTOR)
+    let mut reactor = Builder::new(manual_config())
+        .runtime(Mio::embedded(poll.registry(), REACTOR).unwrap())
+        .build()
         .unwrap();
     reactor.start().unwrap();
     std::net::UdpSocket::bind("127.0.0.1:0")
@@ -170,5 +175,5 @@ fn events_for_other_tokens_are_ignored() {
     reactor.advance();
     assert!(reactor.next_event().is_none());
     assert_eq!(reactor.manager().stats().ignored_inputs, 0);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }

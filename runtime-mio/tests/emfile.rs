@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{manual_config, run_until, Seen};
-use connmgr_mio::Reactor;
+use connmgr_mio::Builder;
 
 const CHILD_ENV: &str = "CONNMGR_MIO_EMFILE_CHILD";
 const NOFILE: u32 = 128;
@@ -78,11 +78,11 @@ fn emfile_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return; // only meaningful in the child the test above starts
     }
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
         .build()
         .unwrap();
-    let addr = reactor.local_addrs()[0];
+    let addr = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     // Clients wait in the listener's queue (the kernel completes their
     // handshakes without accept).
@@ -134,5 +134,5 @@ fn emfile_child() {
         stats.accept_failures, stats.listener_pauses, wall, cpu_ms, CLIENTS, resumed_after
     );
     drop(clients);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }

@@ -8,24 +8,24 @@ use std::time::Duration;
 
 use common::{full_listener, manual_config, read_to_end, refused_addr, run_until, Seen};
 use connmgr::{Config, DialError, Direction, Reason};
-use connmgr_mio::{Error, Event, Reactor, StaticList};
+use connmgr_mio::{BuildError, Builder, Error, Event, LoopEvent, Mio, StaticList};
 use mio::{Interest, Token};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn connects_and_accepts_end_to_end() {
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
         .build()
         .unwrap();
-    let addr = reactor.local_addrs()[0];
+    let addr = reactor.listen_addrs()[0];
     assert_ne!(addr.port(), 0);
     reactor.start().unwrap();
     let out_id = reactor.connect(addr, false).unwrap();
 
     // Register the inbound peer with a token of ours and read through
-    // `Event::Ready`, as an application would.
+    // `LoopEvent::Ready`, as an application would.
     let app_token = Token(connmgr_mio::DEFAULT_TOKENS.end.0 + 1);
     let mut outbound = None;
     let mut inbound = None;
@@ -35,7 +35,9 @@ fn connects_and_accepts_end_to_end() {
     while received != b"hello" && std::time::Instant::now() < deadline {
         reactor
             .run_for(Duration::from_millis(10), |reactor, event| match event {
-                Event::Connected(mut peer) => match peer.direction() {
+                LoopEvent::Peer(Event::Connected {
+                    stream: mut peer, ..
+                }) => match peer.direction() {
                     Direction::Outbound => outbound = Some(peer),
                     Direction::Inbound => {
                         reactor
@@ -45,7 +47,7 @@ fn connects_and_accepts_end_to_end() {
                         inbound = Some(peer);
                     }
                 },
-                Event::Ready(ready) => {
+                LoopEvent::Ready(ready) => {
                     assert_eq!(ready.token(), app_token);
                     let mut buf = [0u8; 64];
                     let n = inbound.as_mut().unwrap().read(&mut buf).unwrap();
@@ -63,8 +65,11 @@ fn connects_and_accepts_end_to_end() {
     let outbound = outbound.unwrap();
     let inbound = inbound.unwrap();
     assert_eq!(outbound.id(), out_id);
-    assert_eq!(outbound.addr(), addr);
-    assert_eq!(inbound.addr(), outbound.stream().local_addr().unwrap());
+    assert_eq!(outbound.peer_addr(), addr);
+    assert_eq!(
+        inbound.peer_addr(),
+        outbound.get_ref().local_addr().unwrap()
+    );
     let counts = reactor.manager().counts();
     assert_eq!((counts.manual_established, counts.inbound), (1, 1));
 
@@ -83,7 +88,7 @@ fn connects_and_accepts_end_to_end() {
     let counts = reactor.manager().counts();
     assert_eq!((counts.manual_established, counts.inbound), (0, 0));
     assert_eq!(reactor.manager().stats().ignored_inputs, 0);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
@@ -93,8 +98,10 @@ fn automatic_outbound_takes_addresses_from_the_source() {
         target_outbound: 3,
         ..Config::default()
     };
-    let mut reactor = Reactor::builder(config)
-        .source(StaticList::new(vec![remote.local_addr().unwrap()]))
+    let mut reactor = Builder::new(config)
+        .address_source(Box::new(StaticList::new(vec![remote
+            .local_addr()
+            .unwrap()])))
         .build()
         .unwrap();
     reactor.start().unwrap();
@@ -107,8 +114,8 @@ fn automatic_outbound_takes_addresses_from_the_source() {
     assert!(seen
         .peers
         .iter()
-        .all(|p| p.addr() == remote.local_addr().unwrap()));
-    reactor.stop().unwrap();
+        .all(|p| p.peer_addr() == remote.local_addr().unwrap()));
+    reactor.shutdown().unwrap();
 }
 
 #[test]
@@ -118,9 +125,9 @@ fn the_default_book_source_dials_its_seeds() {
         target_outbound: 1,
         ..Config::default()
     };
-    let mut reactor = Reactor::builder(config)
+    let mut reactor = Builder::new(config)
         .seeds([remote.local_addr().unwrap()])
-        .accept_local(true)
+        .accept_local_addresses(true)
         .build()
         .unwrap();
     reactor.start().unwrap();
@@ -128,13 +135,13 @@ fn the_default_book_source_dials_its_seeds() {
     assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
         .connected
         == 1));
-    assert_eq!(seen.peers[0].addr(), remote.local_addr().unwrap());
-    reactor.stop().unwrap();
+    assert_eq!(seen.peers[0].peer_addr(), remote.local_addr().unwrap());
+    reactor.shutdown().unwrap();
 }
 
 #[test]
 fn a_refused_connection_is_a_failed_dial() {
-    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    let mut reactor = Builder::new(manual_config()).build().unwrap();
     reactor.start().unwrap();
     let id = reactor.connect(refused_addr(), false).unwrap();
     let mut seen = Seen::default();
@@ -143,7 +150,7 @@ fn a_refused_connection_is_a_failed_dial() {
         .is_empty()));
     assert_eq!(seen.gave_up, [(id, Reason::DialFailed(DialError::Refused))]);
     assert_eq!(reactor.sockets(), 0);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
@@ -153,7 +160,7 @@ fn a_dial_that_never_completes_hits_the_cores_timeout() {
         dial_timeout: Duration::from_millis(300),
         ..manual_config()
     };
-    let mut reactor = Reactor::builder(config).build().unwrap();
+    let mut reactor = Builder::new(config).build().unwrap();
     reactor.start().unwrap();
     let started = std::time::Instant::now();
     let id = reactor.connect(full.addr, false).unwrap();
@@ -172,13 +179,13 @@ fn a_dial_that_never_completes_hits_the_cores_timeout() {
     assert_eq!((stats.dial_timeouts, stats.dial_successes), (1, 0));
     // The cancelled dial's socket is closed.
     assert_eq!(reactor.sockets(), 0);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
 fn a_peer_reset_mid_connection_reaches_the_manager_as_closed() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    let mut reactor = Builder::new(manual_config()).build().unwrap();
     reactor.start().unwrap();
     let id = reactor.connect(remote.local_addr().unwrap(), true).unwrap();
     let mut seen = Seen::default();
@@ -205,13 +212,13 @@ fn a_peer_reset_mid_connection_reaches_the_manager_as_closed() {
     // A permanent peer: the manager schedules its redial.
     assert_eq!(reactor.manager().counts().permanent_pending, 1);
     assert_eq!(reactor.manager().stats().retries_scheduled, 1);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
 fn a_close_from_the_manager_shuts_the_applications_stream_down() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut reactor = Reactor::builder(manual_config()).build().unwrap();
+    let mut reactor = Builder::new(manual_config()).build().unwrap();
     reactor.start().unwrap();
     let id = reactor
         .connect(remote.local_addr().unwrap(), false)
@@ -239,24 +246,24 @@ fn a_close_from_the_manager_shuts_the_applications_stream_down() {
     // The drop after the manager's close is not reported again.
     assert_eq!(seen.disconnected, [(id, Reason::Disconnected)]);
     assert_eq!(reactor.manager().stats().ignored_inputs, 0);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
 fn an_address_in_use_is_a_clear_error_naming_it() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let error = Reactor::builder(manual_config())
+    let error = Builder::new(manual_config())
         .listen(addr)
         .build()
         .unwrap_err();
     assert!(
-        matches!(&error, Error::Listen { addr: a, source } if *a == addr && source.kind() == std::io::ErrorKind::AddrInUse),
+        matches!(&error, BuildError::Listen { addr: a, source } if *a == addr && source.kind() == std::io::ErrorKind::AddrInUse),
         "{error:?}"
     );
     let message = error.to_string();
     assert!(message.contains(&addr.to_string()), "{message}");
-    assert!(message.contains("already in use"), "{message}");
+    assert!(message.contains("in use"), "{message}");
 }
 
 #[test]
@@ -265,11 +272,11 @@ fn inbound_beyond_max_inbound_is_closed_on_arrival() {
         max_inbound: 1,
         ..manual_config()
     };
-    let mut reactor = Reactor::builder(config)
+    let mut reactor = Builder::new(config)
         .listen("127.0.0.1:0".parse().unwrap())
         .build()
         .unwrap();
-    let addr = reactor.local_addrs()[0];
+    let addr = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     let first = std::net::TcpStream::connect(addr).unwrap();
     let mut seen = Seen::default();
@@ -287,36 +294,39 @@ fn inbound_beyond_max_inbound_is_closed_on_arrival() {
     assert_eq!(second.read(&mut [0u8; 8]).unwrap(), 0);
     assert_eq!(seen.connected, 1);
     drop(first);
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
 fn run_refuses_a_reactor_built_into_another_poll() {
     let poll = mio::Poll::new().unwrap();
-    let mut reactor = Reactor::builder(manual_config())
-        .build_in(poll.registry(), Token(0)..Token(8))
+    let mut reactor = Builder::new(manual_config())
+        .runtime(Mio::embedded(poll.registry(), Token(0)..Token(8)).unwrap())
+        .build()
         .unwrap();
     let error = reactor
         .run_for(Duration::from_millis(1), |_, _| {})
         .unwrap_err();
-    assert!(matches!(error, Error::Embedded), "{error}");
+    assert!(
+        matches!(&error, Error::Io(e) if e.kind() == std::io::ErrorKind::Unsupported),
+        "{error}"
+    );
+    assert!(error.to_string().contains("handle_event"), "{error}");
 }
 
 #[test]
 fn a_token_range_too_small_for_the_listeners_is_an_error() {
     let poll = mio::Poll::new().unwrap();
-    let error = Reactor::builder(manual_config())
+    let error = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
-        .build_in(poll.registry(), Token(5)..Token(6))
+        .runtime(Mio::embedded(poll.registry(), Token(5)..Token(6)).unwrap())
+        .build()
         .unwrap_err();
+    assert!(matches!(error, BuildError::Runtime(_)), "{error:?}");
     assert!(
-        matches!(
-            error,
-            Error::Tokens {
-                needed: 2,
-                available: 1
-            }
-        ),
+        error
+            .to_string()
+            .contains("has 1 tokens; the reactor needs at least 2"),
         "{error}"
     );
 }
@@ -327,18 +337,18 @@ fn listens_on_ipv6_loopback_when_available() {
         eprintln!("no IPv6 loopback here; skipped");
         return;
     }
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("[::1]:0".parse().unwrap())
         .build()
         .unwrap();
-    let addr = reactor.local_addrs()[0];
+    let addr = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     reactor.connect(addr, false).unwrap();
     let mut seen = Seen::default();
     assert!(run_until(&mut reactor, &mut seen, LIMIT, |seen, _| seen
         .connected
         == 2));
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }
 
 #[test]
@@ -348,7 +358,7 @@ fn dropping_a_permanent_peers_old_connection_does_not_close_its_redial() {
         retry_interval: Duration::from_millis(50),
         ..manual_config()
     };
-    let mut reactor = Reactor::builder(config).build().unwrap();
+    let mut reactor = Builder::new(config).build().unwrap();
     reactor.start().unwrap();
     let id = reactor.connect(remote.local_addr().unwrap(), true).unwrap();
     let mut seen = Seen::default();
@@ -382,5 +392,5 @@ fn dropping_a_permanent_peers_old_connection_does_not_close_its_redial() {
         .len()
         == 2));
     assert_eq!(seen.disconnected[1], (id, Reason::PeerClosed));
-    reactor.stop().unwrap();
+    reactor.shutdown().unwrap();
 }

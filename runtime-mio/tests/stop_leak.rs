@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{fd_count, full_listener, manual_config, read_to_end, run_until, Seen};
 use connmgr::Reason;
-use connmgr_mio::Reactor;
+use connmgr_mio::Builder;
 
 const DIALS: usize = 20;
 
@@ -18,12 +18,12 @@ fn stop_with_dials_in_flight_leaks_no_descriptor() {
     let before = fd_count();
 
     let trace = std::env::temp_dir().join(format!("connmgr-mio-leak-{}.jsonl", std::process::id()));
-    let mut reactor = Reactor::builder(manual_config())
+    let mut reactor = Builder::new(manual_config())
         .listen("127.0.0.1:0".parse().unwrap())
         .record_trace(&trace)
         .build()
         .unwrap();
-    let own = reactor.local_addrs()[0];
+    let own = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     // One connection established (both ends held by the application)...
     reactor.connect(own, false).unwrap();
@@ -50,7 +50,7 @@ fn stop_with_dials_in_flight_leaks_no_descriptor() {
     let during = fd_count();
     assert!(during >= before + DIALS + 3, "{before} then {during}");
 
-    let stats = reactor.stop().unwrap();
+    let stats = reactor.shutdown().unwrap();
     assert_eq!(stats.gave_up as usize, DIALS);
     assert_eq!(reactor.sockets(), 0);
     // The application's peers were shut down: they read EOF and are dropped.

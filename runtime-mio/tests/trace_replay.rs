@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{refused_addr, run_until, Seen};
 use connmgr::trace::{self, ReplayReport};
 use connmgr::{Config, Direction};
-use connmgr_mio::{Reactor, StaticList};
+use connmgr_mio::{Builder, StaticList};
 
 #[test]
 fn a_recorded_run_replays_identically() {
@@ -24,16 +24,16 @@ fn a_recorded_run_replays_identically() {
         target_outbound: 2,
         ..Config::default()
     };
-    let mut reactor = Reactor::builder(config)
+    let mut reactor = Builder::new(config)
         .listen("127.0.0.1:0".parse().unwrap())
-        .source(StaticList::new(vec![
+        .address_source(Box::new(StaticList::new(vec![
             refused_addr(),
             remote.local_addr().unwrap(),
-        ]))
+        ])))
         .record_trace(&path)
         .build()
         .unwrap();
-    let own = reactor.local_addrs()[0];
+    let own = reactor.listen_addrs()[0];
     reactor.start().unwrap();
     reactor.connect(own, false).unwrap();
     let mut seen = Seen::default();
@@ -51,7 +51,7 @@ fn a_recorded_run_replays_identically() {
     let automatic = seen
         .peers
         .iter()
-        .position(|p| p.addr() == remote.local_addr().unwrap())
+        .position(|p| p.peer_addr() == remote.local_addr().unwrap())
         .unwrap();
     drop(seen.peers.swap_remove(automatic));
     let inbound = seen
@@ -67,7 +67,7 @@ fn a_recorded_run_replays_identically() {
         Duration::from_secs(10),
         |seen, r| seen.disconnected.len() >= 2 && r.manager().counts().automatic_established == 2
     ));
-    let stats = reactor.stop().unwrap();
+    let stats = reactor.shutdown().unwrap();
     drop(reactor);
 
     let file = std::fs::File::open(&path).unwrap();
@@ -90,10 +90,10 @@ fn a_recorded_run_replays_identically() {
 #[test]
 fn a_trace_can_go_to_any_writer() {
     #[derive(Clone, Default)]
-    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Shared {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(buf);
+            self.0.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -101,7 +101,7 @@ fn a_trace_can_go_to_any_writer() {
         }
     }
     let buffer = Shared::default();
-    let mut reactor = Reactor::builder(common::manual_config())
+    let mut reactor = Builder::new(common::manual_config())
         .record_trace_to(buffer.clone())
         .build()
         .unwrap();
@@ -114,7 +114,7 @@ fn a_trace_can_go_to_any_writer() {
         Duration::from_secs(10),
         |seen, _| !seen.gave_up.is_empty()
     ));
-    reactor.stop().unwrap();
-    let bytes = buffer.0.borrow().clone();
+    reactor.shutdown().unwrap();
+    let bytes = buffer.0.lock().unwrap().clone();
     assert!(trace::replay(&bytes[..]).unwrap().is_identical());
 }

@@ -14,14 +14,13 @@ use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_io::Async;
 use connmgr::{ConnId, Direction};
+use connmgr_net::driver::PeerLink;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-
-use crate::chan::Sender;
 
 /// A connection the manager established (or accepted) and handed over: read
 /// and write it with futures-io's traits. Dropping it, closing it, or
@@ -30,40 +29,22 @@ use crate::chan::Sender;
 /// fail.
 pub struct PeerStream {
     io: Arc<Async<TcpStream>>,
-    id: ConnId,
-    peer_addr: SocketAddr,
-    direction: Direction,
-    permanent: bool,
-    closed: Option<Sender<ConnId>>,
+    link: PeerLink,
 }
 
 impl PeerStream {
-    pub(crate) fn new(
-        io: Arc<Async<TcpStream>>,
-        id: ConnId,
-        peer_addr: SocketAddr,
-        direction: Direction,
-        permanent: bool,
-        closed: Sender<ConnId>,
-    ) -> PeerStream {
-        PeerStream {
-            io,
-            id,
-            peer_addr,
-            direction,
-            permanent,
-            closed: Some(closed),
-        }
+    pub(crate) fn new(io: Arc<Async<TcpStream>>, link: PeerLink) -> PeerStream {
+        PeerStream { io, link }
     }
 
     /// The manager's id of this connection.
     pub fn id(&self) -> ConnId {
-        self.id
+        self.link.id()
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.peer_addr
+        self.link.peer_addr()
     }
 
     /// The local address.
@@ -73,60 +54,41 @@ impl PeerStream {
 
     /// Who dialled.
     pub fn direction(&self) -> Direction {
-        self.direction
+        self.link.direction()
     }
 
     /// Whether the manager redials this peer when the connection ends.
     pub fn is_permanent(&self) -> bool {
-        self.permanent
-    }
-
-    /// The socket, for options (`set_nodelay`, …). Reading or writing
-    /// through it bypasses the end-of-stream reporting.
-    pub fn get_ref(&self) -> &TcpStream {
-        self.io.get_ref()
+        self.link.is_permanent()
     }
 
     /// Whether the manager has been told this connection ended.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_none()
+        self.link.is_closed()
     }
 
-    fn report_closed(&mut self) {
-        if let Some(tx) = self.closed.take() {
-            let _ = tx.send(self.id);
-        }
+    /// The socket, for options (`set_nodelay`, …). Reading or
+    /// writing through it bypasses the end-of-stream reporting.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.io.get_ref()
     }
 
+    /// Reports the end on an error, or on a value `eof` says is the end.
     fn track<T>(
         &mut self,
         poll: Poll<io::Result<T>>,
         eof: impl Fn(&T) -> bool,
     ) -> Poll<io::Result<T>> {
-        match &poll {
-            Poll::Ready(Ok(value)) if eof(value) => self.report_closed(),
-            Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => self.report_closed(),
-            _ => {}
+        if matches!(&poll, Poll::Ready(Ok(value)) if eof(value)) {
+            self.link.report_closed();
         }
-        poll
-    }
-}
-
-impl Drop for PeerStream {
-    fn drop(&mut self) {
-        self.report_closed();
+        poll.map(|result| self.link.track(result))
     }
 }
 
 impl fmt::Debug for PeerStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerStream")
-            .field("id", &self.id)
-            .field("peer_addr", &self.peer_addr)
-            .field("direction", &self.direction)
-            .field("permanent", &self.permanent)
-            .field("closed", &self.is_closed())
-            .finish()
+        f.debug_tuple("PeerStream").field(&self.link).finish()
     }
 }
 
@@ -184,17 +146,10 @@ impl AsyncWrite for PeerStream {
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let result = socket2::SockRef::from(this.io.get_ref()).shutdown(Shutdown::Write);
-        this.report_closed();
+        this.link.report_closed();
         Poll::Ready(match result {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         })
-    }
-}
-
-/// Carries out a `Close` for a stream the application may hold.
-pub(crate) fn shut_down(weak: &Weak<Async<TcpStream>>) {
-    if let Some(io) = weak.upgrade() {
-        let _ = socket2::SockRef::from(io.get_ref()).shutdown(Shutdown::Both);
     }
 }

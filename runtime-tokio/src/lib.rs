@@ -1,47 +1,21 @@
 //! The [`connmgr`] state machine on real sockets, with tokio.
 //!
-//! # What this adapter does, and what it never decides
-//!
-//! The core ([`connmgr::ConnManager`]) makes every decision: which address
-//! to dial and when, when a dial has taken too long, when to retry, whether
-//! to admit an inbound connection, when to pause a listener. This crate only
-//! carries its decisions out and reports what happened:
-//!
-//! - one task owns the core, feeds it every event with the current time,
-//!   performs the actions it drains, and sleeps until the next event or the
-//!   core's `poll_timeout`;
-//! - `Dial` runs `TcpStream::connect` in its own task, aborted on
-//!   `CancelDial` (the core owns the dial timeout: the adapter adds none);
-//!   the result goes back as `DialResult`, io errors mapped onto
-//!   [`DialError`](connmgr::DialError) kinds;
-//! - `RequestAddress` is answered from the [`AddressSource`] (by default a
-//!   [`BookSource`](connmgr_store::BookSource): btcd's address book, seeded
-//!   and saved to a peers file), which is told of outbound connections
-//!   (`connected`) and of accepted peers (`learned`);
-//! - each listener's accept loop reports `Accepted` and `AcceptFailed`, and
-//!   obeys `PauseListener`/`ResumeListener`: after an error it accepts
-//!   again only once the core has decided, so EMFILE never makes it spin
-//!   (unless the config says not to pause, as btcd's does); the errors
-//!   accept(2) says to retry (a connection that died in the queue) are
-//!   retried at once and not reported;
-//! - every connection is handed to the application as a [`PeerStream`] it
-//!   owns; the stream reports `Closed` when the application drops or shuts
-//!   it down or reads end-of-file or an error; a `Close` of a stream the
-//!   application holds is carried out with `shutdown(2)` (see
-//!   [`PeerStream`] for how, without duplicating descriptors);
-//! - [`Handle::shutdown`] feeds `Stop`, waits until every dial, listener
-//!   and connection the manager owns is closed, flushes the trace, saves the
-//!   address book and returns the final [`Stats`](connmgr::Stats).
+//! This crate is the shared async driver of [`connmgr_net::driver`] on
+//! tokio: a [`Runtime`](connmgr_net::driver::Runtime) implementation
+//! ([`Tokio`]), the application's end of a connection ([`PeerStream`], with
+//! tokio's `AsyncRead`/`AsyncWrite`), and `spawn` on tokio's executor.
+//! Everything else, and every decision, is shared: the core decides, the
+//! driver (documented in [`connmgr_net::driver`]) carries its decisions out,
+//! and [`Builder`] is the setup path every runtime uses.
 //!
 //! Time: the core's [`Instant`](connmgr::Instant) is nanoseconds since the
-//! Unix epoch (the wall clock read once at start, plus tokio's monotonic
-//! time since), so the times a persisted address book keeps stay meaningful
-//! across restarts.
+//! Unix epoch, read on tokio's clock, so a runtime whose time is paused in a
+//! test moves the core's time too.
 //!
 //! Every input can be recorded with one builder call
-//! ([`Builder::record_trace`]) and replayed with
-//! [`connmgr::trace::replay`] or `connmgr replay`: the replay must be
-//! identical, since every decision is the core's.
+//! ([`Builder::record_trace`]) and replayed with [`connmgr::trace::replay`]
+//! or `connmgr replay`: the replay must be identical, since every decision
+//! is the core's.
 //!
 //! # Example
 //!
@@ -87,32 +61,46 @@
 //! # }
 //! ```
 //!
+//! [`Builder::spawn`] runs the driver on the current runtime (or the one
+//! given with [`Builder::runtime`]); [`Builder::build`] returns it as
+//! a future to run yourself.
+//!
 //! # Layout
 //!
-//! `builder.rs` configures and spawns; `driver.rs` is the task that owns
-//! the core; `listener.rs` runs the accept loops; `stream.rs` is the
-//! application's end of a connection; `handle.rs` and `events.rs` are the
-//! application's side of the channels; `clock.rs` puts the core's time on
-//! tokio's clock; `errors.rs` names what can go wrong. Listening sockets
-//! (with the system's `somaxconn` backlog), the clock mapping and the
-//! meaning of socket errors come from `connmgr-net`, shared with the smol
-//! and mio adapters.
+//! `runtime.rs` is [`Tokio`], the runtime trait on tokio's sockets, timer
+//! and clock; `stream.rs` is [`PeerStream`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod builder;
-mod clock;
-mod driver;
-mod errors;
-mod events;
-mod handle;
-mod listener;
+mod runtime;
 mod stream;
 
-pub use builder::Builder;
-pub use connmgr_store::AddressSource;
-pub use errors::{Error, PersistError, SpawnError};
-pub use events::{Event, Events};
-pub use handle::Handle;
+pub use connmgr_net::driver::{Driver, Handle};
+pub use connmgr_net::{BuildError, Error, PersistError};
+pub use connmgr_store::{AddressSource, BookSource, StaticList};
+pub use runtime::Tokio;
 pub use stream::PeerStream;
+
+/// Configures and starts a connection manager on tokio: see
+/// [`connmgr_net::Builder`] for every option.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = connmgr::Config::default();
+/// config.target_outbound = 8;
+/// let (handle, mut events) = connmgr_tokio::Builder::new(config)
+///     .listen("0.0.0.0:8333".parse()?)
+///     .seeds(["203.0.113.7:8333".parse()?])
+///     .peers_file("peers.json")
+///     .record_trace("node.trace.jsonl")
+///     .spawn()?;
+/// # Ok(()) }
+/// ```
+pub type Builder = connmgr_net::Builder<Tokio>;
+
+/// What happened to a peer, with its [`PeerStream`] on `Connected`.
+pub type Event = connmgr::Event<PeerStream>;
+
+/// The stream of [`Event`]s of one manager.
+pub type Events = connmgr_net::driver::Events<PeerStream>;

@@ -33,9 +33,9 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use connmgr::{ConnId, Direction};
+use connmgr_net::driver::PeerLink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 /// A connection the manager established (or accepted) and handed over: read
 /// and write it like a [`TcpStream`]. Dropping it, shutting it down, or
@@ -44,41 +44,22 @@ use tokio::sync::mpsc;
 /// `remove` or shutdown), reads return end-of-file and writes fail.
 pub struct PeerStream {
     io: Arc<TcpStream>,
-    id: ConnId,
-    peer_addr: SocketAddr,
-    direction: Direction,
-    permanent: bool,
-    /// Where to report the end; `None` once reported.
-    closed: Option<mpsc::UnboundedSender<ConnId>>,
+    link: PeerLink,
 }
 
 impl PeerStream {
-    pub(crate) fn new(
-        io: Arc<TcpStream>,
-        id: ConnId,
-        peer_addr: SocketAddr,
-        direction: Direction,
-        permanent: bool,
-        closed: mpsc::UnboundedSender<ConnId>,
-    ) -> PeerStream {
-        PeerStream {
-            io,
-            id,
-            peer_addr,
-            direction,
-            permanent,
-            closed: Some(closed),
-        }
+    pub(crate) fn new(io: Arc<TcpStream>, link: PeerLink) -> PeerStream {
+        PeerStream { io, link }
     }
 
     /// The manager's id of this connection.
     pub fn id(&self) -> ConnId {
-        self.id
+        self.link.id()
     }
 
     /// The remote address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.peer_addr
+        self.link.peer_addr()
     }
 
     /// The local address.
@@ -88,61 +69,30 @@ impl PeerStream {
 
     /// Who dialled.
     pub fn direction(&self) -> Direction {
-        self.direction
+        self.link.direction()
     }
 
     /// Whether the manager redials this peer when the connection ends.
     pub fn is_permanent(&self) -> bool {
-        self.permanent
-    }
-
-    /// The socket, for options (`set_nodelay`, …) and readiness. Reading or
-    /// writing through it bypasses the end-of-stream reporting: prefer the
-    /// stream's own `AsyncRead`/`AsyncWrite`.
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.io
+        self.link.is_permanent()
     }
 
     /// Whether the manager has been told this connection ended.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_none()
+        self.link.is_closed()
     }
 
-    fn report_closed(&mut self) {
-        if let Some(tx) = self.closed.take() {
-            // The manager may be gone already: then nobody needs to know.
-            let _ = tx.send(self.id);
-        }
-    }
-
-    /// Reports the end of the connection on end-of-file or a hard error.
-    fn track<T>(&mut self, result: &io::Result<T>) {
-        if let Err(e) = result {
-            if !matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) {
-                self.report_closed();
-            }
-        }
-    }
-}
-
-impl Drop for PeerStream {
-    fn drop(&mut self) {
-        self.report_closed();
+    /// The socket, for options (`set_nodelay`, …) and
+    /// readiness. Reading or writing through it bypasses the end-of-stream
+    /// reporting: prefer the stream's own `AsyncRead`/`AsyncWrite`.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.io
     }
 }
 
 impl fmt::Debug for PeerStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerStream")
-            .field("id", &self.id)
-            .field("peer_addr", &self.peer_addr)
-            .field("direction", &self.direction)
-            .field("permanent", &self.permanent)
-            .field("closed", &self.is_closed())
-            .finish()
+        f.debug_tuple("PeerStream").field(&self.link).finish()
     }
 }
 
@@ -159,13 +109,13 @@ impl AsyncRead for PeerStream {
         loop {
             let ready = ready!(this.io.poll_read_ready(cx));
             if let Err(e) = ready {
-                this.report_closed();
+                this.link.report_closed();
                 return Poll::Ready(Err(e));
             }
             let result = this.io.try_read(buf.initialize_unfilled());
             match result {
                 Ok(0) => {
-                    this.report_closed();
+                    this.link.report_closed();
                     return Poll::Ready(Ok(()));
                 }
                 Ok(n) => {
@@ -175,7 +125,7 @@ impl AsyncRead for PeerStream {
                 // Readiness was stale; `try_read` cleared it: wait again.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => {
-                    this.report_closed();
+                    this.link.report_closed();
                     return Poll::Ready(Err(e));
                 }
             }
@@ -191,13 +141,12 @@ impl AsyncWrite for PeerStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
-            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.report_closed())?;
+            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.link.report_closed())?;
             let result = this.io.try_write(buf);
             if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
                 continue;
             }
-            this.track(&result);
-            return Poll::Ready(result);
+            return Poll::Ready(this.link.track(result));
         }
     }
 
@@ -208,13 +157,12 @@ impl AsyncWrite for PeerStream {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
-            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.report_closed())?;
+            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.link.report_closed())?;
             let result = this.io.try_write_vectored(bufs);
             if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
                 continue;
             }
-            this.track(&result);
-            return Poll::Ready(result);
+            return Poll::Ready(this.link.track(result));
         }
     }
 
@@ -232,21 +180,12 @@ impl AsyncWrite for PeerStream {
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let result = socket2::SockRef::from(&*this.io).shutdown(Shutdown::Write);
-        this.report_closed();
+        this.link.report_closed();
         Poll::Ready(match result {
             // Already shut down by the manager or reset by the peer: closed
             // either way.
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         })
-    }
-}
-
-/// Carries out a `Close` for a stream the application may hold:
-/// `shutdown(2)` both directions if it is still open.
-pub(crate) fn shut_down(weak: &std::sync::Weak<TcpStream>) {
-    if let Some(io) = weak.upgrade() {
-        // ENOTCONN (already reset) is fine: it is closed either way.
-        let _ = socket2::SockRef::from(&*io).shutdown(Shutdown::Both);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connmgr::{DialError, Direction, Reason};
 use connmgr_store::StaticList;
-use connmgr_tokio::{Builder, Error, Event, SpawnError};
+use connmgr_tokio::{BuildError, Builder, Error, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::*;
@@ -290,7 +290,7 @@ async fn an_address_in_use_is_a_clear_error_naming_it() {
             .spawn()
             .unwrap_err();
         assert!(
-            matches!(&err, SpawnError::Listen { addr: a, .. } if *a == addr),
+            matches!(&err, BuildError::Listen { addr: a, .. } if *a == addr),
             "{err:?}"
         );
         let text = err.to_string();
@@ -309,7 +309,8 @@ async fn spawning_outside_a_runtime_says_so() {
     let err = std::thread::spawn(|| Builder::new(config()).spawn().map(drop).unwrap_err())
         .join()
         .unwrap();
-    assert!(matches!(err, SpawnError::NoRuntime), "{err}");
+    assert!(matches!(err, BuildError::Runtime(_)), "{err}");
+    assert!(err.to_string().contains("within a tokio runtime"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

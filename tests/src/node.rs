@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
 use connmgr::trace::TraceWriter;
-use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant};
+use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
 
 use crate::invariants::{Checker, Violation};
 
@@ -123,9 +123,15 @@ impl Node {
         }
     }
 
-    /// A new life after a crash: a fresh manager and checker, the book it had
-    /// saved, no sockets.
-    pub fn restart(&mut self, now: Instant, book: AddrBook) {
+    /// The seed of this node's next life: a function of the current one.
+    pub fn next_life_seed(&self) -> Seed {
+        let current = self.config.rng_seed.unwrap_or(Seed::from_u64(0));
+        Seed::from_u64(current.keys().jitter)
+    }
+
+    /// A new life after a crash: a fresh manager (on `seed`) and checker,
+    /// the book it had saved, no sockets.
+    pub fn restart(&mut self, now: Instant, seed: Seed, book: AddrBook) {
         self.stats.checks += self.checker.checks();
         self.stats.largest_backoff = self
             .stats
@@ -134,7 +140,7 @@ impl Node {
         let old = self.mgr.stats();
         self.stats.dials += old.dials;
         self.stats.failures += old.dial_failures + old.address_failures;
-        self.config.rng_seed = self.config.rng_seed.wrapping_add(1);
+        self.config.rng_seed = Some(seed);
         self.mgr = ConnManager::new(self.config.clone(), now).expect("valid config");
         self.checker = Checker::new(&self.config);
         self.book = book;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy, Snapshot};
 use connmgr::{AcceptError, Action, Config, ConnId, DialError, Input, Instant, ListenerId};
-use connmgr::{Direction, PeerEvent, Rng};
+use connmgr::{Direction, PeerEvent, Rng, Seed};
 
 use crate::addresses::node_addresses;
 use crate::faults::FaultProfile;
@@ -218,12 +218,13 @@ impl Sim {
         let mut queue = BTreeMap::new();
         let mut seq = 0;
         for (i, addr) in addrs.iter().enumerate() {
-            let node_seed = cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let node_seed =
+                Seed::from_u64(cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let config = Config {
-                rng_seed: node_seed,
+                rng_seed: Some(node_seed),
                 ..cfg.node_config.clone()
             };
-            let mut book = AddrBook::new(node_seed.rotate_left(17));
+            let mut book = AddrBook::new(node_seed.keys().book);
             let empty = rng.unit() < cfg.faults.empty_books;
             if empty {
                 let at = Instant::ZERO + Duration::from_secs(30 + rng.below(90));
@@ -397,10 +398,13 @@ impl Sim {
             Event::Faults => self.random_faults()?,
             Event::Crash { node } => self.crash(node),
             Event::Restart { node, book } => {
-                let seed = self.nodes[node].config.rng_seed.rotate_left(29);
+                // A new life draws a new seed, as a restarted process would;
+                // here it follows from the last one, so the run replays.
+                let seed = self.nodes[node].next_life_seed();
+                let key = seed.keys().book;
                 let book =
-                    AddrBook::from_snapshot(&book, seed).unwrap_or_else(|_| AddrBook::new(seed));
-                self.nodes[node].restart(self.now, book);
+                    AddrBook::from_snapshot(&book, key).unwrap_or_else(|_| AddrBook::new(key));
+                self.nodes[node].restart(self.now, seed, book);
                 self.feed(node, Input::Start)?;
             }
             Event::RestartAll => {

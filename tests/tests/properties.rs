@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use connmgr::{
     AcceptError, Action, AddressError, Config, ConnId, ConnManager, ConnState, DialError, Input,
-    Instant, ListenerId, PeerEvent, Subnet,
+    Instant, ListenerId, PeerEvent, Seed, Subnet,
 };
 use connmgr_sim::Checker;
 use proptest::prelude::*;
@@ -163,7 +163,9 @@ fn pick<T: Copy>(set: &BTreeSet<T>, i: usize) -> Option<T> {
 
 /// Runs the steps under the shared invariant checker; returns the action log.
 fn run(config: &Config, steps: &[(i64, Step)]) -> Result<Vec<(Instant, Action)>, TestCaseError> {
-    let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
+    let mut seeded = config.clone();
+    seeded.rng_seed.get_or_insert(Seed::from_u64(0));
+    let mut mgr = ConnManager::new(seeded, Instant::ZERO).unwrap();
     let mut checker = Checker::new(config);
     let mut now = Instant::ZERO;
     let mut rt = Runtime::default();
@@ -261,7 +263,11 @@ proptest! {
 /// The state query agrees with the events: finished ids report `Finished`.
 #[test]
 fn finished_ids_report_finished_and_unknown_ids_unknown() {
-    let mut mgr = ConnManager::new(Config::btcd(), Instant::ZERO).unwrap();
+    let config = Config {
+        rng_seed: Some(Seed::from_u64(0)),
+        ..Config::btcd()
+    };
+    let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();
     assert_eq!(mgr.state(ConnId::from_raw(1)), ConnState::Unknown);
     let id = mgr.connect(Instant::ZERO, addr(0), false).unwrap();
     mgr.remove(Instant::ZERO, id).unwrap();

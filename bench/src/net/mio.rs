@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use connmgr::Config;
-use connmgr_mio::{Event, Peer, Reactor, StaticList};
+use connmgr_mio::{Builder, Event, Mio, Peer, Reactor, StaticList};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
@@ -24,7 +24,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// The harness: `k` listeners in a `Poll`, and a reactor in the same `Poll`
 /// targeting `n` automatic outbound connections, its address source
 /// cycling over the listeners.
-fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor<StaticList>)> {
+fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor)> {
     let poll = Poll::new()?;
     let mut mio_listeners = Vec::with_capacity(k);
     for (i, listener) in listeners(k)?.into_iter().enumerate() {
@@ -45,9 +45,10 @@ fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor<Static
         max_inbound: n,
         ..Config::btcd()
     };
-    let reactor = Reactor::builder(config)
-        .source(StaticList::new(addrs))
-        .build_in(poll.registry(), REACTOR_TOKENS)?;
+    let reactor = Builder::new(config)
+        .address_source(Box::new(StaticList::new(addrs)))
+        .runtime(Mio::embedded(poll.registry(), REACTOR_TOKENS)?)
+        .build()?;
     Ok((poll, mio_listeners, reactor))
 }
 
@@ -71,7 +72,7 @@ pub fn establish(n: usize, k: usize, timeout: Duration) -> Result<Establish> {
     // non-blocking even on loopback) would be queued here.
     while peers.len() < n && !meter.expired() {
         while let Some(event) = reactor.next_event() {
-            if let Event::Connected(peer) = event {
+            if let Event::Connected { stream: peer, .. } = event {
                 peers.push(peer);
             }
         }
@@ -108,7 +109,7 @@ pub fn establish(n: usize, k: usize, timeout: Duration) -> Result<Establish> {
         }
     }
     drop(peers);
-    reactor.stop()?;
+    reactor.shutdown()?;
     Ok(Establish {
         secs,
         rss_kb,
@@ -136,7 +137,10 @@ pub fn churn(n: usize, k: usize, conns: u64, timeout: Duration) -> Result<Churn>
     reactor.start()?;
     'run: while !meter.expired() {
         while let Some(event) = reactor.next_event() {
-            if let Event::Connected(mut peer) = event {
+            if let Event::Connected {
+                stream: mut peer, ..
+            } = event
+            {
                 done += 1;
                 if done >= conns {
                     break 'run;
@@ -176,7 +180,7 @@ pub fn churn(n: usize, k: usize, conns: u64, timeout: Duration) -> Result<Churn>
     let secs = meter.secs();
     let cpu_us = meter.cpu_us();
     drop(peers);
-    reactor.stop()?;
+    reactor.shutdown()?;
     Ok(Churn {
         conns: done,
         secs,

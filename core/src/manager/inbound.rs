@@ -54,6 +54,7 @@ impl ConnManager {
             addr: remote,
             direction: Direction::Inbound,
             permanent: false,
+            stream: (),
         }));
         id
     }

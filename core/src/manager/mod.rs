@@ -68,16 +68,17 @@ pub struct ConnManager {
 
 impl ConnManager {
     /// A stopped-before-started manager; nothing happens until `Start`.
-    /// Fails if the config does not [validate](Config::validate).
+    /// Fails if the config does not [validate](Config::validate) or has no
+    /// [`rng_seed`](Config::rng_seed) (the core draws no randomness itself:
+    /// the runtimes' builders draw the seed from the operating system).
     pub fn new(config: Config, now: Instant) -> Result<ConnManager, ConfigError> {
         config.validate()?;
-        let mut rng = Rng::new(config.rng_seed);
-        let eviction_key = rng.next_u64();
+        let keys = config.rng_seed.ok_or(ConfigError::NoSeed)?.keys();
         Ok(ConnManager {
-            inbound: InboundIndex::new(eviction_key),
+            inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
             scores: IdMap::default(),
-            rng,
+            rng: Rng::new(keys.jitter),
             config,
             now,
             lifecycle: Lifecycle::Idle,

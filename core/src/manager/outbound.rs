@@ -216,6 +216,7 @@ impl ConnManager {
                 addr,
                 direction,
                 permanent,
+                stream: (),
             }));
         }
         Ok(())

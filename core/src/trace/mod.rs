@@ -13,10 +13,12 @@
 //!
 //! Line 1 is the header. It names the format and its version, the crate
 //! version that wrote it (informational: replay is checked, not trusted), the
-//! instant given to [`ConnManager::new`] and the [`Config`]:
+//! instant given to [`ConnManager::new`] and the [`Config`], whose
+//! `rng_seed` is the secret the run's keys derive from (a trace is as
+//! secret as the node's keys: keep it where the peers file is kept):
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":1,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…}}
+//! {"format":"connmgr-trace","version":2,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…}}
 //! ```
 //!
 //! Every further line is one input with the time it was handled, in
@@ -38,8 +40,8 @@
 //! # The pieces
 //!
 //! - [`Recorder`]: a [`ConnManager`] and a [`TraceWriter`] in one; what a
-//!   runtime uses. `handle` forwards the input, drains the actions, records
-//!   both and returns them.
+//!   runtime uses. It drains like the manager (`handle`, `poll_action`,
+//!   `poll_timeout`) and records each input with its actions.
 //! - [`TraceWriter`]: writes the header and the records to any
 //!   [`std::io::Write`]; the core never opens files.
 //! - [`TraceReader`]: reads them back from any [`std::io::BufRead`], with a
@@ -53,23 +55,25 @@
 //!
 //! ```
 //! use connmgr::trace::{self, Recorder, ReplayReport};
-//! use connmgr::{Action, Config, ConnManager, Input, Instant};
+//! use connmgr::{Action, Config, ConnManager, Input, Instant, Seed};
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
+//! config.rng_seed = Some(Seed::from_u64(1)); // the runtimes draw one from the OS
 //! let mgr = ConnManager::new(config, Instant::ZERO).unwrap();
-//! let mut rec = Recorder::new(mgr, Vec::new()).unwrap();
+//! let mut rec = Recorder::new(mgr, Some(Vec::new())).unwrap();
 //!
-//! // The runtime loop: hand every input to the recorder, perform what it returns.
+//! // The runtime loop: hand every input to the recorder, perform what it drains.
 //! let now = Instant::from_secs(1);
-//! let step = rec.handle(now, Input::Start);
-//! let [Action::RequestAddress { id }] = step.actions[..] else { panic!() };
+//! rec.handle(now, Input::Start).unwrap();
+//! let Some(Action::RequestAddress { id }) = rec.poll_action() else { panic!() };
 //! let addr = "203.0.113.7:8333".parse().unwrap();
-//! let step = rec.handle(now, Input::AddressResult { id, result: Ok(addr) });
-//! let [Action::Dial { attempt, .. }] = step.actions[..] else { panic!() };
-//! let _ = rec.handle(now, Input::DialResult { id, attempt, result: Ok(()) });
-//! let _ = rec.handle(Instant::from_secs(2), Input::Stop);
-//! let bytes = rec.finish().unwrap();
+//! rec.handle(now, Input::AddressResult { id, result: Ok(addr) }).unwrap();
+//! let Some(Action::Dial { attempt, .. }) = rec.poll_action() else { panic!() };
+//! rec.handle(now, Input::DialResult { id, attempt, result: Ok(()) }).unwrap();
+//! while rec.poll_action().is_some() {}
+//! rec.handle(Instant::from_secs(2), Input::Stop).unwrap();
+//! let bytes = rec.close().unwrap().unwrap();
 //!
 //! // Anyone holding the bytes can check that this build decides the same.
 //! let report = trace::replay(&bytes[..]).unwrap();
@@ -90,14 +94,18 @@ mod writer;
 
 pub use reader::{Record, TraceReader};
 pub use replay::{replay, Divergence, ReplayReport};
-pub use writer::{Handled, Recorder, TraceWriter};
+pub use writer::{Recorder, TraceWriter};
 
 /// The value of the header's `"format"` field; a first line without it is
 /// not a connmgr trace.
 pub const FORMAT: &str = "connmgr-trace";
 
 /// The format version this build writes and the only one it reads.
-pub const VERSION: u32 = 1;
+///
+/// Version 2 made the config's `rng_seed` a 32-byte secret (64 hex digits)
+/// from which every key derives; a version 1 trace's keys came from a
+/// number by another derivation, so its choices cannot be made again.
+pub const VERSION: u32 = 2;
 
 /// The first line of a trace: what is needed to rebuild the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,6 +227,10 @@ impl fmt::Display for TraceError {
             TraceError::InvalidHeader { line, message } => {
                 write!(f, "line {line}: not a valid connmgr trace header: {message}")
             }
+            TraceError::UnsupportedVersion { line, version: 1 } => write!(
+                f,
+                "line {line}: trace format version 1 is not supported; this build reads version {VERSION}, whose seed is a 32-byte secret (a version 1 trace's choices cannot be made again: record the run anew)"
+            ),
             TraceError::UnsupportedVersion { line, version } => write!(
                 f,
                 "line {line}: trace format version {version} is not supported; this build reads version {VERSION}"

@@ -74,8 +74,8 @@ impl Divergence {
 /// [`TraceReader::replay`].
 ///
 /// ```
-/// # use connmgr::{trace::{replay, TraceWriter}, Config, Input, Instant};
-/// let config = Config::default();
+/// # use connmgr::{trace::{replay, TraceWriter}, Config, Input, Instant, Seed};
+/// let config = Config { rng_seed: Some(Seed::from_u64(1)), ..Config::default() };
 /// let mut w = TraceWriter::new(Vec::new(), &config, Instant::ZERO).unwrap();
 /// w.record(Instant::from_secs(1), &Input::Tick, Some(&[])).unwrap();
 /// let trace = w.into_inner().unwrap();

@@ -1,12 +1,14 @@
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use super::*;
 use crate::{
-    AcceptError, Action, AddressError, ConnId, ConnManager, DialError, Direction, Input,
-    ListenerId, PeerEvent,
+    AcceptError, Action, AddressError, ConnId, ConnManager, DialError, Direction, Ignored, Input,
+    ListenerId, PeerEvent, Seed,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -16,8 +18,22 @@ fn addr(s: &str) -> SocketAddr {
 fn config() -> Config {
     Config {
         target_outbound: 2,
+        rng_seed: Some(Seed::from_u64(1)),
         ..Config::default()
     }
+}
+
+/// What one input gave: its result and the actions drained after it.
+struct Step {
+    result: Result<Option<ConnId>, Ignored>,
+    actions: Vec<Action>,
+}
+
+/// Feeds `input` and drains, as a runtime does.
+fn handle<W: Write>(rec: &mut Recorder<W>, t: Instant, input: Input) -> Step {
+    let result = rec.handle(t, input);
+    let actions = std::iter::from_fn(|| rec.poll_action()).collect();
+    Step { result, actions }
 }
 
 /// The attempt of the `Dial` for `id` among `actions`.
@@ -52,10 +68,10 @@ type Log = Vec<(Instant, Input, Vec<Action>)>;
 /// Returns the trace and every `(t, input, actions)` fed.
 fn real_run() -> (Vec<u8>, Log) {
     let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
-    let mut rec = Recorder::new(mgr, Vec::new()).unwrap();
+    let mut rec = Recorder::new(mgr, Some(Vec::new())).unwrap();
     let mut log = Vec::new();
     let mut feed = |rec: &mut Recorder<Vec<u8>>, t: Instant, input: Input| {
-        let handled = rec.handle(t, input.clone());
+        let handled = handle(rec, t, input.clone());
         log.push((t, input, handled.actions.clone()));
         handled
     };
@@ -209,7 +225,7 @@ fn real_run() -> (Vec<u8>, Log) {
     let _ = feed(&mut rec, secs(40), Input::Closed { id: inbound });
     let step = feed(&mut rec, secs(41), Input::Stop);
     assert!(step.actions.contains(&Action::CloseListeners));
-    (rec.finish().unwrap(), log)
+    (rec.close().unwrap().unwrap(), log)
 }
 
 fn lines(trace: &[u8]) -> Vec<String> {
@@ -281,10 +297,13 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":1,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":2,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
+    // The seed the run used, so a replay makes the same choices.
+    let seed = format!("\"rng_seed\":\"{}\"", Seed::from_u64(1).to_hex());
+    assert!(lines[0].contains(&seed), "{}", lines[0]);
     assert_eq!(
         lines[1],
         r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
@@ -486,8 +505,12 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads version 1"
+        "line 1: trace format version 7 is not supported; this build reads version 2"
     );
+    // A version 1 trace (a numeric seed) is told why it cannot replay.
+    header["version"] = Value::from(1);
+    let err = read_error(&replace_line(&trace, 1, &header.to_string()));
+    assert!(err.to_string().contains("record the run anew"), "{err}");
 }
 
 #[test]
@@ -573,14 +596,25 @@ fn the_reader_stops_after_an_error() {
 fn a_recorder_refuses_a_used_manager() {
     let mut mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
     mgr.start(Instant::ZERO).unwrap();
-    let err = Recorder::new(mgr, Vec::new()).unwrap_err();
+    let err = Recorder::new(mgr, Some(Vec::new())).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
-/// Accepts `budget` writes, then fails every one.
+/// Accepts `budget` writes, then fails every one; what it accepted stays
+/// readable after the recorder is gone.
+#[derive(Clone)]
 struct FailAfter {
     budget: usize,
-    written: Vec<u8>,
+    written: Rc<RefCell<Vec<u8>>>,
+}
+
+impl FailAfter {
+    fn new(budget: usize) -> FailAfter {
+        FailAfter {
+            budget,
+            written: Rc::default(),
+        }
+    }
 }
 
 impl Write for FailAfter {
@@ -589,7 +623,7 @@ impl Write for FailAfter {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
         }
         self.budget -= 1;
-        self.written.extend_from_slice(buf);
+        self.written.borrow_mut().extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -600,19 +634,18 @@ impl Write for FailAfter {
 #[test]
 fn a_write_error_stops_the_recording_but_not_the_manager() {
     let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
-    let out = FailAfter {
-        budget: 2,
-        written: Vec::new(),
-    };
-    let mut rec = Recorder::new(mgr, out).unwrap();
-    let step = rec.handle(Instant::from_secs(1), Input::Start);
+    let out = FailAfter::new(2);
+    let mut rec = Recorder::new(mgr, Some(out.clone())).unwrap();
+    let step = handle(&mut rec, Instant::from_secs(1), Input::Start);
     assert_eq!(step.actions.len(), 2);
     assert!(rec.write_error().is_none());
-    // The third write fails: the actions are still returned.
+    assert!(rec.is_recording());
+    // The third write fails: the actions are still given out.
     let [Action::RequestAddress { id }, _] = step.actions[..] else {
         panic!()
     };
-    let step = rec.handle(
+    let step = handle(
+        &mut rec,
         Instant::from_secs(1),
         Input::AddressResult {
             id,
@@ -624,28 +657,16 @@ fn a_write_error_stops_the_recording_but_not_the_manager() {
         rec.write_error().map(io::Error::kind),
         Some(io::ErrorKind::StorageFull)
     );
-    let _ = rec.handle(Instant::from_secs(2), Input::Tick);
+    assert!(!rec.is_recording());
+    let _ = handle(&mut rec, Instant::from_secs(2), Input::Tick);
     let err = rec.flush().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::StorageFull);
     assert!(err.to_string().contains("after line 2"), "{err}");
-    assert!(rec.finish().is_err());
+    assert!(rec.close().is_err());
+    assert!(matches!(rec.close(), Ok(None)), "closed once");
 
     // What was written is a clean prefix, which replays.
-    let (_, writer) = {
-        let mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
-        let mut rec = Recorder::new(
-            mgr,
-            FailAfter {
-                budget: 2,
-                written: Vec::new(),
-            },
-        )
-        .unwrap();
-        let _ = rec.handle(Instant::from_secs(1), Input::Start);
-        let _ = rec.handle(Instant::from_secs(1), Input::Tick);
-        rec.into_parts()
-    };
-    let written = &writer.get_ref().written;
+    let written = out.written.borrow();
     assert_eq!(
         replay(&written[..]).unwrap(),
         ReplayReport::Identical {
@@ -654,4 +675,29 @@ fn a_write_error_stops_the_recording_but_not_the_manager() {
             unchecked_inputs: 0
         }
     );
+}
+
+#[test]
+fn a_recorder_without_a_writer_drains_like_the_manager() {
+    let mut mgr = ConnManager::new(config(), Instant::ZERO).unwrap();
+    let mut rec: Recorder<Vec<u8>> =
+        Recorder::new(ConnManager::new(config(), Instant::ZERO).unwrap(), None).unwrap();
+    assert!(!rec.is_recording());
+    let inputs = [
+        Input::Start,
+        Input::Connect {
+            addr: addr("198.51.100.1:8333"),
+            permanent: true,
+        },
+        Input::Tick,
+    ];
+    for input in inputs {
+        let t = Instant::from_secs(1);
+        assert_eq!(rec.handle(t, input.clone()), mgr.handle(t, input));
+        let ours: Vec<_> = std::iter::from_fn(|| rec.poll_action()).collect();
+        let theirs: Vec<_> = std::iter::from_fn(|| mgr.poll_action()).collect();
+        assert_eq!(ours, theirs);
+        assert_eq!(rec.poll_timeout(), mgr.poll_timeout());
+    }
+    assert!(matches!(rec.close(), Ok(None)));
 }

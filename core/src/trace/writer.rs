@@ -1,5 +1,6 @@
 //! Writing traces: [`TraceWriter`] for the lines, [`Recorder`] for runtimes.
 
+use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -103,97 +104,106 @@ impl<W: Write> TraceWriter<W> {
     }
 }
 
-/// What [`Recorder::handle`] returns: everything
-/// [`ConnManager::handle`] and draining [`poll_action`](ConnManager::poll_action)
-/// would have given.
-#[derive(Debug)]
-#[must_use = "the actions must be performed (contract item 4)"]
-pub struct Handled {
-    /// What `ConnManager::handle` returned: the id the input created, or why
-    /// it was ignored.
-    pub result: Result<Option<ConnId>, Ignored>,
-    /// The actions the input produced, in order. Owned, so the runtime can
-    /// call `handle` again while performing them.
-    pub actions: Vec<Action>,
-}
-
-/// A [`ConnManager`] that records every input and its actions as it goes:
-/// recording in one call, so a runtime cannot forget half of it.
+/// A [`ConnManager`] that records every input and its actions as it goes,
+/// or, made with no writer, the manager alone: a runtime keeps one type
+/// whether it records or not.
 ///
-/// The runtime loop stays the one from the crate documentation, with
-/// `rec.handle(now, input)` in place of `handle` plus draining:
+/// It drains like the manager itself (contract item 2): `handle`, then
+/// [`poll_action`](Recorder::poll_action) until `None`, then
+/// [`poll_timeout`](Recorder::poll_timeout). Each input is written with the
+/// actions it produced, so a runtime cannot record half of it.
 ///
 /// ```no_run
-/// # use connmgr::{trace::Recorder, Action, ConnManager, Config, Input, Instant};
+/// # use connmgr::{trace::Recorder, Action, ConnManager, Config, Input, Instant, Seed};
 /// # fn perform(_: Action) {}
 /// # fn next_input() -> (Instant, Input) { unimplemented!() }
 /// let file = std::io::BufWriter::new(std::fs::File::create("node.trace.jsonl")?);
-/// let mgr = ConnManager::new(Config::default(), Instant::ZERO)?;
-/// let mut rec = Recorder::new(mgr, file)?;
+/// let config = Config { rng_seed: Some(Seed::from_bytes([7; 32])), ..Config::default() };
+/// let mgr = ConnManager::new(config, Instant::ZERO)?;
+/// let mut rec = Recorder::new(mgr, Some(file))?;
 /// loop {
 ///     let (now, input) = next_input(); // a socket event, or a Tick at rec.poll_timeout()
-///     for action in rec.handle(now, input).actions {
+///     let _ = rec.handle(now, input);
+///     while let Some(action) = rec.poll_action() {
 ///         perform(action);
 ///     }
 ///     # break;
 /// }
-/// rec.finish()?; // flushes, and reports a write error if recording had stopped
+/// rec.close()?; // flushes, and reports a write error if recording had stopped
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Write errors
 ///
-/// [`handle`](Recorder::handle) never fails. When a write fails the manager
-/// has already acted on the input, so returning an error instead of the
-/// actions would lose a `Dial` or a `Close` the runtime must perform; the
-/// node's work matters more than its trace. So the first write error stops
-/// the recording (the file keeps a clean prefix that still replays, save at
-/// most one partial last line, which the reader reports as truncated), the
-/// manager carries on, and the error is kept for
+/// [`handle`](Recorder::handle) never fails for the trace's sake. When a
+/// write fails the manager has already acted on the input, so failing
+/// instead of giving out the actions would lose a `Dial` or a `Close` the
+/// runtime must perform; the node's work matters more than its trace. So
+/// the first write error stops the recording (the file keeps a clean prefix
+/// that still replays, save at most one partial last line, which the reader
+/// reports as truncated), the manager carries on, and the error is kept for
 /// [`write_error`](Recorder::write_error), [`flush`](Recorder::flush) and
-/// [`finish`](Recorder::finish) to report.
+/// [`close`](Recorder::close) to report.
 #[derive(Debug)]
 pub struct Recorder<W: Write> {
     mgr: ConnManager,
-    writer: TraceWriter<W>,
+    /// `None` when not recording: never asked to, or closed.
+    writer: Option<TraceWriter<W>>,
     error: Option<io::Error>,
+    /// Drained from the manager at each input (to be recorded), not yet
+    /// by the runtime.
+    actions: VecDeque<Action>,
 }
 
 impl<W: Write> Recorder<W> {
-    /// Starts recording `mgr`, writing the header to `out`.
+    /// Records `mgr` to `out`, writing the header now; with `None`, records
+    /// nothing.
     ///
     /// `mgr` must be fresh from [`ConnManager::new`]: inputs it already
     /// handled would be missing from the trace and its replay would diverge.
     /// A used manager is refused with [`io::ErrorKind::InvalidInput`].
-    pub fn new(mgr: ConnManager, out: W) -> io::Result<Recorder<W>> {
-        if mgr.stats().inputs != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a Recorder needs a fresh ConnManager: the inputs it already handled would be missing from the trace",
-            ));
-        }
-        // A fresh manager's `now` is the instant it was made with.
-        let writer = TraceWriter::new(out, mgr.config(), mgr.now())?;
+    pub fn new(mgr: ConnManager, out: Option<W>) -> io::Result<Recorder<W>> {
+        let writer = match out {
+            None => None,
+            Some(_) if mgr.stats().inputs != 0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a Recorder needs a fresh ConnManager: the inputs it already handled would be missing from the trace",
+                ))
+            }
+            // A fresh manager's `now` is the instant it was made with.
+            Some(out) => Some(TraceWriter::new(out, mgr.config(), mgr.now())?),
+        };
         Ok(Recorder {
             mgr,
             writer,
             error: None,
+            actions: VecDeque::new(),
         })
     }
 
-    /// Feeds `input` at `now`, drains the actions, records both, and returns
-    /// them. See [Write errors](Recorder#write-errors) for why this cannot
-    /// fail.
-    pub fn handle(&mut self, now: Instant, input: Input) -> Handled {
+    /// [`ConnManager::handle`], recording the input and the actions it
+    /// produced. See [Write errors](Recorder#write-errors) for why a failed
+    /// write does not fail this.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<Option<ConnId>, Ignored> {
+        let Some(writer) = self.writer.as_mut().filter(|_| self.error.is_none()) else {
+            return self.mgr.handle(now, input);
+        };
         let result = self.mgr.handle(now, input.clone());
-        let actions: Vec<Action> = std::iter::from_fn(|| self.mgr.poll_action()).collect();
-        if self.error.is_none() {
-            if let Err(error) = self.writer.record(now, &input, Some(&actions)) {
-                tracing::warn!(%error, line = self.writer.lines_written() + 1, "trace recording stopped");
-                self.error = Some(error);
-            }
+        let before = self.actions.len();
+        self.actions
+            .extend(std::iter::from_fn(|| self.mgr.poll_action()));
+        let produced = &self.actions.make_contiguous()[before..];
+        if let Err(error) = writer.record(now, &input, Some(produced)) {
+            tracing::warn!(%error, line = writer.lines_written() + 1, "trace recording stopped");
+            self.error = Some(error);
         }
-        Handled { result, actions }
+        result
+    }
+
+    /// The next action to perform: [`ConnManager::poll_action`].
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front().or_else(|| self.mgr.poll_action())
     }
 
     /// When the manager next needs a `Tick`:
@@ -208,6 +218,11 @@ impl<W: Write> Recorder<W> {
         &self.mgr
     }
 
+    /// Whether inputs are being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.writer.is_some() && self.error.is_none()
+    }
+
     /// The write error that stopped the recording, if one did.
     pub fn write_error(&self) -> Option<&io::Error> {
         self.error.as_ref()
@@ -216,25 +231,26 @@ impl<W: Write> Recorder<W> {
     /// Flushes the trace; fails if recording has stopped on a write error
     /// (with that error's kind and message) or if the flush fails.
     pub fn flush(&mut self) -> io::Result<()> {
+        let Some(writer) = &mut self.writer else {
+            return Ok(());
+        };
         if let Some(error) = &self.error {
-            return Err(stopped(error, self.writer.lines_written()));
+            return Err(stopped(error, writer.lines_written()));
         }
-        self.writer.flush()
+        writer.flush()
     }
 
-    /// Ends the recording: flushes and returns the underlying writer, or the
-    /// error that stopped the recording.
-    pub fn finish(self) -> io::Result<W> {
-        if let Some(error) = &self.error {
-            return Err(stopped(error, self.writer.lines_written()));
+    /// Ends the recording (the manager goes on, unrecorded): flushes and
+    /// returns the writer, or the error that stopped the recording. `None`
+    /// if there was nothing to record to.
+    pub fn close(&mut self) -> io::Result<Option<W>> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(None);
+        };
+        if let Some(error) = self.error.take() {
+            return Err(stopped(&error, writer.lines_written()));
         }
-        self.writer.into_inner()
-    }
-
-    /// The manager and the writer, to go on without recording or to inspect
-    /// both. Does not flush.
-    pub fn into_parts(self) -> (ConnManager, TraceWriter<W>) {
-        (self.mgr, self.writer)
+        writer.into_inner().map(Some)
     }
 }
 

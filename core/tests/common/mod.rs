@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant, PeerEvent};
+use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant, PeerEvent, Seed};
 
 /// How the simulated runtime answers `RequestAddress` and `Dial`.
 pub trait Responder {
@@ -42,7 +42,10 @@ pub fn ms(n: u64) -> Duration {
 }
 
 impl Driver {
-    pub fn new(config: Config) -> Driver {
+    /// A manager on `config`, with a fixed seed unless the test set one
+    /// (the scenarios must be reproducible).
+    pub fn new(mut config: Config) -> Driver {
+        config.rng_seed.get_or_insert(Seed::from_u64(0));
         Driver {
             mgr: ConnManager::new(config, Instant::ZERO).expect("valid config"),
             now: Instant::ZERO,

@@ -13,22 +13,20 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::rc::Weak;
 use std::time::Duration;
 
-use connmgr::{Action, ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
-use connmgr_net::Clock;
-use connmgr_store::{AddressSource, BookSource};
+use connmgr::{ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
+use connmgr_net::{Clock, Core, Error, PersistError};
+use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Poll, Registry, Token};
 
 use crate::peer::Dropped;
-use crate::recording::Core;
 use crate::slots::Slots;
-use crate::{Error, Event};
+use crate::{Event, LoopEvent};
 
-pub use builder::Builder;
+pub use builder::Mio;
 
 /// The standalone loop's event buffer.
 const EVENTS_CAPACITY: usize = 1024;
@@ -64,7 +62,6 @@ struct Listener {
     /// `None` once closed.
     socket: Option<TcpListener>,
     token: Token,
-    addr: SocketAddr,
     /// Deregistered on the manager's `PauseListener`.
     paused: bool,
     /// Readiness seen and not yet drained to `WouldBlock`.
@@ -72,9 +69,9 @@ struct Listener {
 }
 
 /// Runs a [`ConnManager`] on mio sockets: see the [crate documentation](crate).
-pub struct Reactor<S: AddressSource = BookSource> {
+pub struct Reactor {
     core: Core,
-    source: S,
+    source: Box<dyn AddressSource>,
     clock: Clock,
     home: Home,
     /// The standalone loop's event buffer, kept between runs.
@@ -83,6 +80,8 @@ pub struct Reactor<S: AddressSource = BookSource> {
     slots: Slots<Slot>,
     /// Indexed by `ListenerId`.
     listeners: Vec<Listener>,
+    /// Where they are bound, in the same order.
+    listen_addrs: Vec<SocketAddr>,
     /// Dials in flight: their tokens.
     dials: HashMap<ConnId, Token>,
     /// Established connections handed to the application, for `Close`,
@@ -94,31 +93,29 @@ pub struct Reactor<S: AddressSource = BookSource> {
     unclaimed: Option<(ConnId, TcpStream)>,
     /// Answers found while performing actions, fed in order.
     inputs: VecDeque<Input>,
-    actions: Vec<Action>,
     /// Events for the application.
-    out: VecDeque<Event<'static>>,
+    out: VecDeque<Event>,
     dropped: Dropped,
     dropped_spare: Vec<(ConnId, u64)>,
-    stopped: bool,
-    trace_path: Option<PathBuf>,
+    shut_down: bool,
 }
 
-impl<S: AddressSource> fmt::Debug for Reactor<S> {
+impl fmt::Debug for Reactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reactor")
             .field("standalone", &matches!(self.home, Home::Own(_)))
             .field("tokens", &self.tokens)
-            .field("listeners", &self.local_addrs())
+            .field("listeners", &self.listen_addrs)
             .field("dials", &self.dials.len())
             .field("peers", &self.peers.len())
-            .field("recording", &matches!(self.core, Core::Recorded(..)))
-            .field("stopped", &self.stopped)
+            .field("recording", &self.core.is_recording())
+            .field("shut_down", &self.shut_down)
             .field("counts", &self.core.manager().counts())
             .finish_non_exhaustive()
     }
 }
 
-impl<S: AddressSource> Reactor<S> {
+impl Reactor {
     // ----- commands: each is one input to the manager -----
 
     /// Starts the manager: automatic outbound requests begin and queued
@@ -151,9 +148,11 @@ impl<S: AddressSource> Reactor<S> {
         self.submit(Input::Remove { id }, None).map(drop)
     }
 
-    /// Refuses and never dials addresses in `subnet` until `until`; live
-    /// connections in it are closed.
-    pub fn ban(&mut self, subnet: Subnet, until: Instant) -> Result<(), Ignored> {
+    /// Bans `subnet` for `duration` (from now): its live connections are
+    /// closed, its inbound connections refused and its addresses never
+    /// dialled until then. Banning again replaces the end time.
+    pub fn ban(&mut self, subnet: Subnet, duration: Duration) -> Result<(), Ignored> {
+        let until = self.clock.now() + duration;
         self.submit(Input::Ban { subnet, until }, None).map(drop)
     }
 
@@ -178,36 +177,32 @@ impl<S: AddressSource> Reactor<S> {
         self.submit(input, None).map(drop)
     }
 
-    /// Stops: the manager cancels every dial, closes every connection (the
-    /// peers the application holds are shut down and see EOF) and every
-    /// listener; then the address source is saved and the trace flushed and
-    /// closed (the recording ends here).
-    /// Returns the manager's final counters.
+    /// Shuts down: the manager cancels every dial, closes every connection
+    /// (the peers the application holds are shut down and see EOF) and
+    /// every listener; then the address source is saved and the trace
+    /// flushed and closed (the recording ends here). Returns the manager's
+    /// final counters, or a [`PersistError`] naming what could not be
+    /// saved.
     ///
-    /// Every socket the reactor held is closed even when saving fails; the
-    /// error says what could not be saved. The `Disconnected` and `GaveUp`
-    /// events of the stop are still queued for [`next_event`](Self::next_event)
-    /// (the standalone loops deliver them before returning). A second call
-    /// does nothing more.
-    pub fn stop(&mut self) -> Result<Stats, Error> {
-        if !self.stopped {
-            self.stopped = true;
-            let _ = self.submit(Input::Stop, None);
-            self.close_everything();
-            let saved = self.source.save();
-            let flushed = self.core.end_recording();
-            saved?;
-            flushed.map_err(|source| Error::Trace {
-                path: self.trace_path.clone(),
-                source,
-            })?;
+    /// Every socket the reactor held is closed even when saving fails. The
+    /// `Disconnected` and `GaveUp` events of the shutdown are still queued
+    /// for [`next_event`](Self::next_event) (the standalone loops deliver
+    /// them before returning). A second call does nothing more.
+    pub fn shutdown(&mut self) -> Result<Stats, Error> {
+        if self.shut_down {
+            return Ok(self.core.manager().stats());
         }
-        Ok(self.core.manager().stats())
+        self.shut_down = true;
+        let _ = self.submit(Input::Stop, None);
+        self.close_everything();
+        let book = self.source.save().err();
+        let trace = self.core.close().err();
+        PersistError::check(self.core.manager().stats(), trace, book)
     }
 
-    /// Whether [`stop`](Self::stop) was called.
-    pub fn is_stopped(&self) -> bool {
-        self.stopped
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down
     }
 
     // ----- driving it inside the application's Poll -----
@@ -286,18 +281,18 @@ impl<S: AddressSource> Reactor<S> {
         Some(self.clock.until(at))
     }
 
-    /// The next event for the application; never [`Event::Ready`].
-    pub fn next_event(&mut self) -> Option<Event<'static>> {
+    /// The next event for the application.
+    pub fn next_event(&mut self) -> Option<Event> {
         self.out.pop_front()
     }
 
     // ----- driving it on its own -----
 
-    /// Runs the reactor's own loop until [`stop`](Self::stop) is called
-    /// (from `handler`), delivering every [`Event`] to `handler`.
+    /// Runs the reactor's own loop until [`shutdown`](Self::shutdown) is
+    /// called (from `handler`), delivering every [`LoopEvent`] to `handler`.
     pub fn run<F>(&mut self, handler: F) -> Result<(), Error>
     where
-        F: FnMut(&mut Self, Event<'_>),
+        F: FnMut(&mut Self, LoopEvent<'_>),
     {
         self.run_loop(None, handler)
     }
@@ -305,7 +300,7 @@ impl<S: AddressSource> Reactor<S> {
     /// [`run`](Self::run), returning after `duration` at the latest.
     pub fn run_for<F>(&mut self, duration: Duration, handler: F) -> Result<(), Error>
     where
-        F: FnMut(&mut Self, Event<'_>),
+        F: FnMut(&mut Self, LoopEvent<'_>),
     {
         self.run_loop(std::time::Instant::now().checked_add(duration), handler)
     }
@@ -313,7 +308,7 @@ impl<S: AddressSource> Reactor<S> {
     /// [`run`](Self::run), returning at `deadline` at the latest.
     pub fn run_until<F>(&mut self, deadline: std::time::Instant, handler: F) -> Result<(), Error>
     where
-        F: FnMut(&mut Self, Event<'_>),
+        F: FnMut(&mut Self, LoopEvent<'_>),
     {
         self.run_loop(Some(deadline), handler)
     }
@@ -324,10 +319,10 @@ impl<S: AddressSource> Reactor<S> {
         mut handler: F,
     ) -> Result<(), Error>
     where
-        F: FnMut(&mut Self, Event<'_>),
+        F: FnMut(&mut Self, LoopEvent<'_>),
     {
         if !matches!(self.home, Home::Own(_)) {
-            return Err(Error::Embedded);
+            return Err(embedded());
         }
         let mut events = self
             .events
@@ -336,9 +331,9 @@ impl<S: AddressSource> Reactor<S> {
         let result = loop {
             self.advance();
             while let Some(event) = self.out.pop_front() {
-                handler(self, event);
+                handler(self, LoopEvent::Peer(event));
             }
-            if self.stopped {
+            if self.shut_down {
                 break Ok(());
             }
             let mut timeout = self.timeout();
@@ -350,18 +345,18 @@ impl<S: AddressSource> Reactor<S> {
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             let Home::Own(poll) = &mut self.home else {
-                break Err(Error::Embedded);
+                break Err(embedded());
             };
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Err(Error::Poll(e)),
+                Err(e) => break Err(Error::Io(e)),
             }
             for event in events.iter() {
                 if self.owns(event.token()) {
                     self.handle_event(event);
                 } else {
-                    handler(self, Event::Ready(event));
+                    handler(self, LoopEvent::Ready(event));
                 }
             }
         };
@@ -389,19 +384,19 @@ impl<S: AddressSource> Reactor<S> {
     }
 
     /// The addresses the listeners are bound to (with the ports chosen for
-    /// port 0), in the order given to [`Builder::listen`].
-    pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().map(|l| l.addr).collect()
+    /// port 0), in the order given to the builder's `listen`.
+    pub fn listen_addrs(&self) -> &[SocketAddr] {
+        &self.listen_addrs
     }
 
     /// The address source.
-    pub fn source(&self) -> &S {
-        &self.source
+    pub fn source(&self) -> &dyn AddressSource {
+        &*self.source
     }
 
     /// The address source, e.g. to tell it what peers report
-    /// ([`AddressSource::learned`]).
-    pub fn source_mut(&mut self) -> &mut S {
+    /// ([`AddressSource::learned`]), or to replace it.
+    pub fn source_mut(&mut self) -> &mut Box<dyn AddressSource> {
         &mut self.source
     }
 
@@ -410,4 +405,12 @@ impl<S: AddressSource> Reactor<S> {
     pub fn sockets(&self) -> usize {
         self.listeners.iter().filter(|l| l.socket.is_some()).count() + self.dials.len()
     }
+}
+
+/// The error of a standalone loop run on an embedded reactor.
+fn embedded() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "this reactor was built into the application's Poll (Mio::embedded); drive it with handle_event/advance, not run",
+    ))
 }

@@ -9,21 +9,21 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 
 use connmgr::{
-    Action, ConnId, DialError, Direction, Ignored, Input, Instant, ListenerId, PeerEvent, Reason,
+    Action, ConnId, DialError, Direction, Event, Ignored, Input, Instant, ListenerId, PeerEvent,
+    Reason,
 };
 use connmgr_net::{accept_error, dial_error};
-use connmgr_store::AddressSource;
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::{Reactor, Slot};
-use crate::{Event, Peer};
+use crate::Peer;
 
 /// Accepts per listener before the reactor lets other work in; the rest
 /// wait for the next turn (the timeout is then zero).
 const ACCEPT_BUDGET: usize = 64;
 
-impl<S: AddressSource> Reactor<S> {
+impl Reactor {
     // ----- feeding the manager -----
 
     /// Feeds `input` and everything performing its actions brings back.
@@ -47,18 +47,16 @@ impl<S: AddressSource> Reactor<S> {
             Input::DialResult { id, .. } => Some(*id),
             _ => None,
         };
-        let mut actions = std::mem::take(&mut self.actions);
-        let result = self.core.handle(now, input, &mut actions);
+        let result = self.core.handle(now, input);
         if let Some(stream) = stream {
             // An accepted connection's id is the one `Accepted` returned.
             if let Some(id) = dial_id.or_else(|| result.as_ref().ok().copied().flatten()) {
                 self.unclaimed = Some((id, stream));
             }
         }
-        for action in actions.drain(..) {
+        while let Some(action) = self.core.poll_action() {
             self.perform(now, action);
         }
-        self.actions = actions;
         if let Some((id, _)) = self.unclaimed.take() {
             // Not made a peer, not closed by name (a stale result): close it.
             tracing::debug!(conn = id.raw(), "closing a socket the manager did not take");
@@ -241,52 +239,37 @@ impl<S: AddressSource> Reactor<S> {
                     let _ = self.home.registry().deregister(&mut socket);
                 }
                 self.slots.remove(l.token);
-                tracing::info!(addr = %l.addr, "listener closed");
+                tracing::info!(token = l.token.0, "listener closed");
             }
             l.ready = false;
         }
     }
 
     fn notify(&mut self, now: Instant, event: PeerEvent) {
-        match event {
-            PeerEvent::Connected {
-                id,
-                addr,
-                direction,
-                permanent,
-            } => {
-                let Some((_, stream)) = self.unclaimed.take_if(|(u, _)| *u == id) else {
-                    tracing::warn!(conn = id.raw(), "connected without a socket");
+        let event = match event.into_event() {
+            Ok(event) => {
+                if let Event::Disconnected { id, .. } = &event {
+                    self.peers.remove(id);
+                }
+                event
+            }
+            Err(peer) => {
+                let Some((_, stream)) = self.unclaimed.take_if(|(u, _)| *u == peer.id) else {
+                    debug_assert!(false, "Connected for {} without its socket", peer.id);
+                    tracing::error!(conn = peer.id.raw(), "connected without a socket");
                     return;
                 };
-                if direction == Direction::Outbound {
-                    self.source.connected(now, addr);
+                if peer.direction == Direction::Outbound {
+                    self.source.connected(now, peer.addr);
                 }
                 let serial = self.next_serial;
                 self.next_serial += 1;
-                let dropped = self.dropped.clone();
-                let (peer, weak) =
-                    Peer::new(id, serial, addr, direction, permanent, stream, dropped);
-                self.peers.insert(id, (serial, weak));
-                self.out.push_back(Event::Connected(peer));
+                let (stream, weak) = Peer::new(peer, serial, stream, self.dropped.clone());
+                self.peers.insert(peer.id, (serial, weak));
+                peer.with_stream(stream)
             }
-            PeerEvent::Disconnected { id, reason } => {
-                self.peers.remove(&id);
-                self.out.push_back(Event::Disconnected { id, reason });
-            }
-            PeerEvent::GaveUp { id, reason } => self.out.push_back(Event::GaveUp { id, reason }),
-            PeerEvent::Banned {
-                subnet,
-                until,
-                reason,
-            } => self.out.push_back(Event::Banned {
-                subnet,
-                until,
-                reason,
-            }),
-            PeerEvent::Unbanned { subnet } => self.out.push_back(Event::Unbanned { subnet }),
-            other => tracing::debug!(?other, "peer event not forwarded"),
-        }
+        };
+        self.out.push_back(event);
     }
 
     /// Accepts on listener `index` until its queue is empty, an error, or

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use connmgr::{Config, ConnId, Reason};
-use connmgr_mio::{AddressSource, Event, Peer, Reactor};
+use connmgr_mio::{Event, LoopEvent, Peer, Reactor};
 use socket2::{Domain, Socket, Type};
 
 /// Descriptors this process has open.
@@ -68,9 +68,12 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn record(&mut self, event: Event<'_>) {
+    pub fn record(&mut self, event: LoopEvent<'_>) {
+        let LoopEvent::Peer(event) = event else {
+            return;
+        };
         match event {
-            Event::Connected(peer) => {
+            Event::Connected { stream: peer, .. } => {
                 self.connected += 1;
                 self.peers.push(peer);
             }
@@ -88,11 +91,11 @@ impl Seen {
 
 /// Runs `reactor` in 10 ms slices until `done` holds or `limit` passes;
 /// returns whether `done` held.
-pub fn run_until<S: AddressSource>(
-    reactor: &mut Reactor<S>,
+pub fn run_until(
+    reactor: &mut Reactor,
     seen: &mut Seen,
     limit: Duration,
-    done: impl Fn(&Seen, &Reactor<S>) -> bool,
+    done: impl Fn(&Seen, &Reactor) -> bool,
 ) -> bool {
     let deadline = Instant::now() + limit;
     loop {

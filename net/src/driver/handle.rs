@@ -1,76 +1,65 @@
 //! [`Handle`]: the application's commands to a running manager.
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use connmgr::{ConnId, ConnInfo, Counts, Ignored, Stats, Subnet};
-use tokio::sync::{mpsc, oneshot};
+use connmgr::{ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, Stats, Subnet};
 
+use super::chan::{channel, Sender};
 use crate::Error;
 
-type Reply<T> = oneshot::Sender<T>;
+/// Where the driver answers a command.
+pub(crate) type Reply<T> = Sender<T>;
 
-/// What a [`Handle`] asks of the driver task.
-#[derive(Debug)]
+/// A question about the manager, answered on the driver's side.
+pub(crate) type Query = Box<dyn FnOnce(&ConnManager) + Send>;
+
+/// What a [`Handle`] asks of the driver.
 pub(crate) enum Command {
-    Connect {
-        addr: SocketAddr,
-        permanent: bool,
-        reply: Reply<Result<ConnId, Ignored>>,
+    /// An input for the core, answered with what `handle` returned.
+    Input {
+        input: Input,
+        reply: Reply<Result<Option<ConnId>, Ignored>>,
     },
-    NewConnReq {
-        reply: Reply<Result<ConnId, Ignored>>,
+    /// A ban for a duration: the end is put on the core's clock by the
+    /// driver.
+    Ban {
+        subnet: Subnet,
+        duration: Duration,
+        reply: Reply<Result<Option<ConnId>, Ignored>>,
     },
-    Disconnect {
-        id: ConnId,
-        reply: Reply<Result<(), Ignored>>,
-    },
-    Remove {
-        id: ConnId,
-        reply: Reply<Result<(), Ignored>>,
-    },
+    /// Gossip for the address source.
     Learned {
         addr: SocketAddr,
         source: IpAddr,
     },
-    Ban {
-        subnet: Subnet,
-        duration: Duration,
-        reply: Reply<Result<(), Ignored>>,
-    },
-    Unban {
-        subnet: Subnet,
-        reply: Reply<Result<(), Ignored>>,
-    },
-    Misbehaved {
-        id: ConnId,
-        persistent: u32,
-        transient: u32,
-        reply: Reply<Result<(), Ignored>>,
-    },
-    Stats(Reply<Stats>),
-    Counts(Reply<Counts>),
-    Info {
-        id: ConnId,
-        reply: Reply<Option<ConnInfo>>,
-    },
+    Query(Query),
     Shutdown(Reply<Result<Stats, Error>>),
 }
 
 /// Commands to a running manager; cheap to clone.
 ///
-/// Every method is a message to the manager's task and its answer. When
-/// every handle is dropped, the manager shuts down as with
+/// Every method is a message to the driver and its answer. When every
+/// handle is dropped, the manager shuts down as with
 /// [`shutdown`](Handle::shutdown).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Handle {
-    tx: mpsc::Sender<Command>,
+    tx: Sender<Command>,
     listen_addrs: Arc<[SocketAddr]>,
 }
 
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("listen_addrs", &self.listen_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Handle {
-    pub(crate) fn new(tx: mpsc::Sender<Command>, listen_addrs: Arc<[SocketAddr]>) -> Handle {
+    pub(crate) fn new(tx: Sender<Command>, listen_addrs: Arc<[SocketAddr]>) -> Handle {
         Handle { tx, listen_addrs }
     }
 
@@ -81,47 +70,43 @@ impl Handle {
     }
 
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(command(reply))
-            .await
-            .map_err(|_| Error::Stopped)?;
-        answer.await.map_err(|_| Error::Stopped)
+        let (reply, mut answer) = channel();
+        self.tx.send(command(reply)).map_err(|_| Error::Stopped)?;
+        answer.recv().await.ok_or(Error::Stopped)
+    }
+
+    async fn feed(&self, input: Input) -> Result<Option<ConnId>, Error> {
+        Ok(self.ask(|reply| Command::Input { input, reply }).await??)
+    }
+
+    /// An input that creates an id: `None` means the manager had stopped.
+    async fn create(&self, input: Input) -> Result<ConnId, Error> {
+        self.feed(input)
+            .await?
+            .ok_or(Error::Ignored(Ignored::Stopped))
     }
 
     /// Connects to `addr`: once, or, if `permanent`, redialled with backoff
     /// whenever it fails or drops. Returns the request's id; the outcome
-    /// arrives as an [`Event`](crate::Event).
+    /// arrives as an [`Event`](connmgr::Event).
     pub async fn connect(&self, addr: SocketAddr, permanent: bool) -> Result<ConnId, Error> {
-        self.ask(|reply| Command::Connect {
-            addr,
-            permanent,
-            reply,
-        })
-        .await?
-        .map_err(Error::Ignored)
+        self.create(Input::Connect { addr, permanent }).await
     }
 
     /// Asks for one more automatic outbound connection, if below the target.
     pub async fn new_conn_req(&self) -> Result<ConnId, Error> {
-        self.ask(|reply| Command::NewConnReq { reply })
-            .await?
-            .map_err(Error::Ignored)
+        self.create(Input::NewConnReq).await
     }
 
     /// Closes a connection (or cancels a request) and lets the policy act: a
     /// permanent peer is redialled, an automatic one replaced.
     pub async fn disconnect(&self, id: ConnId) -> Result<(), Error> {
-        self.ask(|reply| Command::Disconnect { id, reply })
-            .await?
-            .map_err(Error::Ignored)
+        self.feed(Input::Disconnect { id }).await.map(drop)
     }
 
     /// Closes a connection (or cancels a request) for good.
     pub async fn remove(&self, id: ConnId) -> Result<(), Error> {
-        self.ask(|reply| Command::Remove { id, reply })
-            .await?
-            .map_err(Error::Ignored)
+        self.feed(Input::Remove { id }).await.map(drop)
     }
 
     /// Tells the address source that a peer at `source` told us about
@@ -129,29 +114,25 @@ impl Handle {
     pub async fn learned(&self, addr: SocketAddr, source: IpAddr) -> Result<(), Error> {
         self.tx
             .send(Command::Learned { addr, source })
-            .await
             .map_err(|_| Error::Stopped)
     }
 
     /// Bans `subnet` for `duration` (from now): its live connections are
     /// closed, its inbound connections refused and its addresses never
-    /// dialled until then. Banning again replaces the end time. A
-    /// [`Event::Banned`](crate::Event::Banned) follows.
+    /// dialled until then. Banning again replaces the end time. An
+    /// [`Event::Banned`](connmgr::Event::Banned) follows.
     pub async fn ban(&self, subnet: Subnet, duration: Duration) -> Result<(), Error> {
-        self.ask(|reply| Command::Ban {
+        let asked = self.ask(|reply| Command::Ban {
             subnet,
             duration,
             reply,
-        })
-        .await?
-        .map_err(Error::Ignored)
+        });
+        asked.await?.map(drop).map_err(Error::Ignored)
     }
 
     /// Lifts a ban set with [`ban`](Handle::ban).
     pub async fn unban(&self, subnet: Subnet) -> Result<(), Error> {
-        self.ask(|reply| Command::Unban { subnet, reply })
-            .await?
-            .map_err(Error::Ignored)
+        self.feed(Input::Unban { subnet }).await.map(drop)
     }
 
     /// Reports that the peer of `id` misbehaved: adds to its ban score
@@ -163,29 +144,41 @@ impl Handle {
         persistent: u32,
         transient: u32,
     ) -> Result<(), Error> {
-        self.ask(|reply| Command::Misbehaved {
+        let input = Input::Misbehaved {
             id,
             persistent,
             transient,
-            reply,
+        };
+        self.feed(input).await.map(drop)
+    }
+
+    /// Asks the manager anything its queries answer
+    /// ([`outbound_group_count`](ConnManager::outbound_group_count), …).
+    pub async fn query<T: Send + 'static>(
+        &self,
+        question: impl FnOnce(&ConnManager) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        self.ask(|reply| {
+            Command::Query(Box::new(move |mgr| {
+                let _ = reply.send(question(mgr));
+            }))
         })
-        .await?
-        .map_err(Error::Ignored)
+        .await
     }
 
     /// The manager's counters.
     pub async fn stats(&self) -> Result<Stats, Error> {
-        self.ask(Command::Stats).await
+        self.query(ConnManager::stats).await
     }
 
     /// The live connections by kind.
     pub async fn counts(&self) -> Result<Counts, Error> {
-        self.ask(Command::Counts).await
+        self.query(ConnManager::counts).await
     }
 
     /// A snapshot of a live connection or request; `None` once it ended.
     pub async fn info(&self, id: ConnId) -> Result<Option<ConnInfo>, Error> {
-        self.ask(|reply| Command::Info { id, reply }).await
+        self.query(move |mgr| mgr.info(id)).await
     }
 
     /// Stops the manager and waits until it is done: dials cancelled and

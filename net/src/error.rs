@@ -1,4 +1,6 @@
-//! Errors: what `build` and the handle report.
+//! What can go wrong, in one vocabulary for every runtime: [`BuildError`]
+//! when a manager is made, [`Error`] when it is asked something or shut
+//! down, [`PersistError`] when shutdown could not save everything.
 
 use std::fmt;
 use std::io;
@@ -8,18 +10,20 @@ use std::path::PathBuf;
 use connmgr::{ConfigError, Ignored, Stats};
 use connmgr_store::StoreError;
 
-/// Why [`Builder::build`](crate::Builder::build) could not make a manager.
-/// Nothing is left running or open when it fails.
+/// Why a builder could not make a manager. Nothing is left running or open
+/// when it fails.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum SpawnError {
+pub enum BuildError {
     /// The config does not validate.
     Config(ConfigError),
+    /// The operating system could not give the manager its secret seed.
+    Seed(io::Error),
     /// A listen address could not be bound.
     Listen {
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
+        /// The OS error (`AddrInUse` when another socket listens there).
         source: io::Error,
     },
     /// The peers file exists but cannot be used (it is left untouched).
@@ -31,13 +35,18 @@ pub enum SpawnError {
         /// The OS error.
         source: io::Error,
     },
+    /// The event loop could not take the manager: not inside the runtime
+    /// the adapter needs, its poller could not be made, too few tokens, …
+    /// The message says which.
+    Runtime(io::Error),
 }
 
-impl fmt::Display for SpawnError {
+impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnError::Config(e) => write!(f, "invalid config: {e}"),
-            SpawnError::Listen { addr, source } => {
+            BuildError::Config(e) => write!(f, "invalid config: {e}"),
+            BuildError::Seed(e) => e.fmt(f),
+            BuildError::Listen { addr, source } => {
                 write!(f, "cannot listen on {addr}: {source}")?;
                 if source.kind() == io::ErrorKind::AddrInUse {
                     write!(
@@ -47,35 +56,39 @@ impl fmt::Display for SpawnError {
                 }
                 Ok(())
             }
-            SpawnError::AddressBook(e) => write!(f, "cannot open the peers file: {e}"),
-            SpawnError::Trace {
+            BuildError::AddressBook(e) => write!(f, "cannot open the peers file: {e}"),
+            BuildError::Trace {
                 path: Some(path),
                 source,
             } => write!(f, "cannot record the trace to {}: {source}", path.display()),
-            SpawnError::Trace { path: None, source } => {
+            BuildError::Trace { path: None, source } => {
                 write!(f, "cannot write the trace header: {source}")
             }
+            BuildError::Runtime(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for SpawnError {
+impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SpawnError::Config(e) => Some(e),
-            SpawnError::Listen { source, .. } | SpawnError::Trace { source, .. } => Some(source),
-            SpawnError::AddressBook(e) => Some(e),
+            BuildError::Config(e) => Some(e),
+            BuildError::AddressBook(e) => Some(e),
+            BuildError::Listen { source, .. } | BuildError::Trace { source, .. } => Some(source),
+            // Their messages are the whole story.
+            BuildError::Seed(_) | BuildError::Runtime(_) => None,
         }
     }
 }
 
-impl From<ConfigError> for SpawnError {
-    fn from(e: ConfigError) -> SpawnError {
-        SpawnError::Config(e)
+impl From<ConfigError> for BuildError {
+    fn from(e: ConfigError) -> BuildError {
+        BuildError::Config(e)
     }
 }
 
-/// Why a [`Handle`](crate::Handle) call did not do what it asked.
+/// Why a command to a running manager, or its shutdown, did not do what it
+/// asked.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -87,6 +100,14 @@ pub enum Error {
     /// Shutdown finished, every socket was closed, but the trace or the
     /// address book could not be written.
     Persist(Box<PersistError>),
+    /// The event loop failed (a standalone mio reactor's poll, say).
+    Io(io::Error),
+}
+
+impl From<Ignored> for Error {
+    fn from(e: Ignored) -> Error {
+        Error::Ignored(e)
+    }
 }
 
 /// What [`Error::Persist`] reports: the final counters, and what could not
@@ -101,12 +122,31 @@ pub struct PersistError {
     pub book: Option<StoreError>,
 }
 
+impl PersistError {
+    /// `Ok(stats)` if both were written, else the error naming what was not.
+    pub fn check(
+        stats: Stats,
+        trace: Option<io::Error>,
+        book: Option<StoreError>,
+    ) -> Result<Stats, Error> {
+        if trace.is_none() && book.is_none() {
+            return Ok(stats);
+        }
+        Err(Error::Persist(Box::new(PersistError {
+            stats,
+            trace,
+            book,
+        })))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Stopped => write!(f, "the connection manager has shut down"),
             Error::Ignored(why) => write!(f, "ignored by the connection manager: {why}"),
             Error::Persist(e) => e.fmt(f),
+            Error::Io(e) => write!(f, "the event loop failed: {e}"),
         }
     }
 }
@@ -143,6 +183,7 @@ impl std::error::Error for Error {
             Error::Stopped => None,
             Error::Ignored(e) => Some(e),
             Error::Persist(e) => Some(e),
+            Error::Io(e) => Some(e),
         }
     }
 }
@@ -153,7 +194,7 @@ mod tests {
 
     #[test]
     fn address_in_use_names_the_address() {
-        let e = SpawnError::Listen {
+        let e = BuildError::Listen {
             addr: "127.0.0.1:8333".parse().unwrap(),
             source: io::Error::from(io::ErrorKind::AddrInUse),
         };
@@ -166,5 +207,21 @@ mod tests {
             text.contains("another socket is listening on 127.0.0.1:8333"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_failed_save_is_an_error_that_keeps_the_counters() {
+        let stats = Stats::default();
+        assert!(PersistError::check(stats, None, None).is_ok());
+        let err =
+            PersistError::check(stats, Some(io::Error::other("disk full")), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "shut down, but the trace is incomplete: disk full"
+        );
+        let Error::Persist(persist) = err else {
+            panic!("not a persist error")
+        };
+        assert_eq!(persist.stats, Stats::default());
     }
 }

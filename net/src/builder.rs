@@ -1,0 +1,317 @@
+//! [`Builder`]: the one setup path of every runtime.
+//!
+//! Whatever event loop runs the manager, it is set up the same way, here:
+//! the config is validated, the secret seed drawn from the operating system
+//! if the config has none, the listeners bound with the system's backlog,
+//! the default address book opened (its key derived from the seed, its
+//! selection policy taken from the config) and the trace started with the
+//! resolved seed in its header. Only then does the runtime take over, through
+//! [`Launch`]: the tokio and smol adapters with the shared async driver, the
+//! mio adapter with its reactor.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+
+use connmgr::trace::Recorder;
+use connmgr::{Config, ConnManager};
+use connmgr_store::{AddressSource, BookSource};
+
+use crate::{listen, resolve_seed, somaxconn, BuildError, Clock};
+
+/// Where a trace goes.
+pub type TraceSink = Box<dyn Write + Send>;
+
+/// The manager as a runtime drives it: recording a trace or not, one type.
+pub type Core = Recorder<TraceSink>;
+
+/// The buffer in front of a trace file: one write per few hundred inputs.
+const TRACE_BUFFER: usize = 64 * 1024;
+
+/// How a runtime takes over a prepared manager: what [`Builder::build`]
+/// returns, and how it gets there.
+pub trait Launch: Sized {
+    /// What `build` gives the application (a handle, a reactor, …).
+    type Built;
+    /// What `build` fails with; a failed [`Prepared`] step is a
+    /// [`BuildError`].
+    type Error: From<BuildError>;
+
+    /// Whether the runtime can take a manager now; checked before anything
+    /// is opened. The error says what to do instead.
+    fn check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// The event loop's monotonic "now", which the core's clock starts from.
+    /// The standard clock unless the loop keeps its own (tokio's can be
+    /// paused in tests).
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    /// Takes the prepared manager, listeners and address source over.
+    fn launch(self, prepared: Prepared) -> Result<Self::Built, Self::Error>;
+}
+
+/// What the setup path hands a runtime: everything but the event loop.
+#[non_exhaustive]
+pub struct Prepared {
+    /// The manager (recording if asked), not yet started: feed it `Start`.
+    pub core: Core,
+    /// Where automatic connections' addresses come from.
+    pub source: Box<dyn AddressSource>,
+    /// The core's time on the runtime's clock.
+    pub clock: Clock,
+    /// The bound, non-blocking listeners, numbered `ListenerId(0)`, `(1)`, …
+    /// in the builder's order.
+    pub listeners: Vec<TcpListener>,
+    /// The addresses they are bound to (with the ports chosen for port 0).
+    pub listen_addrs: Vec<SocketAddr>,
+    /// Whether accepted peers' addresses go to the source's `learned`.
+    pub learn_inbound: bool,
+    /// The trace file, to name it in errors.
+    pub trace_path: Option<PathBuf>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("listen_addrs", &self.listen_addrs)
+            .field("recording", &self.core.is_recording())
+            .field("learn_inbound", &self.learn_inbound)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a trace was asked to go.
+enum TraceTo {
+    File(PathBuf),
+    Writer(TraceSink),
+}
+
+/// Configures a connection manager for the runtime `R`, then
+/// [`build`](Builder::build)s it. Every runtime crate names it `Builder`
+/// (`connmgr_tokio::Builder` is `Builder<Tokio>`, and so on) and has the
+/// same options with the same defaults.
+///
+/// The defaults: no listener; the address book in memory, empty, refusing
+/// local and private addresses; inbound peers not learned; no trace; the
+/// seed drawn from the operating system unless the config sets one.
+pub struct Builder<R> {
+    config: Config,
+    runtime: R,
+    listen: Vec<SocketAddr>,
+    backlog: Option<i32>,
+    seeds: Vec<SocketAddr>,
+    peers_file: Option<PathBuf>,
+    accept_local: bool,
+    source: Option<Box<dyn AddressSource>>,
+    learn_inbound: bool,
+    trace: Option<TraceTo>,
+}
+
+impl<R> fmt::Debug for Builder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("listen", &self.listen)
+            .field("seeds", &self.seeds)
+            .field("peers_file", &self.peers_file)
+            .field("accept_local", &self.accept_local)
+            .field("custom_source", &self.source.is_some())
+            .field("learn_inbound", &self.learn_inbound)
+            .field("trace", &self.trace.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Default> Builder<R> {
+    /// A manager with `config`, on the runtime's default (for tokio, the
+    /// runtime `new` is called in; for mio, a `Poll` of its own).
+    pub fn new(config: Config) -> Builder<R> {
+        Builder {
+            config,
+            runtime: R::default(),
+            listen: Vec::new(),
+            backlog: None,
+            seeds: Vec::new(),
+            peers_file: None,
+            accept_local: false,
+            source: None,
+            learn_inbound: false,
+            trace: None,
+        }
+    }
+}
+
+impl<R> Builder<R> {
+    /// Runs the manager on `runtime` instead of the default: a given tokio
+    /// runtime's handle, the application's mio registry and tokens, …
+    pub fn runtime(mut self, runtime: R) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Listens on `addr` (repeatable; port 0 picks a free port, which the
+    /// built manager reports in its `listen_addrs`). Listeners are numbered
+    /// [`ListenerId`](connmgr::ListenerId)`(0)`, `(1)`, … in this order.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// The listen backlog; the default is the system's maximum
+    /// (`net.core.somaxconn`), since 128 overflows under a burst of connects.
+    pub fn listen_backlog(mut self, backlog: i32) -> Self {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// Adds addresses to the default address book (each time it starts).
+    /// Ignored with a custom [`address_source`](Builder::address_source).
+    pub fn seeds(mut self, seeds: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.seeds.extend(seeds);
+        self
+    }
+
+    /// Loads the default address book from `path` (if the file exists) and
+    /// saves it there at shutdown, crash-safely. A damaged file makes
+    /// `build` fail and is left untouched.
+    pub fn peers_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.peers_file = Some(path.into());
+        self
+    }
+
+    /// Lets loopback and private addresses into the default address book
+    /// (for demos, tests and LANs); a public node leaves this off, as btcd
+    /// does.
+    pub fn accept_local_addresses(mut self, accept: bool) -> Self {
+        self.accept_local = accept;
+        self
+    }
+
+    /// Replaces the default address book with any [`AddressSource`] (a
+    /// [`StaticList`](connmgr_store::StaticList), DNS seeds, …).
+    pub fn address_source(mut self, source: Box<dyn AddressSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Whether an accepted peer's remote address is handed to the address
+    /// source's `learned` (default: no). An inbound peer's port is an
+    /// ephemeral one, not the port it listens on, so by default the
+    /// application learns listening addresses from its protocol's handshake
+    /// instead; turn this on where peers connect from their listening port.
+    pub fn learn_inbound(mut self, learn: bool) -> Self {
+        self.learn_inbound = learn;
+        self
+    }
+
+    /// Records every input and the actions it produced to `path` (JSON
+    /// Lines, [`connmgr::trace`]), for `connmgr replay`; flushed at
+    /// shutdown. The header holds the manager's secret seed: keep the file
+    /// as private as the node's keys.
+    pub fn record_trace(mut self, path: impl Into<PathBuf>) -> Self {
+        self.trace = Some(TraceTo::File(path.into()));
+        self
+    }
+
+    /// Records the trace to any writer (buffer it yourself).
+    pub fn record_trace_to(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.trace = Some(TraceTo::Writer(Box::new(writer)));
+        self
+    }
+
+    /// The config as it stands (the seed is resolved only at `build`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs the setup path: everything `build` does before the runtime
+    /// takes over. Public for runtimes outside this workspace.
+    pub fn prepare(self) -> Result<(R, Prepared), BuildError>
+    where
+        R: Launch,
+    {
+        self.runtime.check().map_err(BuildError::Runtime)?;
+        let mut config = self.config;
+        config.validate()?;
+        let seed = resolve_seed(&mut config).map_err(BuildError::Seed)?;
+        let origin = self.runtime.now();
+        let clock = Clock::start_at(origin);
+        let now = clock.instant(origin);
+
+        let backlog = self.backlog.unwrap_or_else(somaxconn);
+        let mut listeners = Vec::with_capacity(self.listen.len());
+        let mut listen_addrs = Vec::with_capacity(self.listen.len());
+        for &addr in &self.listen {
+            let error = |source| BuildError::Listen { addr, source };
+            let listener = listen(addr, backlog).map_err(error)?;
+            listen_addrs.push(listener.local_addr().map_err(error)?);
+            tracing::info!(addr = %listen_addrs[listen_addrs.len() - 1], backlog, "listening");
+            listeners.push(listener);
+        }
+
+        let source = match self.source {
+            Some(source) => source,
+            None => {
+                let key = seed.keys().book;
+                let mut book = match &self.peers_file {
+                    Some(path) => BookSource::open(path, key, &self.seeds, self.accept_local, now)
+                        .map_err(BuildError::AddressBook)?,
+                    None => BookSource::in_memory(key, &self.seeds, self.accept_local, now),
+                };
+                book.policy_mut().max_per_group = config.max_outbound_per_group;
+                Box::new(book)
+            }
+        };
+
+        let mgr = ConnManager::new(config, now)?;
+        let (sink, trace_path): (Option<TraceSink>, _) = match self.trace {
+            None => (None, None),
+            Some(TraceTo::Writer(writer)) => (Some(writer), None),
+            Some(TraceTo::File(path)) => {
+                let file = File::create(&path).map_err(|source| BuildError::Trace {
+                    path: Some(path.clone()),
+                    source,
+                })?;
+                (
+                    Some(Box::new(BufWriter::with_capacity(TRACE_BUFFER, file))),
+                    Some(path),
+                )
+            }
+        };
+        let core = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
+            path: trace_path.clone(),
+            source,
+        })?;
+        Ok((
+            self.runtime,
+            Prepared {
+                core,
+                source,
+                clock,
+                listeners,
+                listen_addrs,
+                learn_inbound: self.learn_inbound,
+                trace_path,
+            },
+        ))
+    }
+}
+
+impl<R: Launch> Builder<R> {
+    /// Sets the manager up (the config validated, the seed resolved, the
+    /// listeners bound, the address book opened, the trace started) and
+    /// hands it to the runtime. Fails without leaving anything open: on an invalid
+    /// config, an address that cannot be bound (the error names it), a
+    /// damaged peers file, a trace file that cannot be created, or a
+    /// runtime that cannot take it.
+    pub fn build(self) -> Result<R::Built, R::Error> {
+        let (runtime, prepared) = self.prepare()?;
+        runtime.launch(prepared)
+    }
+}
