@@ -161,7 +161,7 @@ async fn peer(
     me: SocketAddr,
     known: Arc<Mutex<Vec<SocketAddr>>>,
 ) {
-    let from = stream.peer_addr().ip();
+    let from = stream.link().peer_addr().ip();
     let line = {
         let known = known.lock().unwrap_or_else(|e| e.into_inner());
         let mut line = me.to_string();

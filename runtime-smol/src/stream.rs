@@ -10,7 +10,6 @@
 //! The stream reports `Closed` once, at the first of: end-of-file on a
 //! read, a read or write error, a `close`, or the stream being dropped.
 
-use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::pin::Pin;
@@ -18,7 +17,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_io::Async;
-use connmgr::{ConnId, Direction};
 use connmgr_net::driver::PeerLink;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
@@ -27,6 +25,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 /// reading end-of-file or an error from it tells the manager the connection
 /// ended. When the manager closes it, reads return end-of-file and writes
 /// fail.
+#[derive(Debug)]
 pub struct PeerStream {
     io: Arc<Async<TcpStream>>,
     link: PeerLink,
@@ -37,34 +36,15 @@ impl PeerStream {
         PeerStream { io, link }
     }
 
-    /// The manager's id of this connection.
-    pub fn id(&self) -> ConnId {
-        self.link.id()
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.link.peer_addr()
-    }
-
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
 
-    /// Who dialled.
-    pub fn direction(&self) -> Direction {
-        self.link.direction()
-    }
-
-    /// Whether the manager redials this peer when the connection ends.
-    pub fn is_permanent(&self) -> bool {
-        self.link.is_permanent()
-    }
-
-    /// Whether the manager has been told this connection ended.
-    pub fn is_closed(&self) -> bool {
-        self.link.is_closed()
+    /// Who the peer is (its id and address, as the manager knows them) and
+    /// whether the manager has been told the connection ended.
+    pub fn link(&self) -> &PeerLink {
+        &self.link
     }
 
     /// The socket, for options (`set_nodelay`, …). Reading or
@@ -83,12 +63,6 @@ impl PeerStream {
             self.link.report_closed();
         }
         poll.map(|result| self.link.track(result))
-    }
-}
-
-impl fmt::Debug for PeerStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PeerStream").field(&self.link).finish()
     }
 }
 

@@ -25,14 +25,12 @@
 //! the stream being dropped. A stream the application never reads learns of
 //! a reset only when it is read, written or dropped, as with any socket.
 
-use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use connmgr::{ConnId, Direction};
 use connmgr_net::driver::PeerLink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -42,6 +40,7 @@ use tokio::net::TcpStream;
 /// reading end-of-file or an error from it tells the manager the connection
 /// ended (`Input::Closed`). When the manager closes it (a `disconnect`,
 /// `remove` or shutdown), reads return end-of-file and writes fail.
+#[derive(Debug)]
 pub struct PeerStream {
     io: Arc<TcpStream>,
     link: PeerLink,
@@ -52,34 +51,15 @@ impl PeerStream {
         PeerStream { io, link }
     }
 
-    /// The manager's id of this connection.
-    pub fn id(&self) -> ConnId {
-        self.link.id()
-    }
-
-    /// The remote address.
-    pub fn peer_addr(&self) -> SocketAddr {
-        self.link.peer_addr()
-    }
-
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.local_addr()
     }
 
-    /// Who dialled.
-    pub fn direction(&self) -> Direction {
-        self.link.direction()
-    }
-
-    /// Whether the manager redials this peer when the connection ends.
-    pub fn is_permanent(&self) -> bool {
-        self.link.is_permanent()
-    }
-
-    /// Whether the manager has been told this connection ended.
-    pub fn is_closed(&self) -> bool {
-        self.link.is_closed()
+    /// Who the peer is (its id and address, as the manager knows them) and
+    /// whether the manager has been told the connection ended.
+    pub fn link(&self) -> &PeerLink {
+        &self.link
     }
 
     /// The socket, for options (`set_nodelay`, …) and
@@ -87,12 +67,6 @@ impl PeerStream {
     /// reporting: prefer the stream's own `AsyncRead`/`AsyncWrite`.
     pub fn get_ref(&self) -> &TcpStream {
         &self.io
-    }
-}
-
-impl fmt::Debug for PeerStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("PeerStream").field(&self.link).finish()
     }
 }
 

@@ -44,7 +44,7 @@ async fn connect_and_accept_end_to_end() {
             (got, remote, direction, permanent),
             (id, addr, Direction::Outbound, false)
         );
-        assert_eq!(stream.id(), id);
+        assert_eq!(stream.link().id(), id);
         let Event::Connected {
             id: inbound_id,
             direction,
@@ -55,7 +55,7 @@ async fn connect_and_accept_end_to_end() {
             panic!("expected Connected");
         };
         assert_eq!(direction, Direction::Inbound);
-        assert_eq!(inbound.peer_addr(), stream.local_addr().unwrap());
+        assert_eq!(inbound.link().peer_addr(), stream.local_addr().unwrap());
 
         // Data flows both ways.
         stream.write_all(b"ping").await.unwrap();
@@ -80,7 +80,7 @@ async fn connect_and_accept_end_to_end() {
         assert_eq!((d, reason), (id, Reason::PeerClosed));
         let mut rest = Vec::new();
         assert_eq!(inbound.read_to_end(&mut rest).await.unwrap(), 0);
-        assert!(inbound.is_closed());
+        assert!(inbound.link().is_closed());
         let Event::Disconnected { id: d, reason } =
             next(&mut server_events, "inbound Disconnected").await
         else {
@@ -263,7 +263,7 @@ async fn a_reset_mid_connection_reaches_the_manager() {
             }
         };
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
-        assert!(stream.is_closed());
+        assert!(stream.link().is_closed());
         let Event::Disconnected { id: got, reason } = next(&mut events, "Disconnected").await
         else {
             panic!("expected Disconnected");
@@ -478,7 +478,11 @@ async fn a_recorded_run_replays_identically() {
                 }
             }
         }
-        if let Some(auto) = held.iter().find(|s| s.id() != permanent).map(|s| s.id()) {
+        if let Some(auto) = held
+            .iter()
+            .find(|s| s.link().id() != permanent)
+            .map(|s| s.link().id())
+        {
             let _ = client.disconnect(auto).await;
         }
         let client_stats = client.shutdown().await.unwrap();
