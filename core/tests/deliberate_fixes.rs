@@ -1,6 +1,6 @@
-//! Where we deliberately differ from btcd (ARCHITECTURE.md §3, the numbers
-//! are the quirks of btcd-connmgr.md §12). One test per fix; the reasons are
-//! in docs/DECISIONS.md.
+//! Where we deliberately differ from btcd: one test per fix. The numbers are
+//! the quirks of `docs/BTCD.md`; the reasons are in `docs/DECISIONS.md`
+//! ("Deliberate differences from btcd").
 
 mod common;
 

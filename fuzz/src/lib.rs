@@ -14,7 +14,7 @@
 //! `serde_json`.
 //!
 //! A target fails by panicking, with a message saying which promise broke.
-//! The oracles are the invariants of ARCHITECTURE.md §7 (through the shared
+//! The oracles are the invariants of the invariants of `docs/ARCHITECTURE.md` (through the shared
 //! [`Checker`](connmgr_sim::Checker)), determinism, and each API's
 //! documented contract; "does not panic" is only the least of them.
 

@@ -10,7 +10,8 @@ const DEFAULT_SOMAXCONN: i32 = 4096;
 
 /// The system's largest listen backlog (`net.core.somaxconn`), as Go uses.
 /// std's, tokio's and mio's 128 overflows under a burst of connects and
-/// costs SYN retransmits of a second or more (see MEASURED.md).
+/// costs SYN retransmits of a second or more (`docs/BENCHMARKS.md`, "The
+/// machine").
 pub fn somaxconn() -> i32 {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn")
         .ok()

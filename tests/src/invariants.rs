@@ -3,7 +3,7 @@
 //! A [`Checker`] watches one manager from the outside, through the inputs it
 //! is fed and the actions it emits, and keeps its own books. It is shared by
 //! the simulator, the property tests and the fuzzer, so the three judge by
-//! the same rules (ARCHITECTURE.md §7):
+//! the same rules (`docs/ARCHITECTURE.md`, "Invariants"):
 //!
 //! - every `Dial` is answered or cancelled, once;
 //! - automatic outbound never exceeds the target, inbound never `max_inbound`;

@@ -1,6 +1,6 @@
 //! Outbound requests: addresses, dials, timeouts, retries and replacement.
 //!
-//! btcd's rules (`btcd-connmgr.md` §6): a permanent request is redialled
+//! btcd's rules (`docs/BTCD.md`, "Retry, backoff and throttling"): a permanent request is redialled
 //! under its own id with linear backoff; a failed automatic request is
 //! replaced by a new one, at once while fewer than `max_failed_attempts`
 //! consecutive failures have happened and after `throttle_interval` from
@@ -176,7 +176,8 @@ impl ConnManager {
         let Some(conn) = self.conns.get_mut(&id) else {
             if result.is_ok() {
                 // The request ended while this dial was out: the socket it
-                // brings is nobody's, so it must not leak (btcd quirk 7).
+                // brings is nobody's, so it must not leak (btcd quirk 7 in
+                // `docs/BTCD.md`).
                 self.stats.late_sockets_closed += 1;
                 self.emit(Action::Close {
                     id,
