@@ -57,7 +57,10 @@ impl ConnManager {
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            let Some(conn) = self.take(id) else { continue };
+            let Some(conn) = self.take(id) else {
+                debug_assert!(false, "{id} listed and not found");
+                continue;
+            };
             match conn.phase {
                 Phase::Established => {
                     self.emit(Action::Close {

@@ -96,9 +96,13 @@ impl ConnManager {
             }
         }
         let Some(conn) = self.conns.get_mut(&id) else {
+            debug_assert!(false, "dial of {id}, which has no record");
             return;
         };
-        let Some(addr) = conn.addr else { return };
+        let Some(addr) = conn.addr else {
+            debug_assert!(false, "dial of {id}, which has no address");
+            return;
+        };
         conn.attempt = conn.attempt.wrapping_add(1);
         let attempt = conn.attempt;
         enter(&mut self.counts, conn, Phase::Dialing);
@@ -227,6 +231,7 @@ impl ConnManager {
     /// manual one, replace an automatic one.
     pub(super) fn request_failed(&mut self, id: ConnId, reason: Reason) {
         let Some(conn) = self.conns.get(&id) else {
+            debug_assert!(false, "failure of {id}, which has no record");
             return;
         };
         let kind = conn.kind;
@@ -251,6 +256,7 @@ impl ConnManager {
     /// Schedules the next dial of a permanent request, same id, same address.
     pub(super) fn schedule_retry(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
+            debug_assert!(false, "retry of {id}, which has no record");
             return;
         };
         conn.retry_count = conn.retry_count.saturating_add(1);
@@ -299,7 +305,9 @@ impl ConnManager {
     }
 
     pub(super) fn conn_timer_fired(&mut self, id: ConnId) {
+        // Only live timers fire, and a record's timer dies with it.
         let Some(conn) = self.conns.get(&id) else {
+            debug_assert!(false, "a live timer of {id}, which has no record");
             return;
         };
         match (conn.phase, conn.kind) {
