@@ -22,7 +22,9 @@
 //! `--runtime` chooses what runs `establish` and `churn`: `mio`
 //! (`connmgr-mio`), `tokio` and `smol` (when built in, see `Cargo.toml`'s
 //! features), or `raw`: the same socket operations in a minimal
-//! non-blocking mio loop with no manager at all, the physical limit.
+//! non-blocking mio loop with no manager at all, the physical limit; and,
+//! for churn, `tokio-bare`: the same work in plain tokio tasks, what tokio
+//! itself costs at a given `--threads`.
 //!
 //! ```text
 //! cargo run --release -p connmgr-bench -- --mode mockchurn --repeat 3
@@ -65,6 +67,9 @@ enum Runtime {
     Raw,
     /// The manager on `connmgr-tokio` (cargo feature `tokio`).
     Tokio,
+    /// No manager: the same socket work in plain tokio tasks, one per slot
+    /// (cargo feature `tokio`); what tokio itself costs, at `--threads`.
+    TokioBare,
     /// The manager on `connmgr-smol` (cargo feature `smol`).
     Smol,
 }
@@ -75,6 +80,7 @@ impl Runtime {
             Runtime::Mio => "mio",
             Runtime::Raw => "raw",
             Runtime::Tokio => "tokio",
+            Runtime::TokioBare => "tokio-bare",
             Runtime::Smol => "smol",
         }
     }
@@ -137,7 +143,8 @@ fn main() -> ExitCode {
             eprintln!("error: --n, --k and --conns must be at least 1");
             return ExitCode::from(2);
         }
-        if args.threads == 0 || (args.threads > 1 && args.runtime != Runtime::Tokio) {
+        let tokio = matches!(args.runtime, Runtime::Tokio | Runtime::TokioBare);
+        if args.threads == 0 || (args.threads > 1 && !tokio) {
             eprintln!("error: --threads is 1, or more for tokio only");
             return ExitCode::from(2);
         }
@@ -262,14 +269,18 @@ fn cpu_field(wanted: bool, cpu_us: u64, conns: u64) -> String {
 fn runtime_built(runtime: Runtime) -> Result<(), String> {
     let built = match runtime {
         Runtime::Mio | Runtime::Raw => true,
-        Runtime::Tokio => cfg!(feature = "tokio"),
+        Runtime::Tokio | Runtime::TokioBare => cfg!(feature = "tokio"),
         Runtime::Smol => cfg!(feature = "smol"),
+    };
+    let feature = match runtime {
+        Runtime::TokioBare => "tokio",
+        other => other.name(),
     };
     if built {
         Ok(())
     } else {
         Err(format!(
-            "runtime {0} is not built into this benchmark; build it with `--features {0}`",
+            "runtime {} is not built into this benchmark; build it with `--features {feature}`",
             runtime.name()
         ))
     }
@@ -286,6 +297,7 @@ fn establish(args: &Args, n: usize, timeout: Duration) -> Result<net::Establish,
         Runtime::Tokio => net::tokio::establish(n, k, args.threads as usize, timeout),
         #[cfg(feature = "smol")]
         Runtime::Smol => net::smol::establish(n, k, timeout),
+        Runtime::TokioBare => Err("tokio-bare measures churn only".into()),
         #[allow(unreachable_patterns)]
         other => Err(runtime_built(other).unwrap_err().into()),
     }
@@ -298,6 +310,8 @@ fn churn(args: &Args, n: usize, conns: u64, timeout: Duration) -> Result<net::Ch
         Runtime::Mio => net::mio::churn(n, k, conns, timeout),
         #[cfg(feature = "tokio")]
         Runtime::Tokio => net::tokio::churn(n, k, conns, args.threads as usize, timeout),
+        #[cfg(feature = "tokio")]
+        Runtime::TokioBare => net::tokio::bare_churn(n, k, conns, args.threads as usize, timeout),
         #[cfg(feature = "smol")]
         Runtime::Smol => net::smol::churn(n, k, conns, timeout),
         #[allow(unreachable_patterns)]

@@ -221,3 +221,60 @@ pub fn churn(n: usize, k: usize, conns: u64, threads: usize, timeout: Duration) 
         })
     })
 }
+
+/// `churn` with no manager: `n` tasks, one per outbound slot, each dialling
+/// the listeners in turn and reading every connection to EOF before the
+/// next; the same listeners. What tokio itself costs for this socket work,
+/// at `threads` workers: the reference for the manager's figures.
+pub fn bare_churn(
+    n: usize,
+    k: usize,
+    conns: u64,
+    threads: usize,
+    timeout: Duration,
+) -> Result<Churn> {
+    let mut meter = Meter::start(timeout);
+    let rt = runtime(threads)?;
+    rt.block_on(async {
+        let (listeners, addrs) = tokio_listeners(k)?;
+        let mut tasks = JoinSet::new();
+        for listener in listeners {
+            tasks.spawn(accept_loop(listener, drop));
+        }
+        meter.restart();
+        let done = Arc::new(AtomicUsize::new(0));
+        let target = usize::try_from(conns)?;
+        let mut slots = JoinSet::new();
+        for slot in 0..n {
+            let (addrs, done) = (addrs.clone(), Arc::clone(&done));
+            slots.spawn(async move {
+                let mut next = slot;
+                while done.load(Ordering::Relaxed) < target {
+                    let Ok(mut stream) =
+                        tokio::net::TcpStream::connect(addrs[next % addrs.len()]).await
+                    else {
+                        continue;
+                    };
+                    next += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                    let mut buf = [0u8; 64];
+                    while matches!(stream.read(&mut buf).await, Ok(read) if read > 0) {}
+                }
+            });
+        }
+        let deadline = meter.deadline().into();
+        let _ = tokio::time::timeout_at(deadline, async {
+            while slots.join_next().await.is_some() {}
+        })
+        .await;
+        let secs = meter.secs();
+        let cpu_us = meter.cpu_us();
+        slots.shutdown().await;
+        tasks.shutdown().await;
+        Ok(Churn {
+            conns: done.load(Ordering::Relaxed).min(target) as u64,
+            secs,
+            cpu_us,
+        })
+    })
+}
