@@ -1,21 +1,25 @@
-//! EMFILE on accept: the listener pauses instead of spinning, and accepts
-//! again once descriptors are free.
+//! EMFILE on accept, on every runtime of the shared driver: the listener
+//! pauses instead of spinning, and accepts again once descriptors are free.
 //!
 //! The test re-runs this test binary as a child under `ulimit -n` (so the
 //! descriptor limit is lowered for the child only); the child fills its
 //! descriptor table, the parent connects to it, and the child measures its
 //! own CPU time over the error period from `/proc/self/stat`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Seek};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use connmgr::Config;
-use connmgr_tokio::{Builder, Event};
+use connmgr::{Config, Event};
+use connmgr_net::Builder;
 
-/// Set in the child's environment: marks the process as the child.
-const CHILD: &str = "CONNMGR_TOKIO_EMFILE_CHILD";
+use common::{Harness, Smol, Tokio};
+
+/// Set in the child's environment to the runtime it must run.
+const CHILD: &str = "CONNMGR_DRIVER_EMFILE_CHILD";
 /// Connections the parent makes while the child is out of descriptors.
 const CLIENTS: usize = 3;
 /// How long the child stays out of descriptors.
@@ -40,26 +44,19 @@ fn cpu_ms(stat: &mut std::fs::File) -> u64 {
 /// The child's side: does nothing unless run by the parent.
 #[test]
 fn emfile_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
+    match std::env::var(CHILD).as_deref() {
+        Ok("tokio") => Tokio::run(child::<Tokio>()),
+        Ok("smol") => Smol::run(child::<Smol>()),
+        _ => {}
     }
+}
+
+async fn child<H: Harness>() {
     let config = Config {
         automatic_outbound: false,
         ..Config::default()
     };
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(child(config));
-}
-
-async fn child(config: Config) {
-    let (handle, mut events) = Builder::new(config)
-        .listen("127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .unwrap();
+    let (handle, mut events) = H::start(Builder::new(config).listen(common::loopback())).unwrap();
     let mut stat = std::fs::File::open("/proc/self/stat").unwrap();
     println!("LISTEN {}", handle.listen_addrs()[0]);
 
@@ -76,13 +73,12 @@ async fn child(config: Config) {
     println!("FULL {}", hog.len());
 
     // The parent connects now; wait for the first accept error.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while handle.stats().await.unwrap().accept_failures == 0 {
-        assert!(Instant::now() < deadline, "no accept error");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    common::eventually::<H, _>("an accept error", || async {
+        handle.stats().await.unwrap().accept_failures > 0
+    })
+    .await;
     let (cpu0, t0) = (cpu_ms(&mut stat), Instant::now());
-    tokio::time::sleep(ERROR_PERIOD).await;
+    H::sleep(ERROR_PERIOD).await;
     let (cpu1, window) = (cpu_ms(&mut stat), t0.elapsed());
     let stats = handle.stats().await.unwrap();
 
@@ -91,10 +87,10 @@ async fn child(config: Config) {
     let freed = Instant::now();
     let mut streams = Vec::new();
     while streams.len() < CLIENTS {
-        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
-            Ok(Some(Event::Connected { stream, .. })) => streams.push(stream),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
+        match common::timeout::<H, _>(Duration::from_secs(5), events.recv()).await {
+            Some(Some(Event::Connected { stream, .. })) => streams.push(stream),
+            Some(Some(_)) => {}
+            Some(None) | None => break,
         }
     }
     println!(
@@ -121,14 +117,14 @@ struct Measured {
     resume_ms: u64,
 }
 
-fn run_child() -> Measured {
+fn run_child(runtime: &str) -> Measured {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(r#"ulimit -n 256 && exec "$0" "$@""#)
         .arg(exe)
         .args(["emfile_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
+        .env(CHILD, runtime)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -191,23 +187,35 @@ fn run_child() -> Measured {
     }
 }
 
-#[test]
-fn accept_pauses_on_emfile_and_resumes_when_descriptors_free_up() {
+/// Spinning would burn about one core for the whole window; with 5 ms
+/// doubling to 1 s there are a handful of errors, each followed by a pause.
+fn check(runtime: &str) {
     if std::env::var_os(CHILD).is_some() {
         return;
     }
-    let m = run_child();
-    println!("{m:?}");
-    // Spinning would burn about one core for the whole window.
+    let m = run_child(runtime);
+    println!("{runtime}: {m:?}");
     assert!(
         m.cpu_ms * 4 <= m.window_ms,
-        "the process used {} ms of CPU in {} ms of accept errors: spinning? {m:?}",
+        "{runtime}: the process used {} ms of CPU in {} ms of accept errors: spinning? {m:?}",
         m.cpu_ms,
         m.window_ms
     );
-    // 5 ms doubling to 1 s: a handful of errors, each followed by a pause.
-    assert!((1..=20).contains(&m.accept_failures), "{m:?}");
-    assert!(m.pauses >= 1 && m.pauses <= m.accept_failures, "{m:?}");
-    assert_eq!(m.accepted, CLIENTS, "accepting resumed: {m:?}");
-    assert!(m.resume_ms < 3_000, "{m:?}");
+    assert!((1..=20).contains(&m.accept_failures), "{runtime}: {m:?}");
+    assert!(
+        m.pauses >= 1 && m.pauses <= m.accept_failures,
+        "{runtime}: {m:?}"
+    );
+    assert_eq!(m.accepted, CLIENTS, "{runtime}: accepting resumed: {m:?}");
+    assert!(m.resume_ms < 3_000, "{runtime}: {m:?}");
+}
+
+#[test]
+fn tokio_pauses_accepting_on_emfile_and_resumes_when_descriptors_free_up() {
+    check("tokio");
+}
+
+#[test]
+fn smol_pauses_accepting_on_emfile_and_resumes_when_descriptors_free_up() {
+    check("smol");
 }

@@ -1,15 +1,21 @@
-//! The core's time follows tokio's clock, so an application that tests
-//! with a paused runtime (`start_paused`) sees the manager's timers fire in
-//! virtual time, as tokio's own timers do.
+//! What only tokio's runtime does: the core's time follows tokio's clock,
+//! so an application that tests with a paused runtime (`start_paused`) sees
+//! the manager's timers fire in virtual time, as tokio's own timers do; and
+//! building outside a runtime is an error that says so. (Everything the
+//! shared driver does is tested on every runtime in `connmgr-net`'s
+//! `tests/driver.rs`.)
 
-mod common;
-
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use connmgr::Config;
-use connmgr_tokio::Builder;
+use connmgr_tokio::{BuildError, Builder};
 
-use common::closed_port;
+/// An address nobody listens on (a port just released).
+fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
 
 /// Retries of a permanent peer that refuses, an hour apart, counted after
 /// three hours and a minute of virtual time.
@@ -42,4 +48,14 @@ fn a_paused_runtime_runs_the_managers_timers_in_virtual_time() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the paused runtime reaches three hours of virtual time");
     assert_eq!(dials, 4, "one dial, then a retry every virtual hour");
+}
+
+#[test]
+fn building_outside_a_runtime_says_so() {
+    let err = Builder::new(Config::default())
+        .spawn()
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, BuildError::Runtime(_)), "{err}");
+    assert!(err.to_string().contains("within a tokio runtime"), "{err}");
 }

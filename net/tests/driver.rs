@@ -1,0 +1,499 @@
+//! The shared driver end to end on loopback, once per runtime: each test is
+//! written once, generic over a [`Harness`], and instantiated for tokio and
+//! smol at the bottom. Every wait is bounded by `WAIT`, every test by
+//! `TEST_LIMIT`.
+
+mod common;
+
+use std::io::{BufReader, Read, Write};
+use std::time::Duration;
+
+use connmgr::trace::{replay, ReplayReport};
+use connmgr::{DialError, Direction, Event, Reason};
+use connmgr_net::{BuildError, Builder, Error};
+use connmgr_store::StaticList;
+
+use common::*;
+
+async fn connect_and_accept_end_to_end<H: Harness>() {
+    let (server, mut server_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
+    let (client, mut client_events) = H::start(Builder::new(config())).unwrap();
+    let addr = server.listen_addrs()[0];
+    assert_ne!(addr.port(), 0);
+
+    let id = client.connect(addr, false).await.unwrap();
+    let Event::Connected {
+        id: got,
+        addr: remote,
+        direction,
+        permanent,
+        mut stream,
+    } = next::<H>(&mut client_events, "outbound Connected").await
+    else {
+        panic!("expected Connected");
+    };
+    assert_eq!(
+        (got, remote, direction, permanent),
+        (id, addr, Direction::Outbound, false)
+    );
+    let Event::Connected {
+        id: inbound_id,
+        direction,
+        addr: from,
+        stream: mut inbound,
+        ..
+    } = next::<H>(&mut server_events, "inbound Connected").await
+    else {
+        panic!("expected Connected");
+    };
+    assert_eq!(direction, Direction::Inbound);
+    assert_eq!(server.counts().await.unwrap().inbound, 1);
+    assert_eq!(client.counts().await.unwrap().manual_established, 1);
+
+    // Data flows both ways.
+    H::write_all(&mut stream, b"ping").await.unwrap();
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        got += H::read(&mut inbound, &mut buf[got..]).await.unwrap();
+    }
+    assert_eq!(&buf, b"ping");
+    assert_ne!(from.port(), 0);
+
+    // The client drops its stream: its manager hears Closed; the server's
+    // stream reads end-of-file, which tells the server's manager.
+    drop(stream);
+    let Event::Disconnected { id: d, reason } = next::<H>(&mut client_events, "Disconnected").await
+    else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!((d, reason), (id, Reason::PeerClosed));
+    assert_eq!(H::read(&mut inbound, &mut buf).await.unwrap(), 0);
+    let Event::Disconnected { id: d, reason } =
+        next::<H>(&mut server_events, "inbound Disconnected").await
+    else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!((d, reason), (inbound_id, Reason::PeerClosed));
+
+    let stats = client.shutdown().await.unwrap();
+    assert_eq!(
+        (stats.dials, stats.dial_successes, stats.disconnected),
+        (1, 1, 1)
+    );
+    assert_eq!(stats.ignored_inputs, 0);
+    let stats = server.shutdown().await.unwrap();
+    assert_eq!(stats.inbound_accepted, 1);
+    assert_eq!(stats.ignored_inputs, 0);
+    // After shutdown the events end and the handle says so.
+    assert!(client_events.recv().await.is_none());
+    assert!(matches!(client.stats().await, Err(Error::Stopped)));
+    assert!(matches!(client.shutdown().await, Err(Error::Stopped)));
+}
+
+async fn a_close_shuts_down_the_stream_the_application_holds<H: Harness>() {
+    let (server, mut server_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
+    let (client, mut client_events) = H::start(Builder::new(config())).unwrap();
+    let id = client
+        .connect(server.listen_addrs()[0], false)
+        .await
+        .unwrap();
+    let Event::Connected { mut stream, .. } = next::<H>(&mut client_events, "Connected").await
+    else {
+        panic!("expected Connected");
+    };
+    let Event::Connected {
+        stream: mut inbound,
+        ..
+    } = next::<H>(&mut server_events, "inbound").await
+    else {
+        panic!("expected Connected");
+    };
+
+    // The application still holds `stream`; the manager closes it.
+    client.disconnect(id).await.unwrap();
+    let Event::Disconnected { reason, .. } = next::<H>(&mut client_events, "Disconnected").await
+    else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!(reason, Reason::Disconnected);
+    let mut buf = [0u8; 8];
+    let read = H::read(&mut stream, &mut buf).await.unwrap();
+    assert_eq!(read, 0, "shut down: end-of-file");
+    assert!(
+        H::write_all(&mut stream, b"x").await.is_err(),
+        "shut down: writes fail"
+    );
+    // The peer sees the end too.
+    assert_eq!(H::read(&mut inbound, &mut buf).await.unwrap(), 0);
+    drop((stream, inbound));
+
+    // A disconnect of an ended id is the core's to refuse.
+    assert!(matches!(
+        client.disconnect(id).await,
+        Err(Error::Ignored(_))
+    ));
+    let stats = client.shutdown().await.unwrap();
+    // The stream's own end-of-file report came after the manager's close:
+    // not fed to the core.
+    assert_eq!(stats.ignored_inputs, 1, "only the second disconnect");
+    server.shutdown().await.unwrap();
+}
+
+async fn refused_gives_up_or_retries_per_policy<H: Harness>() {
+    let (client, mut events) = H::start(Builder::new(config())).unwrap();
+    let addr = closed_port();
+
+    // A manual request tries once and gives up.
+    let id = client.connect(addr, false).await.unwrap();
+    let Event::GaveUp { id: got, reason } = next::<H>(&mut events, "GaveUp").await else {
+        panic!("expected GaveUp");
+    };
+    assert_eq!((got, reason), (id, Reason::DialFailed(DialError::Refused)));
+
+    // A permanent one is redialled with backoff until the peer appears.
+    let id = client.connect(addr, true).await.unwrap();
+    eventually::<H, _>("three retries", || async {
+        client.stats().await.unwrap().retries_scheduled >= 3
+    })
+    .await;
+    let listener = std::net::TcpListener::bind(addr).unwrap();
+    let Event::Connected {
+        id: got,
+        permanent,
+        stream,
+        ..
+    } = until::<H>(&mut events, "Connected", |e| {
+        matches!(e, Event::Connected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!((got, permanent), (id, true));
+    let (_peer, _) = listener.accept().unwrap();
+
+    // Remove ends it for good.
+    client.remove(id).await.unwrap();
+    let Event::Disconnected { reason, .. } = next::<H>(&mut events, "Disconnected").await else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!(reason, Reason::Removed);
+    drop(stream);
+    let stats = client.shutdown().await.unwrap();
+    assert!(stats.dial_failures >= 4, "{stats:?}");
+    assert_eq!(stats.dial_successes, 1);
+}
+
+async fn a_dial_that_never_completes_hits_the_cores_timeout<H: Harness>() {
+    let hole = blackhole();
+    let mut config = config();
+    config.dial_timeout = Duration::from_millis(300);
+    let (client, mut events) = H::start(Builder::new(config)).unwrap();
+    let started = std::time::Instant::now();
+    let id = client.connect(hole.addr, false).await.unwrap();
+    let Event::GaveUp { id: got, reason } = next::<H>(&mut events, "GaveUp").await else {
+        panic!("expected GaveUp");
+    };
+    let took = started.elapsed();
+    assert_eq!((got, reason), (id, Reason::DialFailed(DialError::TimedOut)));
+    assert!(took >= Duration::from_millis(290), "gave up after {took:?}");
+    let stats = client.shutdown().await.unwrap();
+    assert_eq!((stats.dial_timeouts, stats.dial_failures), (1, 1));
+}
+
+async fn a_reset_mid_connection_reaches_the_manager<H: Harness>() {
+    let peer = std::net::TcpListener::bind(loopback()).unwrap();
+    let (client, mut events) = H::start(Builder::new(config())).unwrap();
+    let id = client
+        .connect(peer.local_addr().unwrap(), false)
+        .await
+        .unwrap();
+    let (mut remote, _) = peer.accept().unwrap();
+    let Event::Connected { mut stream, .. } = next::<H>(&mut events, "Connected").await else {
+        panic!("expected Connected");
+    };
+    remote.write_all(b"half a message").unwrap();
+    // SO_LINGER 0: close sends a reset.
+    socket2::SockRef::from(&remote)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(remote);
+
+    let err = loop {
+        let mut chunk = [0u8; 64];
+        match H::read(&mut stream, &mut chunk).await {
+            Ok(0) => panic!("end-of-file instead of a reset"),
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    let Event::Disconnected { id: got, reason } = next::<H>(&mut events, "Disconnected").await
+    else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!((got, reason), (id, Reason::PeerClosed));
+    drop(stream);
+    let stats = client.shutdown().await.unwrap();
+    assert_eq!(stats.disconnected, 1);
+    assert_eq!(
+        stats.ignored_inputs, 0,
+        "the drop after the reset is not reported twice"
+    );
+}
+
+async fn an_address_in_use_is_a_clear_error_naming_it<H: Harness>() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let err = H::start(Builder::new(config()).listen(loopback()).listen(addr))
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        matches!(&err, BuildError::Listen { addr: a, .. } if *a == addr),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains(&addr.to_string()), "{text}");
+    assert!(text.contains("in use"), "{text}");
+    // The first listener was released: its address can be bound again.
+    drop(taken);
+    let (handle, _events) = H::start(Builder::new(config()).listen(addr)).unwrap();
+    handle.shutdown().await.unwrap();
+}
+
+async fn automatic_outbound_fills_the_target_from_the_address_source<H: Harness>() {
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(H::start(Builder::new(config()).listen(loopback())).unwrap());
+    }
+    let seeds: Vec<_> = servers.iter().map(|(h, _)| h.listen_addrs()[0]).collect();
+    let mut config = config();
+    config.automatic_outbound = true;
+    config.target_outbound = 3;
+    // The default source: the address book, with loopback let in.
+    let (client, mut events) = H::start(
+        Builder::new(config.clone())
+            .seeds(seeds.clone())
+            .accept_local_addresses(true),
+    )
+    .unwrap();
+    let mut streams = Vec::new();
+    let mut addrs = Vec::new();
+    while streams.len() < 3 {
+        if let Event::Connected { addr, stream, .. } = until::<H>(&mut events, "Connected", |e| {
+            matches!(e, Event::Connected { .. })
+        })
+        .await
+        {
+            addrs.push(addr);
+            streams.push(stream);
+        }
+    }
+    addrs.sort();
+    let mut want = seeds.clone();
+    want.sort();
+    assert_eq!(addrs, want, "one connection to each seed");
+    assert_eq!(client.counts().await.unwrap().automatic_established, 3);
+
+    // A static list works the same way.
+    let source = Box::new(StaticList::new(seeds));
+    let (other, mut other_events) = H::start(Builder::new(config).address_source(source)).unwrap();
+    for _ in 0..3 {
+        until::<H>(&mut other_events, "Connected", |e| {
+            matches!(e, Event::Connected { .. })
+        })
+        .await;
+    }
+    other.shutdown().await.unwrap();
+    client.shutdown().await.unwrap();
+    for (server, _) in servers {
+        server.shutdown().await.unwrap();
+    }
+}
+
+async fn inbound_beyond_the_limit_is_closed_by_the_core<H: Harness>() {
+    let mut server_config = config();
+    server_config.max_inbound = 1;
+    let (server, mut server_events) =
+        H::start(Builder::new(server_config).listen(loopback())).unwrap();
+    let addr = server.listen_addrs()[0];
+    let first = std::net::TcpStream::connect(addr).unwrap();
+    let Event::Connected { stream: _held, .. } = next::<H>(&mut server_events, "inbound").await
+    else {
+        panic!("expected Connected");
+    };
+    let mut second = std::net::TcpStream::connect(addr).unwrap();
+    second.set_read_timeout(Some(WAIT)).unwrap();
+    let read = second.read(&mut [0u8; 1]);
+    assert!(
+        matches!(read, Ok(0))
+            || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the refused connection is closed: {read:?}"
+    );
+    let stats = server.shutdown().await.unwrap();
+    assert_eq!(
+        (stats.inbound_accepted, stats.inbound_rejected_full),
+        (1, 1)
+    );
+    drop(first);
+}
+
+/// Peers files survive a restart: what the book learned is saved at
+/// shutdown and loaded by the next run.
+async fn the_address_book_is_saved_at_shutdown_and_loaded_again<H: Harness>() {
+    let dir = temp_dir(&format!("peers-{}", H::NAME));
+    let path = dir.join("peers.json");
+    let builder = Builder::new(config())
+        .peers_file(&path)
+        .accept_local_addresses(true);
+    let (handle, _events) = H::start(builder).unwrap();
+    let learned: std::net::SocketAddr = "127.0.0.1:18444".parse().unwrap();
+    handle.learned(learned, learned.ip()).await.unwrap();
+    handle.shutdown().await.unwrap();
+    let book = connmgr_store::load(&path, 1).unwrap().expect("saved");
+    assert!(book.contains(learned));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A real run on loopback, recorded on both sides with the default (secret,
+/// drawn) seed, replays identically.
+async fn a_recorded_run_replays_identically<H: Harness>() {
+    let dir = temp_dir(&format!("trace-{}", H::NAME));
+    let (server_trace, client_trace) = (dir.join("server.jsonl"), dir.join("client.jsonl"));
+    let builder = Builder::new(config())
+        .listen(loopback())
+        .record_trace(&server_trace);
+    let (server, mut server_events) = H::start(builder).unwrap();
+    let mut client_config = config();
+    client_config.automatic_outbound = true;
+    client_config.target_outbound = 2;
+    client_config.dial_timeout = Duration::from_millis(300);
+    let addr = server.listen_addrs()[0];
+    let hole = blackhole();
+    let source = Box::new(StaticList::new(vec![addr, closed_port()]));
+    let builder = Builder::new(client_config)
+        .address_source(source)
+        .record_trace(&client_trace);
+    let (client, mut client_events) = H::start(builder).unwrap();
+
+    // Automatic connections, some refused; a permanent peer that drops and
+    // comes back; a timed-out dial; an application disconnect.
+    let permanent = client.connect(addr, true).await.unwrap();
+    let timed_out = client.connect(hole.addr, false).await.unwrap();
+    until::<H>(
+        &mut client_events,
+        "timeout",
+        |e| matches!(e, Event::GaveUp { id, .. } if *id == timed_out),
+    )
+    .await;
+    let mut held = Vec::new();
+    let mut permanent_seen = 0;
+    while permanent_seen < 2 {
+        match next::<H>(&mut client_events, "events").await {
+            Event::Connected { id, stream, .. } if id == permanent => {
+                permanent_seen += 1;
+                if permanent_seen == 1 {
+                    drop(stream); // it drops: redialled
+                } else {
+                    held.push((id, stream));
+                }
+            }
+            Event::Connected { id, stream, .. } => held.push((id, stream)),
+            _ => {}
+        }
+        while let Some(event) = server_events.try_recv() {
+            if let Event::Connected { id, stream, .. } = event {
+                held.push((id, stream));
+            }
+        }
+    }
+    if let Some(&(auto, _)) = held.iter().find(|(id, _)| *id != permanent) {
+        let _ = client.disconnect(auto).await;
+    }
+    let client_stats = client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+    drop(held);
+
+    for (path, who) in [(&client_trace, "client"), (&server_trace, "server")] {
+        let file = std::fs::File::open(path).unwrap();
+        let report = replay(BufReader::new(file)).unwrap();
+        assert!(report.is_identical(), "{who}: {report}");
+    }
+    let file = std::fs::File::open(&client_trace).unwrap();
+    let ReplayReport::Identical { inputs, .. } = replay(BufReader::new(file)).unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(inputs, client_stats.inputs, "every input was recorded");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Instantiates every test above for one harness.
+macro_rules! suite {
+    ($module:ident, $runtime:ident) => {
+        mod $module {
+            use super::*;
+
+            fn run<F: std::future::Future<Output = ()> + Send + 'static>(test: F) {
+                <common::$runtime as Harness>::run(test)
+            }
+
+            #[test]
+            fn connect_and_accept_end_to_end() {
+                run(super::connect_and_accept_end_to_end::<common::$runtime>())
+            }
+
+            #[test]
+            fn a_close_shuts_down_the_stream_the_application_holds() {
+                run(super::a_close_shuts_down_the_stream_the_application_holds::<common::$runtime>())
+            }
+
+            #[test]
+            fn refused_gives_up_or_retries_per_policy() {
+                run(super::refused_gives_up_or_retries_per_policy::<common::$runtime>())
+            }
+
+            #[test]
+            fn a_dial_that_never_completes_hits_the_cores_timeout() {
+                run(super::a_dial_that_never_completes_hits_the_cores_timeout::<common::$runtime>())
+            }
+
+            #[test]
+            fn a_reset_mid_connection_reaches_the_manager() {
+                run(super::a_reset_mid_connection_reaches_the_manager::<common::$runtime>())
+            }
+
+            #[test]
+            fn an_address_in_use_is_a_clear_error_naming_it() {
+                run(super::an_address_in_use_is_a_clear_error_naming_it::<common::$runtime>())
+            }
+
+            #[test]
+            fn automatic_outbound_fills_the_target_from_the_address_source() {
+                run(super::automatic_outbound_fills_the_target_from_the_address_source::<
+                    common::$runtime,
+                >())
+            }
+
+            #[test]
+            fn inbound_beyond_the_limit_is_closed_by_the_core() {
+                run(super::inbound_beyond_the_limit_is_closed_by_the_core::<common::$runtime>())
+            }
+
+            #[test]
+            fn the_address_book_is_saved_at_shutdown_and_loaded_again() {
+                run(super::the_address_book_is_saved_at_shutdown_and_loaded_again::<
+                    common::$runtime,
+                >())
+            }
+
+            #[test]
+            fn a_recorded_run_replays_identically() {
+                run(super::a_recorded_run_replays_identically::<common::$runtime>())
+            }
+        }
+    };
+}
+
+suite!(tokio, Tokio);
+suite!(smol, Smol);
