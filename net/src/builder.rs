@@ -72,8 +72,6 @@ pub struct Prepared {
     pub listen_addrs: Vec<SocketAddr>,
     /// Whether accepted peers' addresses go to the source's `learned`.
     pub learn_inbound: bool,
-    /// The trace file, to name it in errors.
-    pub trace_path: Option<PathBuf>,
 }
 
 impl fmt::Debug for Prepared {
@@ -285,7 +283,7 @@ impl<R> Builder<R> {
             }
         };
         let core = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
-            path: trace_path.clone(),
+            path: trace_path,
             source,
         })?;
         Ok((
@@ -297,7 +295,6 @@ impl<R> Builder<R> {
                 listeners,
                 listen_addrs,
                 learn_inbound: self.learn_inbound,
-                trace_path,
             },
         ))
     }
@@ -313,5 +310,23 @@ impl<R: Launch> Builder<R> {
     pub fn build(self) -> Result<R::Built, R::Error> {
         let (runtime, prepared) = self.prepare()?;
         runtime.launch(prepared)
+    }
+}
+
+/// Tells the address source of a new connection, as every runtime must: an
+/// outbound peer is `connected`; an inbound one is `learned` only if the
+/// builder said so (its port is an ephemeral one, not an address to dial).
+pub fn tell_source(
+    source: &mut dyn AddressSource,
+    now: connmgr::Instant,
+    peer: &connmgr::ConnectedPeer,
+    learn_inbound: bool,
+) {
+    match peer.direction {
+        connmgr::Direction::Outbound => source.connected(now, peer.addr),
+        connmgr::Direction::Inbound if learn_inbound => {
+            source.learned(now, peer.addr, peer.addr.ip());
+        }
+        connmgr::Direction::Inbound => {}
     }
 }

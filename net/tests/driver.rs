@@ -290,10 +290,10 @@ async fn automatic_outbound_fills_the_target_from_the_address_source<H: Harness>
             streams.push(stream);
         }
     }
-    addrs.sort();
-    let mut want = seeds.clone();
-    want.sort();
-    assert_eq!(addrs, want, "one connection to each seed");
+    // The book's choice is random (keyed by the drawn seed), and btcd's
+    // policy may pick one seed twice once its port preference gives way:
+    // every connection goes to a seed, and the target is met.
+    assert!(addrs.iter().all(|a| seeds.contains(a)), "{addrs:?}");
     assert_eq!(client.counts().await.unwrap().automatic_established, 3);
 
     // A static list works the same way.

@@ -14,16 +14,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
-use connmgr::{
-    Action, ConnId, Direction, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Stats,
-};
+use connmgr::{Action, ConnId, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Stats};
 use connmgr_store::AddressSource;
 
 use super::chan::{Receiver, Sender};
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
-use crate::{accept_error, dial_error, Clock, Core, Error, PersistError};
+use crate::{accept_error, dial_error, tell_source, Clock, Core, Error, PersistError};
 
 /// Wake-ups handled in a row without waiting before the driver yields to
 /// its executor, so that a busy manager cannot starve the application's
@@ -333,13 +331,7 @@ impl<R: Runtime> State<R> {
                     return;
                 };
                 let now = self.now();
-                match peer.direction {
-                    Direction::Outbound => self.source.connected(now, peer.addr),
-                    Direction::Inbound if self.learn_inbound => {
-                        self.source.learned(now, peer.addr, peer.addr.ip());
-                    }
-                    Direction::Inbound => {}
-                }
+                tell_source(&mut *self.source, now, &peer, self.learn_inbound);
                 let io = Arc::new(stream);
                 self.established.insert(peer.id, Arc::downgrade(&io));
                 let link = PeerLink::new(

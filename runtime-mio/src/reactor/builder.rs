@@ -64,6 +64,7 @@ impl Launch for Mio {
             clock,
             listeners: sockets,
             listen_addrs,
+            learn_inbound,
             ..
         } = prepared;
 
@@ -113,6 +114,7 @@ impl Launch for Mio {
             dropped: Dropped::default(),
             dropped_spare: Vec::new(),
             shut_down: false,
+            learn_inbound,
         })
     }
 }

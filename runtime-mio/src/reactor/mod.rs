@@ -98,6 +98,8 @@ pub struct Reactor {
     dropped: Dropped,
     dropped_spare: Vec<(ConnId, u64)>,
     shut_down: bool,
+    /// Whether accepted peers' addresses go to the source's `learned`.
+    learn_inbound: bool,
 }
 
 impl fmt::Debug for Reactor {

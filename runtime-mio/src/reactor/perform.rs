@@ -9,10 +9,9 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 
 use connmgr::{
-    Action, ConnId, DialError, Direction, Event, Ignored, Input, Instant, ListenerId, PeerEvent,
-    Reason,
+    Action, ConnId, DialError, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Reason,
 };
-use connmgr_net::{accept_error, dial_error};
+use connmgr_net::{accept_error, dial_error, tell_source};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
@@ -259,9 +258,7 @@ impl Reactor {
                     tracing::error!(conn = peer.id.raw(), "connected without a socket");
                     return;
                 };
-                if peer.direction == Direction::Outbound {
-                    self.source.connected(now, peer.addr);
-                }
+                tell_source(&mut *self.source, now, &peer, self.learn_inbound);
                 let serial = self.next_serial;
                 self.next_serial += 1;
                 let (stream, weak) = Peer::new(peer, serial, stream, self.dropped.clone());
