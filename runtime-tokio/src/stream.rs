@@ -68,6 +68,22 @@ impl PeerStream {
     pub fn get_ref(&self) -> &TcpStream {
         &self.io
     }
+
+    /// Writes with `write` once the socket is writable (again, if the
+    /// readiness was stale); reports the end on an error.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl Fn(&TcpStream) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.io.poll_write_ready(cx)).inspect_err(|_| self.link.report_closed())?;
+            match write(&self.io) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(self.link.track(result)),
+            }
+        }
+    }
 }
 
 impl AsyncRead for PeerStream {
@@ -113,15 +129,7 @@ impl AsyncWrite for PeerStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        loop {
-            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.link.report_closed())?;
-            let result = this.io.try_write(buf);
-            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-                continue;
-            }
-            return Poll::Ready(this.link.track(result));
-        }
+        self.get_mut().poll_write_with(cx, |io| io.try_write(buf))
     }
 
     fn poll_write_vectored(
@@ -129,15 +137,8 @@ impl AsyncWrite for PeerStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        loop {
-            ready!(this.io.poll_write_ready(cx)).inspect_err(|_| this.link.report_closed())?;
-            let result = this.io.try_write_vectored(bufs);
-            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-                continue;
-            }
-            return Poll::Ready(this.link.track(result));
-        }
+        self.get_mut()
+            .poll_write_with(cx, |io| io.try_write_vectored(bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
