@@ -152,7 +152,7 @@ fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
             }
         }
         let done = done as u64 + 1;
-        if done % 100 == 0 && done < total {
+        if done.is_multiple_of(100) && done < total {
             eprint!(
                 "\r  {done}/{total} seeds, {:.0}s",
                 wall.elapsed().as_secs_f64()

@@ -13,8 +13,13 @@ pub fn scratch_dir() -> PathBuf {
     std::env::temp_dir().join(format!("connmgr-fuzz-{}-{thread}", std::process::id()))
 }
 
+/// The size limit the target loads with: the real one's code path, at a
+/// size the fuzzer can reach (seeds `at_size_limit.json` and
+/// `past_size_limit.json` sit on either side of it).
+pub const MAX_FILE: u64 = 8192;
+
 /// Target `addrbook_file`: any bytes as an address-book file, loaded the way
-/// the node loads it ([`connmgr_store::load`]). A clean error naming the file
+/// the node loads it ([`connmgr_store::load`], with a smaller limit). A clean error naming the file
 /// (and for corrupt JSON a line ≥ 1), or a book within its bounds whose
 /// snapshot rebuilds it, and the same result twice; never a panic.
 pub fn addrbook_file(data: &[u8]) {
@@ -22,8 +27,8 @@ pub fn addrbook_file(data: &[u8]) {
     std::fs::create_dir_all(&dir).expect("the scratch directory can be made");
     let path = dir.join("peers.json");
     std::fs::write(&path, data).expect("the scratch file can be written");
-    let first = connmgr_store::load(&path, 7);
-    let second = connmgr_store::load(&path, 7);
+    let first = connmgr_store::load_within(&path, 7, MAX_FILE);
+    let second = connmgr_store::load_within(&path, 7, MAX_FILE);
     let _ = std::fs::remove_file(&path);
     match (first, second) {
         (Ok(Some(book)), Ok(Some(again))) => {
@@ -51,6 +56,10 @@ pub fn addrbook_file(data: &[u8]) {
             assert!(
                 message.contains(&path.display().to_string()),
                 "addrbook_file: the message does not name the file: {message}"
+            );
+            assert!(
+                !message.chars().any(char::is_control),
+                "addrbook_file: the message carries control characters: {message:?}"
             );
             if let connmgr_store::StoreError::Corrupt { line, .. } = e {
                 assert!(

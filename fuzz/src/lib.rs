@@ -30,11 +30,11 @@ mod subnet_parse;
 mod trace_parse;
 
 pub use addrbook::addrbook;
-pub use addrbook_file::{addrbook_file, scratch_dir};
+pub use addrbook_file::{addrbook_file, scratch_dir, MAX_FILE};
 pub use core_inputs::core_inputs;
 pub use group_key::group_key;
 pub use subnet_parse::subnet_parse;
-pub use trace_parse::trace_parse;
+pub use trace_parse::{trace_parse, MAX_LINE};
 
 use addrbook::decode_book;
 use core_inputs::decode_core;

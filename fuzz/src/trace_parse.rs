@@ -12,7 +12,7 @@ use super::skip_known;
 pub fn trace_parse(data: &[u8]) {
     let mut records = Vec::new();
     let mut read_error = None;
-    let header = match TraceReader::new(data) {
+    let header = match TraceReader::with_max_line(data, MAX_LINE) {
         Ok(mut reader) => {
             let header = reader.header().clone();
             let mut last_line = 1;
@@ -74,7 +74,8 @@ pub fn trace_parse(data: &[u8]) {
         }
     }
 
-    match (trace::replay(data), read_error) {
+    let replayed = TraceReader::with_max_line(data, MAX_LINE).and_then(TraceReader::replay);
+    match (replayed, read_error) {
         (Ok(report), None) => assert!(!report.to_string().is_empty()),
         (Err(e), Some(line)) => {
             check_trace_error(&e);
@@ -136,9 +137,23 @@ pub fn trace_parse(data: &[u8]) {
 /// replay it; see bug "replay-unbounded".
 const REPLAYABLE_TARGET: u32 = 100_000;
 
+/// The line limit the target reads with: the real one's code path, at a
+/// size the fuzzer can reach (seeds `at_line_limit.jsonl` and
+/// `past_line_limit.jsonl` sit on either side of it).
+pub const MAX_LINE: usize = 4096;
+
 fn check_trace_error(e: &connmgr::trace::TraceError) {
     let message = e.to_string();
     assert!(e.line() >= 1, "trace_parse: error at line 0: {message}");
+    assert!(
+        !message.chars().any(char::is_control),
+        "trace_parse: the message carries control characters: {message:?}"
+    );
+    assert!(
+        message.len() < 4 * connmgr::EXCERPT_CHARS + 400,
+        "trace_parse: a {}-byte message",
+        message.len()
+    );
     assert!(
         message.starts_with(&format!("line {}", e.line())),
         "trace_parse: the message does not start with its line: {message}"

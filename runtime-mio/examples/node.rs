@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let token = ready.token();
                 let closed = peers
                     .get_mut(&token)
-                    .map_or(true, |peer| matches!(peer.read(&mut buf), Ok(0) | Err(_)));
+                    .is_none_or(|peer| matches!(peer.read(&mut buf), Ok(0) | Err(_)));
                 if closed {
                     // Dropping the peer tells the manager.
                     peers.remove(&token);

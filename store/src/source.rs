@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use connmgr::addrbook::{AddrBook, SelectPolicy};
 use connmgr::{AddressError, GroupKey, Instant};
 
-use crate::StoreError;
+use crate::{BookLock, StoreError};
 
 /// A supplier of addresses to dial, told how its addresses fared.
 pub trait AddressSource: Send {
@@ -67,12 +67,13 @@ impl AddressSource for StaticList {
 }
 
 /// btcd's address book with its `newAddressFunc` policy, seeded from a list
-/// and optionally saved to a file.
+/// and optionally saved to a file, which it holds the lock of while open.
 #[derive(Debug)]
 pub struct BookSource {
     book: AddrBook,
     policy: SelectPolicy,
-    path: Option<PathBuf>,
+    /// The file, and its lock, held for as long as the book is open.
+    file: Option<(PathBuf, BookLock)>,
 }
 
 impl BookSource {
@@ -90,7 +91,7 @@ impl BookSource {
         let mut source = BookSource {
             book,
             policy: SelectPolicy::default(),
-            path: None,
+            file: None,
         };
         source.add_seeds(seeds, now);
         source
@@ -98,7 +99,11 @@ impl BookSource {
 
     /// The book saved at `path` (an empty one if the file does not exist
     /// yet), plus `seeds`; [`save`](AddressSource::save) writes it back.
-    /// A damaged file is an error, and is left untouched.
+    ///
+    /// Fails, leaving the file untouched, if another process has the book
+    /// open ([`StoreError::InUse`]), if its directory does not take new
+    /// files (found now rather than at the first save), or if the file is
+    /// damaged.
     pub fn open(
         path: &Path,
         seed: u64,
@@ -106,12 +111,14 @@ impl BookSource {
         accept_local: bool,
         now: Instant,
     ) -> Result<BookSource, StoreError> {
+        let lock = BookLock::acquire(path)?;
+        crate::check_writable(path)?;
         let mut book = crate::load_or_empty(path, seed)?;
         book.set_accept_unroutable(accept_local);
         let mut source = BookSource {
             book,
             policy: SelectPolicy::default(),
-            path: Some(path.to_owned()),
+            file: Some((path.to_owned(), lock)),
         };
         source.add_seeds(seeds, now);
         Ok(source)
@@ -154,8 +161,8 @@ impl AddressSource for BookSource {
     }
 
     fn save(&mut self) -> Result<(), StoreError> {
-        match &self.path {
-            Some(path) => crate::save(path, &self.book),
+        match &self.file {
+            Some((path, _lock)) => crate::save(path, &self.book),
             None => Ok(()),
         }
     }
@@ -216,6 +223,10 @@ mod tests {
             "1.2.3.4".parse().unwrap(),
         );
         source.save().unwrap();
+        // Open: nobody else may use it.
+        let err = BookSource::open(&path, 8, &[], false, Instant::ZERO).unwrap_err();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+        drop(source);
         let reopened = BookSource::open(&path, 8, &[], false, Instant::ZERO).unwrap();
         assert_eq!(reopened.book().len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use connmgr::addrbook::AddrBook;
 use connmgr::Instant;
-use connmgr_store::{load, load_or_empty, save, temp_path, StoreError};
+use connmgr_store::{
+    check_writable, load, load_or_empty, load_within, save, temp_path, BookSource, StoreError,
+};
 
 /// A fresh directory per test, removed when dropped.
 struct TempDir(PathBuf);
@@ -298,9 +300,108 @@ fn an_unreadable_path_is_an_io_error_not_a_missing_file() {
     let path = dir.file("peers.json");
     fs::create_dir(&path).unwrap();
     let err = load(&path, 1).unwrap_err();
+    assert!(matches!(err, StoreError::NotAFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+/// A link planted at the temporary file's name (say by another user of a
+/// shared directory) must not make a save write through it.
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_the_temp_path_is_not_written_through() {
+    let dir = TempDir::new("symlink");
+    let path = dir.file("peers.json");
+    let victim = dir.file("victim");
+    fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, temp_path(&path)).unwrap();
+    save(&path, &sample_book()).unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"precious", "the link's target");
+    let meta = fs::symlink_metadata(&path).unwrap();
     assert!(
-        matches!(err, StoreError::Io { action: "read", .. }),
-        "{err:?}"
+        meta.file_type().is_file(),
+        "the peers file is a file, not a link"
     );
-    assert!(err.to_string().contains("cannot read"), "{err}");
+    assert!(load(&path, 1).unwrap().is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_save_keeps_the_files_permissions_and_a_new_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    let path = dir.file("peers.json");
+    save(&path, &sample_book()).unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "it holds the book's secret key");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+    save(&path, &sample_book()).unwrap();
+    assert_eq!(mode(&path), 0o640);
+}
+
+/// Reading a FIFO would wait for a writer, and a device may never end.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_is_refused_without_reading_it() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.file("peers.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || tx.send(load(&path, 1).map(|b| b.is_some())));
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("loading a FIFO must not block");
+    let err = result.unwrap_err();
+    assert!(matches!(err, StoreError::NotAFile { .. }), "{err}");
+    let err = load("/dev/zero", 1).unwrap_err();
+    assert!(matches!(err, StoreError::NotAFile { .. }), "{err}");
+}
+
+#[test]
+fn a_file_beyond_the_size_limit_is_refused_unread_and_one_within_loads() {
+    let dir = TempDir::new("limit");
+    let path = dir.file("peers.json");
+    save(&path, &sample_book()).unwrap();
+    let size = fs::metadata(&path).unwrap().len();
+    assert!(
+        load_within(&path, 1, size).unwrap().is_some(),
+        "exactly at it"
+    );
+    let err = load_within(&path, 1, size - 1).unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("not read"), "{err}");
+}
+
+#[test]
+fn text_quoted_from_a_hostile_file_is_escaped() {
+    let dir = TempDir::new("hostile");
+    let path = dir.file("peers.json");
+    fs::write(
+        &path,
+        "{\"format\":1,\"key\":[1,2],\"addresses\":[{\"addr\":\"\x1b]0;owned\x07\"}]}",
+    )
+    .unwrap();
+    let err = load(&path, 1).unwrap_err().to_string();
+    assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
+}
+
+/// A peers file whose directory cannot take files is found at open, not
+/// at the save after a whole run.
+#[test]
+fn an_unwritable_place_is_refused_when_the_book_opens() {
+    let dir = TempDir::new("unwritable");
+    fs::write(dir.file("a-file"), b"").unwrap();
+    let path = dir.file("a-file").join("peers.json");
+    let err = BookSource::open(&path, 1, &[], false, now()).unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    let err = check_writable(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("create files in the peers file's directory"),
+        "{err}"
+    );
 }

@@ -132,3 +132,32 @@ fn every_directory_is_a_target() {
         }
     }
 }
+
+/// The limit seeds sit on either side of the limits the targets read with,
+/// so the fuzzer starts from both sides of each.
+#[test]
+fn the_limit_seeds_straddle_the_limits() {
+    use connmgr::trace::{TraceError, TraceReader};
+    let seeds = fuzz_dir().join("seeds");
+    let read = |name: &str| {
+        let data = fs::read(seeds.join("trace_parse").join(name)).unwrap();
+        let reader =
+            TraceReader::with_max_line(&data[..], fuzz_logic::MAX_LINE).expect("the header reads");
+        reader.into_iter().find_map(Result::err)
+    };
+    assert!(read("at_line_limit.jsonl").is_none());
+    assert!(matches!(
+        read("past_line_limit.jsonl"),
+        Some(TraceError::LineTooLong { .. })
+    ));
+
+    let load = |name: &str| {
+        let path = seeds.join("addrbook_file").join(name);
+        connmgr_store::load_within(&path, 1, fuzz_logic::MAX_FILE)
+    };
+    assert!(load("at_size_limit.json").unwrap().is_some());
+    assert!(matches!(
+        load("past_size_limit.json"),
+        Err(connmgr_store::StoreError::TooLarge { .. })
+    ));
+}

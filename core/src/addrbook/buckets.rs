@@ -185,7 +185,7 @@ impl Table {
     pub(crate) fn is_full(&self, b: u16) -> bool {
         self.buckets
             .get(usize::from(b))
-            .map_or(true, |bucket| bucket.len() >= self.capacity)
+            .is_none_or(|bucket| bucket.len() >= self.capacity)
     }
 
     /// Adds `id` to bucket `b` if there is room; false otherwise.

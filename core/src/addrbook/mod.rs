@@ -295,7 +295,7 @@ impl AddrBook {
             };
             if entry.is_bad(now) {
                 bad.push(id);
-            } else if oldest.map_or(true, |(_, ts)| entry.timestamp <= ts) {
+            } else if oldest.is_none_or(|(_, ts)| entry.timestamp <= ts) {
                 // btcd keeps the last of equally old entries.
                 oldest = Some((id, entry.timestamp));
             }

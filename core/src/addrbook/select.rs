@@ -138,7 +138,7 @@ impl AddrBook {
             if draw < factor * chance * LARGE as f64 {
                 return Some(id);
             }
-            if best.map_or(true, |(_, c)| chance > c) {
+            if best.is_none_or(|(_, c)| chance > c) {
                 best = Some((id, chance));
             }
             factor *= 1.2;

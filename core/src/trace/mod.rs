@@ -100,6 +100,20 @@ pub use writer::{Recorder, TraceWriter};
 /// not a connmgr trace.
 pub const FORMAT: &str = "connmgr-trace";
 
+/// The longest line a trace may have, in bytes: longer ones are refused
+/// when read, and end a recording when written (so that what was recorded
+/// still replays), and a reader never holds more than this of one line.
+///
+/// A line is one input and the actions it produced. The widest real ones
+/// are a `Start` with the largest target ([`MAX_TARGET_OUTBOUND`] requests,
+/// about 2.2 MB) and a `Stop` of a manager holding every connection a
+/// process can: each connection's `Close` and `Disconnected` take about 120
+/// bytes, so 16 MiB covers some 140 000 connections, many times the
+/// descriptors a process is usually given.
+///
+/// [`MAX_TARGET_OUTBOUND`]: crate::MAX_TARGET_OUTBOUND
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// The format version this build writes and the only one it reads.
 ///
 /// Version 2 made the config's `rng_seed` a 32-byte secret (64 hex digits)
@@ -197,6 +211,25 @@ pub enum TraceError {
         /// The line.
         line: u64,
     },
+    /// A line is longer than the limit ([`MAX_LINE_BYTES`] unless the
+    /// reader was given another); reading stopped there.
+    LineTooLong {
+        /// The line.
+        line: u64,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A record's time is earlier than the one before it (or than the
+    /// header's start): no runtime records such a trace, and replaying it
+    /// would decide on a clock that is not the one it was recorded with.
+    TimeWentBackwards {
+        /// The line.
+        line: u64,
+        /// Its time.
+        t: Instant,
+        /// The latest time before it.
+        previous: Instant,
+    },
 }
 
 impl TraceError {
@@ -211,7 +244,9 @@ impl TraceError {
             | TraceError::InvalidConfig { line, .. }
             | TraceError::Json { line, .. }
             | TraceError::InvalidRecord { line, .. }
-            | TraceError::Truncated { line } => *line,
+            | TraceError::Truncated { line }
+            | TraceError::LineTooLong { line, .. }
+            | TraceError::TimeWentBackwards { line, .. } => *line,
         }
     }
 }
@@ -254,6 +289,16 @@ impl fmt::Display for TraceError {
             TraceError::Truncated { line } => write!(
                 f,
                 "line {line}: truncated: the last line ends in the middle of its JSON (was the recording cut off?)"
+            ),
+            TraceError::LineTooLong { line, limit } => write!(
+                f,
+                "line {line}: longer than {limit} bytes, the longest line a trace may have; this is not a trace written by connmgr"
+            ),
+            TraceError::TimeWentBackwards { line, t, previous } => write!(
+                f,
+                "line {line}: time goes backwards (t={} after {}); a recorded clock never does, so the trace was edited or damaged",
+                t.as_nanos(),
+                previous.as_nanos()
             ),
         }
     }

@@ -1,13 +1,13 @@
 //! Reading traces: [`TraceReader`] checks the header, then yields records.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::Value;
 
-use super::{TraceError, TraceHeader, FORMAT, VERSION};
-use crate::{Action, Config, Input, Instant};
+use super::{TraceError, TraceHeader, FORMAT, MAX_LINE_BYTES, VERSION};
+use crate::{printable, Action, Config, Input, Instant, EXCERPT_CHARS};
 
 /// The header as read, once its format and version are known to be right.
 #[derive(Deserialize)]
@@ -50,6 +50,12 @@ pub struct Record {
 ///
 /// The iterator yields `Err` at most once, then ends: after a bad line the
 /// rest of the file cannot be trusted to line up with the manager's state.
+///
+/// Memory stays bounded whatever the input: a line longer than
+/// [`MAX_LINE_BYTES`] is an error, read no further than that. Records must
+/// come in time order (from the header's start on); a time that goes
+/// backwards is an error naming its line. Text quoted from the trace in
+/// errors is escaped and cut short ([`printable`]).
 #[derive(Debug)]
 pub struct TraceReader<R> {
     input: R,
@@ -58,6 +64,10 @@ pub struct TraceReader<R> {
     line: u64,
     buf: Vec<u8>,
     done: bool,
+    /// The latest time read so far.
+    latest: Instant,
+    /// The longest line accepted, in bytes.
+    max_line: usize,
 }
 
 /// A line as read: its number, its bytes, and whether a newline ended it.
@@ -70,18 +80,28 @@ struct Line<'a> {
 impl<R: BufRead> TraceReader<R> {
     /// Reads and checks the header: its format, its version (only
     /// [`VERSION`] is accepted), its shape and its config.
-    pub fn new(mut input: R) -> Result<TraceReader<R>, TraceError> {
+    pub fn new(input: R) -> Result<TraceReader<R>, TraceError> {
+        TraceReader::with_max_line(input, MAX_LINE_BYTES)
+    }
+
+    /// [`new`](TraceReader::new) with another line limit than
+    /// [`MAX_LINE_BYTES`]: for tests and fuzzing, which cannot afford lines
+    /// of the real limit's size.
+    pub fn with_max_line(mut input: R, max_line: usize) -> Result<TraceReader<R>, TraceError> {
         let (mut buf, mut line) = (Vec::new(), 0);
-        let header = match next_line(&mut input, &mut buf, &mut line)? {
+        let header = match next_line(&mut input, &mut buf, &mut line, max_line)? {
             Some(first) => parse_header(&first)?,
             None => return Err(TraceError::MissingHeader),
         };
+        let latest = header.start;
         Ok(TraceReader {
             input,
             header,
             line,
             buf,
             done: false,
+            latest,
+            max_line,
         })
     }
 
@@ -103,7 +123,13 @@ impl<R: BufRead> TraceReader<R> {
     }
 
     fn read_record(&mut self) -> Result<Option<Record>, TraceError> {
-        let Some(line) = next_line(&mut self.input, &mut self.buf, &mut self.line)? else {
+        let Some(line) = next_line(
+            &mut self.input,
+            &mut self.buf,
+            &mut self.line,
+            self.max_line,
+        )?
+        else {
             return Ok(None);
         };
         let record: RecordIn = serde_json::from_slice(line.text).map_err(|e| {
@@ -115,6 +141,14 @@ impl<R: BufRead> TraceReader<R> {
                 }
             })
         })?;
+        if record.t < self.latest {
+            return Err(TraceError::TimeWentBackwards {
+                line: line.number,
+                t: record.t,
+                previous: self.latest,
+            });
+        }
+        self.latest = record.t;
         Ok(Some(Record {
             line: line.number,
             t: record.t,
@@ -133,16 +167,22 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 }
 
 /// The next line that is not blank, or `None` at the end of the input.
-/// `line` is the number of the last line read, blank ones included.
+/// `line` is the number of the last line read, blank ones included. At most
+/// `max_line` bytes (and its newline) are read of one line.
 fn next_line<'b, R: BufRead>(
     input: &mut R,
     buf: &'b mut Vec<u8>,
     line: &mut u64,
+    max_line: usize,
 ) -> Result<Option<Line<'b>>, TraceError> {
+    // One byte past the limit, to tell "exactly at it" from "beyond".
+    let most = (max_line as u64).saturating_add(2);
     loop {
         buf.clear();
         let number = *line + 1;
         let n = input
+            .by_ref()
+            .take(most)
             .read_until(b'\n', buf)
             .map_err(|source| TraceError::Io {
                 line: number,
@@ -152,6 +192,13 @@ fn next_line<'b, R: BufRead>(
             return Ok(None);
         }
         *line = number;
+        let text = buf.strip_suffix(b"\n").unwrap_or(buf);
+        if text.len() > max_line {
+            return Err(TraceError::LineTooLong {
+                line: number,
+                limit: max_line,
+            });
+        }
         if !buf.iter().all(u8::is_ascii_whitespace) {
             let complete = buf.last() == Some(&b'\n');
             return Ok(Some(Line {
@@ -187,7 +234,8 @@ fn parse_header(line: &Line<'_>) -> Result<TraceHeader, TraceError> {
         Some(Value::String(format)) if format == FORMAT => {}
         Some(other) => {
             return Err(invalid(format!(
-                "\"format\" is {other}, expected {FORMAT:?}"
+                "\"format\" is {}, expected {FORMAT:?}",
+                printable(&other.to_string(), EXCERPT_CHARS)
             )))
         }
         None => return Err(invalid(format!("no \"format\":{FORMAT:?} field"))),
@@ -210,7 +258,8 @@ fn parse_header(line: &Line<'_>) -> Result<TraceHeader, TraceError> {
             ))
         }
     }
-    let header: HeaderIn = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    let header: HeaderIn = serde_json::from_value(value)
+        .map_err(|e| invalid(printable(&e.to_string(), EXCERPT_CHARS)))?;
     header
         .config
         .validate()
@@ -246,13 +295,12 @@ fn json_error(
     }
 }
 
-/// serde_json's message without its " at line 1 column N" suffix: each line
-/// is parsed alone, so its line number would always be 1 and mislead.
+/// serde_json's message without its " at line 1 column N" suffix (each line
+/// is parsed alone, so its line number would always be 1 and mislead), made
+/// [`printable`]: it may quote the trace.
 fn without_position(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let suffix = format!(" at line {} column {}", error.line(), error.column());
-    match message.strip_suffix(&suffix) {
-        Some(stripped) => stripped.to_owned(),
-        None => message,
-    }
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    printable(message, EXCERPT_CHARS)
 }

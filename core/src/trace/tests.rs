@@ -701,3 +701,110 @@ fn a_recorder_without_a_writer_drains_like_the_manager() {
     }
     assert!(matches!(rec.close(), Ok(None)));
 }
+
+/// Reads `input` to its first error, which must come.
+fn stream_error(input: impl std::io::Read) -> TraceError {
+    let input = std::io::BufReader::new(input);
+    match TraceReader::new(input) {
+        Err(e) => e,
+        Ok(reader) => reader
+            .into_iter()
+            .find_map(Result::err)
+            .expect("the stream should be unreadable"),
+    }
+}
+
+#[test]
+fn endless_input_without_a_newline_is_refused_at_the_line_limit() {
+    // `connmgr replay /dev/zero`: a header that never ends.
+    let err = stream_error(std::io::repeat(0));
+    assert!(
+        matches!(err, TraceError::LineTooLong { line: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("longer than 16777216 bytes"),
+        "{err}"
+    );
+    // A good header, then a record line that never ends.
+    let (trace, _) = real_run();
+    let header = format!("{}\n", lines(&trace)[0]);
+    let err = stream_error(std::io::Read::chain(
+        header.as_bytes(),
+        std::io::repeat(b'x'),
+    ));
+    assert!(
+        matches!(err, TraceError::LineTooLong { line: 2, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_line_exactly_at_the_limit_is_read() {
+    let (trace, _) = real_run();
+    let mut record = String::from(r#"{"t":99000000000,"input":"Tick""#);
+    record.extend(std::iter::repeat_n(' ', MAX_LINE_BYTES - record.len() - 1));
+    record.push('}');
+    assert_eq!(record.len(), MAX_LINE_BYTES);
+    let mut bytes = trace.clone();
+    bytes.extend_from_slice(record.as_bytes());
+    bytes.push(b'\n');
+    let records: Vec<_> = TraceReader::new(&bytes[..]).unwrap().collect();
+    assert!(records.iter().all(Result::is_ok), "{:?}", records.last());
+    let mut beyond = trace;
+    beyond.extend_from_slice(record.as_bytes());
+    beyond.extend_from_slice(b" \n");
+    assert!(matches!(
+        read_error(&beyond),
+        TraceError::LineTooLong { .. }
+    ));
+}
+
+#[test]
+fn a_writer_ends_the_trace_before_a_line_a_reader_would_refuse() {
+    let mut writer = TraceWriter::new(Vec::new(), &config(), Instant::ZERO).unwrap();
+    let many = vec![Action::CloseListeners; MAX_LINE_BYTES / 10];
+    let err = writer
+        .record(Instant::ZERO, &Input::Stop, Some(&many))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    assert!(err.to_string().contains("limit of 16 MiB"), "{err}");
+    let written = writer.into_inner().unwrap();
+    assert_eq!(lines(&written).len(), 1, "only the header");
+}
+
+#[test]
+fn time_going_backwards_is_refused_at_its_line() {
+    let (trace, _) = real_run();
+    let third = lines(&trace)[2].clone();
+    let earlier = third.replacen(r#""t":1000000000"#, r#""t":1"#, 1);
+    assert_ne!(earlier, third, "the third line is at t = 1 s");
+    let err = read_error(&replace_line(&trace, 3, &earlier));
+    assert!(
+        matches!(err, TraceError::TimeWentBackwards { line: 3, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("line 3: time goes backwards"),
+        "{err}"
+    );
+    // `replay` refuses it too, rather than reporting a divergence later.
+    let replayed = replay(&replace_line(&trace, 3, &earlier)[..]).unwrap_err();
+    assert!(matches!(
+        replayed,
+        TraceError::TimeWentBackwards { line: 3, .. }
+    ));
+}
+
+#[test]
+fn text_quoted_from_a_hostile_trace_is_escaped_and_short() {
+    let (trace, _) = real_run();
+    let hostile = format!(
+        r#"{{"t":2000000000,"input":"\u001b]0;owned\u0007{}"}}"#,
+        "A".repeat(10_000)
+    );
+    let err = read_error(&replace_line(&trace, 3, &hostile)).to_string();
+    assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
+    assert!(err.contains("\\u{1b}]0;owned\\u{7}"), "{err}");
+    assert!(err.len() < 1_000, "{} bytes", err.len());
+}

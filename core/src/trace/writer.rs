@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{FORMAT, VERSION};
+use super::{FORMAT, MAX_LINE_BYTES, VERSION};
 use crate::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant};
 
 /// The header as written; borrowed so writing it copies nothing.
@@ -97,6 +97,18 @@ impl<W: Write> TraceWriter<W> {
     fn write_line<T: Serialize>(&mut self, value: &T) -> io::Result<()> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, value)?;
+        if self.line.len() > MAX_LINE_BYTES {
+            // A reader would refuse it: end the trace where it still replays.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {} would be {} bytes, beyond the trace format's limit of {} MiB",
+                    self.lines + 1,
+                    self.line.len(),
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         self.lines += 1;

@@ -1,0 +1,165 @@
+//! [`StoreError`]: why an address book could not be loaded, saved or
+//! locked, with the file and what to do.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use connmgr::addrbook::{SnapshotError, SNAPSHOT_FORMAT};
+
+/// What to tell the user when a file cannot be used.
+const ADVICE: &str =
+    "the file was left as it is; move it aside (or delete it) to start with an empty address book";
+
+/// Why an address book could not be saved or loaded.
+///
+/// Every message names the file; the load errors also say where in it, and
+/// what to do.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A file system operation failed.
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What was being done, e.g. "read", "create".
+        action: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The file is not a valid address book: garbage, truncated, or a value
+    /// of the wrong kind.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// Whether the file ends too early (a truncated write).
+        truncated: bool,
+        /// The parser's description.
+        message: String,
+    },
+    /// The file's format version is not one this version reads.
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// The file parses, but its contents contradict each other.
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and with which address.
+        source: SnapshotError,
+    },
+    /// The path is not a regular file (a directory, a FIFO, a device): it
+    /// is not read, so that it cannot hang the node or feed it for ever.
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than any address book can be
+    /// ([`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)); it was not read.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Another process holds the file's lock: it is using this address book.
+    InUse {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl StoreError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            StoreError::Io { path, .. }
+            | StoreError::Corrupt { path, .. }
+            | StoreError::UnsupportedFormat { path, .. }
+            | StoreError::Inconsistent { path, .. }
+            | StoreError::NotAFile { path }
+            | StoreError::TooLarge { path, .. }
+            | StoreError::InUse { path } => path,
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "{}: cannot {action}: {source}", path.display()),
+            StoreError::Corrupt {
+                path,
+                line,
+                column,
+                truncated,
+                message,
+            } => {
+                let what = if *truncated {
+                    "the address book is truncated"
+                } else {
+                    "the address book is corrupt"
+                };
+                write!(
+                    f,
+                    "{}:{line}:{column}: {what} ({message}); {ADVICE}",
+                    path.display()
+                )
+            }
+            StoreError::UnsupportedFormat { path, found } => write!(
+                f,
+                "{}: address book format {found} is not supported; this version reads format \
+                 {SNAPSHOT_FORMAT}; {ADVICE}, or open it with the version that wrote it",
+                path.display()
+            ),
+            StoreError::Inconsistent { path, source } => write!(
+                f,
+                "{}: the address book is inconsistent: {source}; {ADVICE}",
+                path.display()
+            ),
+            StoreError::NotAFile { path } => write!(
+                f,
+                "{}: not a regular file (a directory, a pipe or a device?); give the path of a file, which is created if it does not exist",
+                path.display()
+            ),
+            StoreError::TooLarge { path, limit } => write!(
+                f,
+                "{}: larger than {} MiB, more than any address book can hold, so it was not read; {ADVICE}",
+                path.display(),
+                limit >> 20
+            ),
+            StoreError::InUse { path } => write!(
+                f,
+                "{}: in use by another process (its lock file {} is held); stop the other node, or give this one a peers file of its own",
+                path.display(),
+                crate::lock_path(path).display()
+            ),
+        }
+    }
+}
+
+impl Error for StoreError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            StoreError::Io { source, .. } => Some(source),
+            StoreError::Inconsistent { source, .. } => Some(source),
+            StoreError::Corrupt { .. }
+            | StoreError::UnsupportedFormat { .. }
+            | StoreError::NotAFile { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::InUse { .. } => None,
+        }
+    }
+}
