@@ -66,6 +66,11 @@ pub enum Action {
     },
     /// The manager stopped: close every listener.
     CloseListeners,
+    /// Save what the runtime persists (the address book) now, crash-safely:
+    /// asked every `Config::persist_interval` while running, so that what
+    /// was learned survives a crash. A failed save must leave the old file
+    /// as it was; the manager carries on either way.
+    Persist,
     /// Tell the application.
     NotifyPeer(PeerEvent),
 }

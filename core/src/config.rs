@@ -94,6 +94,12 @@ pub struct Config {
     pub ban_threshold: u32,
     /// How long an automatic ban lasts (btcd: 24 h).
     pub ban_duration: Duration,
+    /// How often, while running, the runtime is asked (`Action::Persist`)
+    /// to save what it persists (the address book), so that what was
+    /// learned survives a crash. Zero: only at shutdown, by the runtime.
+    /// btcd's connmgr: never (btcd's address manager saves every 10 min on
+    /// its own).
+    pub persist_interval: Duration,
     /// The secret every key and random choice derives from (see
     /// [`Seed`]). `None`, the default in both presets, means "draw one from
     /// the operating system": the builders of `connmgr-net` do so before
@@ -146,6 +152,7 @@ impl Config {
             allowlist: Vec::new(),
             ban_threshold: 0,
             ban_duration: Duration::from_secs(24 * 3600),
+            persist_interval: Duration::ZERO,
             rng_seed: None,
         }
     }
@@ -203,8 +210,9 @@ impl Default for Config {
     /// peer's backoff forgiven only after 60 s of uptime, listeners paused
     /// 5 ms doubling to 1 s after accept errors, at most 2 inbound per IP
     /// and 10 per group, 5 new inbound per second per group (bursts of 10),
-    /// eviction when full (8 longest-connected and 4 groups protected), and
-    /// a 24 h ban at a misbehaviour score of 100.
+    /// eviction when full (8 longest-connected and 4 groups protected), a
+    /// 24 h ban at a misbehaviour score of 100, and the address book saved
+    /// every 10 minutes (as btcd's address manager does).
     fn default() -> Config {
         Config {
             stable_after: Duration::from_secs(60),
@@ -220,6 +228,7 @@ impl Default for Config {
             evict_protect_longest: 8,
             evict_protect_groups: 4,
             ban_threshold: 100,
+            persist_interval: Duration::from_secs(10 * 60),
             ..Config::btcd()
         }
     }

@@ -108,4 +108,6 @@ pub struct Stats {
     pub closed_banned: u64,
     /// Misbehaviour reports taken.
     pub misbehaviour_reports: u64,
+    /// `Persist` actions emitted (every `persist_interval` while running).
+    pub persist_requests: u64,
 }

@@ -19,6 +19,8 @@ use crate::{ConnId, Instant, ListenerId};
 pub(crate) enum Owner {
     Conn(ConnId),
     Listener(ListenerId),
+    /// The periodic `Persist`.
+    Persist,
 }
 
 /// A handle to a scheduled timer, kept by its owner to recognise it.

@@ -19,7 +19,7 @@ use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager};
 use connmgr_store::{AddressSource, BookSource};
 
-use crate::{listen, resolve_seed, somaxconn, BuildError, Clock};
+use crate::{listen, resolve_seed, somaxconn, BuildError, Clock, Error, PersistError};
 
 /// Where a trace goes.
 pub type TraceSink = Box<dyn Write + Send>;
@@ -329,4 +329,18 @@ pub fn tell_source(
         }
         connmgr::Direction::Inbound => {}
     }
+}
+
+/// Saves `source` now, as every runtime does on `Action::Persist` and when
+/// the application asks: a failure is logged, leaves the old file as it
+/// was, and is returned with the manager's counters.
+pub fn save_source(source: &mut dyn AddressSource, stats: connmgr::Stats) -> Result<(), Error> {
+    source.save().map_err(|error| {
+        tracing::warn!(%error, "the address book was not saved; the old file is kept");
+        Error::Persist(Box::new(PersistError {
+            stats,
+            trace: None,
+            book: Some(error),
+        }))
+    })
 }

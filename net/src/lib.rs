@@ -80,7 +80,7 @@ mod listen;
 mod seed;
 mod socket_errors;
 
-pub use builder::{tell_source, Builder, Core, Launch, Prepared, TraceSink};
+pub use builder::{save_source, tell_source, Builder, Core, Launch, Prepared, TraceSink};
 pub use clock::Clock;
 pub use error::{BuildError, Error, PersistError};
 pub use listen::{listen, somaxconn};

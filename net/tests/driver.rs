@@ -356,6 +356,35 @@ async fn the_address_book_is_saved_at_shutdown_and_loaded_again<H: Harness>() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// What was learned reaches the disk while the node runs, not only at a
+/// clean shutdown: a crash loses at most one interval.
+async fn the_address_book_is_saved_periodically_while_running<H: Harness>() {
+    let dir = temp_dir(&format!("periodic-{}", H::NAME));
+    let path = dir.join("peers.json");
+    let config = connmgr::Config {
+        persist_interval: Duration::from_millis(100),
+        ..config()
+    };
+    let builder = Builder::new(config)
+        .peers_file(&path)
+        .accept_local_addresses(true);
+    let (handle, _events) = H::start(builder).unwrap();
+    let learned: std::net::SocketAddr = "127.0.0.1:18444".parse().unwrap();
+    handle.learned(learned, learned.ip()).await.unwrap();
+    eventually::<H, _>("a periodic save", || async {
+        connmgr_store::load(&path, 1)
+            .ok()
+            .flatten()
+            .is_some_and(|book| book.contains(learned))
+    })
+    .await;
+    assert!(handle.stats().await.unwrap().persist_requests >= 1);
+    // And on demand (an operator's SIGHUP).
+    handle.save().await.unwrap();
+    handle.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A real run on loopback, recorded on both sides with the default (secret,
 /// drawn) seed, replays identically.
 async fn a_recorded_run_replays_identically<H: Harness>() {
@@ -483,6 +512,13 @@ macro_rules! suite {
             #[test]
             fn the_address_book_is_saved_at_shutdown_and_loaded_again() {
                 run(super::the_address_book_is_saved_at_shutdown_and_loaded_again::<
+                    common::$runtime,
+                >())
+            }
+
+            #[test]
+            fn the_address_book_is_saved_periodically_while_running() {
+                run(super::the_address_book_is_saved_periodically_while_running::<
                     common::$runtime,
                 >())
             }

@@ -394,3 +394,37 @@ fn dropping_a_permanent_peers_old_connection_does_not_close_its_redial() {
     assert_eq!(seen.disconnected[1], (id, Reason::PeerClosed));
     reactor.shutdown().unwrap();
 }
+
+/// What was learned reaches the disk while the reactor runs, not only at
+/// shutdown.
+#[test]
+fn the_address_book_is_saved_periodically_while_running() {
+    let dir = std::env::temp_dir().join(format!("connmgr-mio-periodic-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("peers.json");
+    let config = Config {
+        persist_interval: Duration::from_millis(50),
+        ..manual_config()
+    };
+    let mut reactor = Builder::new(config)
+        .peers_file(&path)
+        .accept_local_addresses(true)
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    let learned: std::net::SocketAddr = "127.0.0.1:18444".parse().unwrap();
+    let now = reactor.now();
+    reactor.source_mut().learned(now, learned, learned.ip());
+    let mut seen = Seen::default();
+    let saved = |_: &Seen, _: &connmgr_mio::Reactor| {
+        connmgr_store::load(&path, 1)
+            .ok()
+            .flatten()
+            .is_some_and(|book| book.contains(learned))
+    };
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, saved));
+    reactor.save().unwrap();
+    reactor.shutdown().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -496,6 +496,9 @@ impl Sim {
                 Action::PauseListener { .. } => self.nodes[node].paused = true,
                 Action::ResumeListener { .. } => self.nodes[node].paused = false,
                 Action::CloseListeners => self.nodes[node].listening = false,
+                // A simulated crash keeps the book as it was at the crash
+                // (`crash`), as if it had just been saved.
+                Action::Persist => {}
                 Action::NotifyPeer(PeerEvent::Connected {
                     addr, direction, ..
                 }) => {

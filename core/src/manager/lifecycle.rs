@@ -5,6 +5,7 @@
 //! connected yet both cancel it, as in btcd, but the dial in flight is
 //! cancelled too, and the application is told with `GaveUp`.
 
+use crate::timers::Owner;
 use crate::{Action, ConnId, ConnKind, Ignored, PeerEvent, Reason};
 
 use super::conn::Phase;
@@ -43,6 +44,7 @@ impl ConnManager {
                 self.new_automatic();
             }
         }
+        self.arm_persist();
         Ok(())
     }
 
@@ -54,6 +56,9 @@ impl ConnManager {
         }
         self.lifecycle = Lifecycle::Stopped;
         tracing::info!(live = self.conns.len(), "stopping");
+        if self.persist_timer.take().is_some() {
+            self.timers.cancelled();
+        }
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
@@ -162,5 +167,26 @@ impl ConnManager {
         if kind == ConnKind::Automatic && then == Then::FollowPolicy {
             self.replace();
         }
+    }
+
+    /// Schedules the next periodic `Persist`, if the config asks for them.
+    fn arm_persist(&mut self) {
+        let interval = self.config.persist_interval;
+        if !interval.is_zero() {
+            let at = self.now + interval;
+            self.persist_timer = Some(self.timers.schedule(at, Owner::Persist));
+        }
+    }
+
+    /// Asks the runtime to save, and schedules the next time.
+    pub(super) fn persist_timer_fired(&mut self) {
+        self.persist_timer = None;
+        if self.lifecycle != Lifecycle::Running {
+            debug_assert!(false, "a Persist timer outlived the run");
+            return;
+        }
+        self.stats.persist_requests += 1;
+        self.emit(Action::Persist);
+        self.arm_persist();
     }
 }

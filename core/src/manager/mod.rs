@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 
 use crate::ban_score::BanScore;
 use crate::group::GroupKey;
-use crate::timers::{Entry, Owner, Timers};
+use crate::timers::{Entry, Owner, TimerSeq, Timers};
 use crate::{
     Action, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts, Ignored, Input,
     Instant, ListenerId, Rng, Stats,
@@ -64,6 +64,8 @@ pub struct ConnManager {
     /// Misbehaviour scores of the connections that have one.
     scores: IdMap<BanScore>,
     rng: Rng,
+    /// The periodic `Persist`'s timer, while running.
+    persist_timer: Option<TimerSeq>,
 }
 
 impl ConnManager {
@@ -79,6 +81,7 @@ impl ConnManager {
             bans: Bans::default(),
             scores: IdMap::default(),
             rng: Rng::new(keys.jitter),
+            persist_timer: None,
             config,
             now,
             lifecycle: Lifecycle::Idle,
@@ -311,7 +314,7 @@ impl ConnManager {
     }
 
     fn timer_is_live(&self, entry: &Entry) -> bool {
-        is_live(&self.conns, &self.listeners, entry)
+        is_live(&self.conns, &self.listeners, self.persist_timer, entry)
     }
 
     /// Fires every timer due at `now` that was set before this tick began;
@@ -335,6 +338,7 @@ impl ConnManager {
                     self.conn_timer_fired(id);
                 }
                 Owner::Listener(listener) => self.listener_timer_fired(listener),
+                Owner::Persist => self.persist_timer_fired(),
             }
         }
     }
@@ -351,9 +355,9 @@ impl ConnManager {
             }
             self.timers.pop(false);
         }
-        let (conns, listeners) = (&self.conns, &self.listeners);
+        let (conns, listeners, persist) = (&self.conns, &self.listeners, self.persist_timer);
         self.timers
-            .compact_if_needed(|entry| is_live(conns, listeners, entry));
+            .compact_if_needed(|entry| is_live(conns, listeners, persist, entry));
     }
 }
 
@@ -372,11 +376,13 @@ fn inbound_entry(id: ConnId, conn: &Conn) -> Option<inbound_index::Entry> {
 fn is_live(
     conns: &IdMap<Conn>,
     listeners: &BTreeMap<ListenerId, ListenerPause>,
+    persist: Option<TimerSeq>,
     entry: &Entry,
 ) -> bool {
     let held = match entry.owner {
         Owner::Conn(id) => conns.get(&id).and_then(|c| c.timer).map(|(seq, _)| seq),
         Owner::Listener(l) => listeners.get(&l).and_then(|p| p.timer),
+        Owner::Persist => persist,
     };
     held == Some(entry.seq)
 }

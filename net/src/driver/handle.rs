@@ -36,6 +36,8 @@ pub(crate) enum Command {
         source: IpAddr,
     },
     Query(Query),
+    /// Save the address book now.
+    Save(Reply<Result<(), Error>>),
     Shutdown(Reply<Result<Stats, Error>>),
 }
 
@@ -179,6 +181,13 @@ impl Handle {
     /// A snapshot of a live connection or request; `None` once it ended.
     pub async fn info(&self, id: ConnId) -> Result<Option<ConnInfo>, Error> {
         self.query(move |mgr| mgr.info(id)).await
+    }
+
+    /// Saves the address book now (as every `persist_interval` and at
+    /// shutdown), for an operator's signal. A failure leaves the old file as
+    /// it was and is returned as [`Error::Persist`].
+    pub async fn save(&self) -> Result<(), Error> {
+        self.ask(Command::Save).await?
     }
 
     /// Stops the manager and waits until it is done: dials cancelled and

@@ -21,7 +21,7 @@ use super::chan::{Receiver, Sender};
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
-use crate::{accept_error, dial_error, tell_source, Clock, Core, Error, PersistError};
+use crate::{accept_error, dial_error, save_source, tell_source, Clock, Core, Error, PersistError};
 
 /// Wake-ups handled in a row without waiting before the driver yields to
 /// its executor, so that a busy manager cannot starve the application's
@@ -204,6 +204,9 @@ impl<R: Runtime> State<R> {
             }
             Command::Learned { addr, source } => self.source.learned(self.now(), addr, source),
             Command::Query(question) => question(self.core.manager()),
+            Command::Save(reply) => {
+                let _ = reply.send(self.save());
+            }
             Command::Shutdown(reply) => {
                 debug_assert!(false, "shutdown is handled by the loop");
                 drop(reply);
@@ -298,7 +301,14 @@ impl<R: Runtime> State<R> {
                 }
             }
             Action::NotifyPeer(event) => self.notify(event),
+            Action::Persist => {
+                let _ = self.save();
+            }
         }
+    }
+
+    fn save(&mut self) -> Result<(), Error> {
+        save_source(&mut *self.source, self.core.manager().stats())
     }
 
     fn set_paused(&mut self, listener: ListenerId, paused: bool) {

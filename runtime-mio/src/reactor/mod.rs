@@ -17,7 +17,7 @@ use std::rc::Weak;
 use std::time::Duration;
 
 use connmgr::{ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
-use connmgr_net::{Clock, Core, Error, PersistError};
+use connmgr_net::{save_source, Clock, Core, Error, PersistError};
 use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Poll, Registry, Token};
@@ -200,6 +200,13 @@ impl Reactor {
         let book = self.source.save().err();
         let trace = self.core.close().err();
         PersistError::check(self.core.manager().stats(), trace, book)
+    }
+
+    /// Saves the address book now (as every `persist_interval` and at
+    /// shutdown), for an operator's signal. A failure is logged, leaves the
+    /// old file as it was, and is returned as [`Error::Persist`].
+    pub fn save(&mut self) -> Result<(), Error> {
+        save_source(&mut *self.source, self.core.manager().stats())
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.

@@ -89,6 +89,9 @@ impl Reactor {
             Action::ResumeListener { listener } => self.resume(listener),
             Action::CloseListeners => self.close_listeners(),
             Action::NotifyPeer(event) => self.notify(now, event),
+            Action::Persist => {
+                let _ = self.save();
+            }
         }
     }
 
