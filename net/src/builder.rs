@@ -13,7 +13,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use connmgr::trace::Recorder;
 use connmgr::{Config, ConnManager};
@@ -235,6 +235,13 @@ impl<R> Builder<R> {
         R: Launch,
     {
         self.runtime.check().map_err(BuildError::Runtime)?;
+        if let (Some(TraceTo::File(trace)), Some(peers)) = (&self.trace, &self.peers_file) {
+            if same_file(trace, peers) {
+                return Err(BuildError::SamePath {
+                    path: peers.clone(),
+                });
+            }
+        }
         let mut config = self.config;
         config.validate()?;
         let seed = resolve_seed(&mut config).map_err(BuildError::Seed)?;
@@ -343,4 +350,23 @@ pub fn save_source(source: &mut dyn AddressSource, stats: connmgr::Stats) -> Res
             book: Some(error),
         }))
     })
+}
+
+/// Whether `a` and `b` name one file, whether or not it exists yet: the
+/// same path once the directories (and the file, if it exists) are resolved.
+fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolved(path: &Path) -> PathBuf {
+        if let Ok(full) = path.canonicalize() {
+            return full;
+        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        match (dir.canonicalize(), path.file_name()) {
+            (Ok(dir), Some(name)) => dir.join(name),
+            _ => path.to_path_buf(),
+        }
+    }
+    resolved(a) == resolved(b)
 }

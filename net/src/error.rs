@@ -35,6 +35,12 @@ pub enum BuildError {
         /// The OS error.
         source: io::Error,
     },
+    /// One file was given for two purposes (the trace and the peers file):
+    /// each would overwrite the other.
+    SamePath {
+        /// The file.
+        path: PathBuf,
+    },
     /// The event loop could not take the manager: not inside the runtime
     /// the adapter needs, its poller could not be made, too few tokens, …
     /// The message says which.
@@ -65,6 +71,11 @@ impl fmt::Display for BuildError {
                 write!(f, "cannot write the trace header: {source}")
             }
             BuildError::Runtime(e) => e.fmt(f),
+            BuildError::SamePath { path } => write!(
+                f,
+                "{} is given both as the trace and as the peers file; each would overwrite the other: give them different paths",
+                path.display()
+            ),
         }
     }
 }
@@ -76,7 +87,7 @@ impl std::error::Error for BuildError {
             BuildError::AddressBook(e) => Some(e),
             BuildError::Listen { source, .. } | BuildError::Trace { source, .. } => Some(source),
             // Their messages are the whole story.
-            BuildError::Seed(_) | BuildError::Runtime(_) => None,
+            BuildError::Seed(_) | BuildError::Runtime(_) | BuildError::SamePath { .. } => None,
         }
     }
 }

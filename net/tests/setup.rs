@@ -116,3 +116,24 @@ fn a_default_config_run_records_its_seed_and_replays_identically() {
     let report = replay(&bytes[..]).unwrap();
     assert!(report.is_identical(), "{report}");
 }
+
+#[test]
+fn one_file_for_the_trace_and_the_peers_file_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("connmgr-same-path-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let peers = dir.join("node.json");
+    // The same file through another spelling of its directory.
+    let trace = dir.join(".").join("node.json");
+    let err = Builder::<Inspect>::new(Config::default())
+        .peers_file(&peers)
+        .record_trace(&trace)
+        .build()
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(err, BuildError::SamePath { .. }), "{err}");
+    assert!(err
+        .to_string()
+        .contains("both as the trace and as the peers file"));
+    assert!(!peers.exists(), "nothing was created");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -25,12 +25,18 @@ pub(crate) struct ListenerPause {
     pub failures: u32,
     /// The resume timer while paused.
     pub timer: Option<TimerSeq>,
+    /// Whether this episode of errors was reported at warn level (once).
+    pub reported: bool,
 }
 
 impl ConnManager {
     pub(super) fn on_accepted(&mut self, listener: ListenerId, remote: SocketAddr) -> ConnId {
         if let Some(pause) = self.listeners.get_mut(&listener) {
+            if pause.reported {
+                tracing::info!(%listener, errors = pause.failures, "accepting again");
+            }
             pause.failures = 0;
+            pause.reported = false;
             if pause.timer.is_none() {
                 self.listeners.remove(&listener);
             }
@@ -143,12 +149,19 @@ impl ConnManager {
         if self.lifecycle == Lifecycle::Stopped {
             return Err(Ignored::Stopped);
         }
-        tracing::debug!(%listener, %error, "accept failed");
+        let pause = self.listeners.entry(listener).or_default();
+        if pause.reported {
+            tracing::debug!(%listener, %error, "accept failed");
+        } else {
+            // Once per episode: an operator must hear that inbound
+            // connections wait, not a line per error.
+            pause.reported = true;
+            tracing::warn!(%listener, %error, "accepting failed (out of file descriptors?); inbound connections wait until it succeeds again");
+        }
         let initial = self.config.accept_pause_initial;
         if initial.is_zero() {
             return Ok(());
         }
-        let pause = self.listeners.entry(listener).or_default();
         if pause.timer.is_some() {
             // Raced with the pause already ordered; it stands.
             return Ok(());

@@ -66,6 +66,9 @@ pub struct ConnManager {
     rng: Rng,
     /// The periodic `Persist`'s timer, while running.
     persist_timer: Option<TimerSeq>,
+    /// Whether the address source came up empty since it last gave an
+    /// address (reported once, at warn level).
+    short_of_addresses: bool,
 }
 
 impl ConnManager {
@@ -82,6 +85,7 @@ impl ConnManager {
             scores: IdMap::default(),
             rng: Rng::new(keys.jitter),
             persist_timer: None,
+            short_of_addresses: false,
             config,
             now,
             lifecycle: Lifecycle::Idle,

@@ -131,6 +131,9 @@ impl ConnManager {
                 return Ok(());
             }
         };
+        if std::mem::take(&mut self.short_of_addresses) {
+            tracing::info!("addresses to dial again");
+        }
         let group = GroupKey::of(addr.ip());
         let limit = self.config.max_outbound_per_group;
         let refused = if self.banned(addr.ip()) {
@@ -167,7 +170,13 @@ impl ConnManager {
 
     fn address_failed(&mut self, id: ConnId, error: AddressError) {
         self.stats.address_failures += 1;
-        tracing::debug!(conn = id.raw(), %error, "no address");
+        if self.short_of_addresses {
+            tracing::debug!(conn = id.raw(), %error, "no address");
+        } else {
+            // Once until an address comes: not a line per request for ever.
+            self.short_of_addresses = true;
+            tracing::warn!(%error, "no address to dial: automatic connections wait for the address source to have some (give the node seeds or peers to connect to)");
+        }
         self.request_failed(id, Reason::NoAddress(error));
     }
 
