@@ -17,9 +17,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod logging;
 mod node;
 mod plot;
 mod replay;
+mod signals;
 mod sim;
 
 /// What a subcommand that ran to the end found.

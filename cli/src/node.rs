@@ -5,18 +5,19 @@
 //! connection to every `--connect` peer. It speaks no protocol: each
 //! connection is held open until either side ends it. Logs go to standard
 //! error through `tracing` (filter with `RUST_LOG`, default `info`); a
-//! one-line status goes to standard output periodically. Ctrl-C (or
-//! SIGTERM) shuts it down gracefully and saves the peers file.
+//! one-line status goes to standard output periodically. The peers file is
+//! saved every 10 minutes, on SIGHUP, and at shutdown: SIGTERM or Ctrl-C
+//! shut it down gracefully, a second one exits at once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use connmgr::{Config, Counts, Direction, Stats};
+use connmgr::{Config, Counts, Direction, Reason, Stats};
 use connmgr_tokio::{Builder, Event, Events, PeerStream};
 use tokio::io::AsyncReadExt;
-use tracing_subscriber::EnvFilter;
 
+use crate::signals::{Asked, Signals};
 use crate::sim::parse_duration;
 use crate::{Error, Outcome};
 
@@ -53,11 +54,8 @@ pub struct Args {
 
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: &Args) -> Result<Outcome, Error> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    check(args)?;
+    crate::logging::init("info")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,15 +63,59 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     runtime.block_on(node(args))
 }
 
-async fn node(args: &Args) -> Result<Outcome, Error> {
+/// Refuses what a user can type but cannot mean, before anything starts.
+fn check(args: &Args) -> Result<(), Error> {
     if args.status_every.is_zero() {
         return Err("--status-every must be positive".into());
     }
+    let mut seen = std::collections::BTreeSet::new();
+    for addr in &args.listen {
+        if !seen.insert(addr) {
+            return Err(format!("--listen {addr} is given twice"));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for addr in &args.connect {
+        if addr.port() == 0 {
+            return Err(format!(
+                "--connect {addr}: port 0 is not a port to connect to; give the peer's listening port"
+            ));
+        }
+        if args.listen.contains(addr) {
+            return Err(format!(
+                "--connect {addr} is this node's own --listen address; a node does not connect to itself"
+            ));
+        }
+        if !seen.insert(addr) {
+            return Err(format!(
+                "--connect {addr} is given twice; one permanent connection per peer"
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn node(args: &Args) -> Result<Outcome, Error> {
     let mut config = Config::default();
     if args.target == 0 {
         config.automatic_outbound = false;
     } else {
         config.target_outbound = args.target;
+    }
+    // What the node runs with, as it runs with it (the seed is never shown).
+    tracing::info!(?config, "configuration");
+    tracing::info!(
+        peers_file = %args.peers_file.display(),
+        trace = ?args.trace,
+        seeds = args.seed.len(),
+        connect = args.connect.len(),
+        allow_local = args.allow_local,
+        "node"
+    );
+    if args.seed.is_empty() && args.connect.is_empty() && !args.peers_file.exists() {
+        tracing::warn!(
+            "nothing to connect to yet: no peers file, no --seed and no --connect; the node waits for inbound peers"
+        );
     }
     let mut builder = Builder::new(config)
         .peers_file(&args.peers_file)
@@ -85,6 +127,7 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
     if let Some(trace) = &args.trace {
         builder = builder.record_trace(trace);
     }
+    let mut signals = Signals::install()?;
     let (handle, events) = builder.spawn().map_err(|e| e.to_string())?;
     for addr in handle.listen_addrs() {
         tracing::info!(%addr, "listening");
@@ -103,7 +146,13 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
     status.tick().await;
     loop {
         tokio::select! {
-            () = stop_signal() => break,
+            asked = signals.next() => match asked {
+                Asked::Stop => break,
+                Asked::Save => match handle.save().await {
+                    Ok(()) => tracing::info!(peers_file = %args.peers_file.display(), "saved on SIGHUP"),
+                    Err(error) => tracing::warn!(%error, "SIGHUP: not saved"),
+                },
+            },
             _ = status.tick() => {
                 let (Ok(counts), Ok(stats)) = (handle.counts().await, handle.stats().await) else {
                     return Err("the connection manager stopped unexpectedly".into());
@@ -112,8 +161,15 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
             }
         }
     }
-    tracing::info!("shutting down");
-    let stats = handle.shutdown().await.map_err(|e| e.to_string())?;
+    tracing::info!("shutting down (a second SIGTERM or Ctrl-C exits at once)");
+    let stats = tokio::select! {
+        stopped = handle.shutdown() => stopped.map_err(|e| e.to_string())?,
+        () = signals.next_stop() => {
+            // The peers file is as the last save left it: whole.
+            eprintln!("second stop signal: exiting without saving");
+            std::process::exit(130);
+        }
+    };
     println!(
         "stopped: {} dials, {} connected, {} inbound accepted; peers saved to {}",
         stats.dials,
@@ -148,22 +204,6 @@ fn status_line(counts: &Counts, stats: &Stats) -> String {
     )
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 /// Logs every peer event and holds each connection until it ends.
 async fn serve(mut events: Events) {
     while let Some(event) = events.recv().await {
@@ -186,6 +226,12 @@ async fn serve(mut events: Events) {
             Event::Disconnected { id, reason } => {
                 tracing::info!(conn = id.raw(), ?reason, "disconnected");
             }
+            // The manager says once that it has no address to dial; a line
+            // per request that found none would drown the log.
+            Event::GaveUp {
+                id,
+                reason: reason @ Reason::NoAddress(_),
+            } => tracing::debug!(conn = id.raw(), ?reason, "gave up"),
             Event::GaveUp { id, reason } => {
                 tracing::info!(conn = id.raw(), ?reason, "gave up");
             }

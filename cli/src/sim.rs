@@ -49,6 +49,7 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     if args.nodes == 0 {
         return Err("--nodes must be at least 1".into());
     }
+    fits_in_memory(args.nodes)?;
     if let Some((node, _)) = args.trace.iter().find(|(node, _)| *node >= args.nodes) {
         return Err(format!(
             "--trace names node {node}, but there are only {} nodes (0..{})",
@@ -265,4 +266,36 @@ mod tests {
         assert!(parse_trace("x:out").is_err());
         assert!(parse_trace("3:").is_err());
     }
+}
+
+/// What a simulated node takes at most, with a margin: 10 000 nodes over
+/// 10 minutes of mixed faults peaked at 988 MB (`docs/BENCHMARKS.md`).
+const BYTES_PER_NODE: u64 = 128 << 10;
+
+/// Refuses, before allocating anything, a network that cannot fit in this
+/// machine's available memory, saying how many nodes would.
+fn fits_in_memory(nodes: usize) -> Result<(), Error> {
+    let need = (nodes as u64).saturating_mul(BYTES_PER_NODE);
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    if need <= available {
+        return Ok(());
+    }
+    let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
+    Err(format!(
+        "--nodes {nodes} needs about {:.1} GiB ({} KiB per node) and {:.1} GiB are available: at most {} nodes fit",
+        gib(need),
+        BYTES_PER_NODE >> 10,
+        gib(available),
+        available / BYTES_PER_NODE
+    ))
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes; `None` where there is none.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
 }

@@ -28,7 +28,12 @@ impl ConnManager {
             Lifecycle::Idle => {}
         }
         self.lifecycle = Lifecycle::Running;
-        tracing::info!(target_outbound = self.config.target_outbound, "started");
+        // The target in effect: none without automatic outbound.
+        let target_outbound = match self.config.automatic_outbound {
+            true => self.config.target_outbound,
+            false => 0,
+        };
+        tracing::info!(target_outbound, "started");
         for id in std::mem::take(&mut self.queued) {
             let Some(conn) = self.conns.get(&id) else {
                 continue;
