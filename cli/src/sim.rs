@@ -236,38 +236,6 @@ fn parse_trace(s: &str) -> Result<(usize, PathBuf), String> {
     Ok((node, PathBuf::from(file)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units_and_refuse_nonsense() {
-        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("ten").unwrap_err().contains("ten"));
-        assert!(parse_duration("5d").unwrap_err().contains("unit"));
-    }
-
-    #[test]
-    fn seed_ranges_parse_and_empty_ones_are_refused() {
-        assert_eq!(parse_range("0..1000"), Ok(0..1000));
-        assert!(parse_range("5..5").unwrap_err().contains("empty"));
-        assert!(parse_range("7").is_err());
-    }
-
-    #[test]
-    fn traces_are_node_colon_file() {
-        assert_eq!(
-            parse_trace("3:out.jsonl"),
-            Ok((3, PathBuf::from("out.jsonl")))
-        );
-        assert!(parse_trace("x:out").is_err());
-        assert!(parse_trace("3:").is_err());
-    }
-}
-
 /// What a simulated node takes at most, with a margin: 10 000 nodes over
 /// 10 minutes of mixed faults peaked at 988 MB (`docs/BENCHMARKS.md`).
 const BYTES_PER_NODE: u64 = 128 << 10;
@@ -298,4 +266,36 @@ fn available_memory() -> Option<u64> {
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").unwrap_err().contains("ten"));
+        assert!(parse_duration("5d").unwrap_err().contains("unit"));
+    }
+
+    #[test]
+    fn seed_ranges_parse_and_empty_ones_are_refused() {
+        assert_eq!(parse_range("0..1000"), Ok(0..1000));
+        assert!(parse_range("5..5").unwrap_err().contains("empty"));
+        assert!(parse_range("7").is_err());
+    }
+
+    #[test]
+    fn traces_are_node_colon_file() {
+        assert_eq!(
+            parse_trace("3:out.jsonl"),
+            Ok((3, PathBuf::from("out.jsonl")))
+        );
+        assert!(parse_trace("x:out").is_err());
+        assert!(parse_trace("3:").is_err());
+    }
 }
