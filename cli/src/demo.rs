@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use connmgr::{Config, Counts};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::sim::parse_duration;
 use crate::{Error, Outcome};
@@ -176,8 +176,11 @@ async fn peer(
     if write.write_all(line.as_bytes()).await.is_err() {
         return;
     }
-    let mut lines = tokio::io::BufReader::new(read).lines();
-    if let Ok(Some(line)) = lines.next_line().await {
+    // The peer's line, read no further than a line of ours can be long: a
+    // peer that never ends it costs a few kilobytes, not all the memory.
+    let mut gossip = tokio::io::BufReader::new(read.take(GOSSIP_LINE_BYTES));
+    let mut line = String::new();
+    if gossip.read_line(&mut line).await.is_ok() {
         for addr in line
             .split_whitespace()
             .filter_map(|a| a.parse::<SocketAddr>().ok())
@@ -196,9 +199,16 @@ async fn peer(
             }
         }
     }
-    // Hold the connection until either side ends it.
-    while let Ok(Some(_)) = lines.next_line().await {}
+    // Hold the connection until either side ends it, reading what comes
+    // into a fixed buffer.
+    let mut read = gossip.into_inner().into_inner();
+    let mut buf = [0u8; 1024];
+    while matches!(read.read(&mut buf).await, Ok(n) if n > 0) {}
 }
+
+/// The longest gossip line read from a peer: its own address and `GOSSIP`
+/// others, each at most 47 characters (`[v6]:port`), and spaces.
+const GOSSIP_LINE_BYTES: u64 = 64 * (GOSSIP as u64 + 1);
 
 /// One row of the table.
 #[derive(Clone, Copy, Default)]
