@@ -74,16 +74,5 @@ mod stream;
 pub use connmgr_net::driver::{Driver, Handle};
 pub use connmgr_net::{BuildError, Error, PersistError};
 pub use connmgr_store::{AddressSource, BookSource, StaticList};
-pub use runtime::Smol;
-pub use stream::PeerStream;
-
-/// Configures a connection manager on smol's reactor: see
-/// [`connmgr_net::Builder`] for every option. [`build`](Builder::build)
-/// returns the handle, the events and the [`Driver`] to run.
-pub type Builder = connmgr_net::Builder<Smol>;
-
-/// What happened to a peer, with its [`PeerStream`] on `Connected`.
-pub type Event = connmgr::Event<PeerStream>;
-
-/// The stream of [`Event`]s of one manager.
-pub type Events = connmgr_net::driver::Events<PeerStream>;
+pub use runtime::{Builder, Smol};
+pub use stream::{Event, Events, PeerStream};

@@ -72,3 +72,8 @@ impl Runtime for Smol {
         PeerStream::new(stream, link)
     }
 }
+
+/// Configures a connection manager on smol's reactor: see
+/// [`connmgr_net::Builder`] for every option. [`build`](Builder::build)
+/// returns the handle, the events and the [`Driver`](connmgr_net::driver::Driver) to run.
+pub type Builder = connmgr_net::Builder<Smol>;

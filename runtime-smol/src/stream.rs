@@ -20,6 +20,12 @@ use async_io::Async;
 use connmgr_net::driver::PeerLink;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 
+/// What happened to a peer, with its [`PeerStream`] on `Connected`.
+pub type Event = connmgr::Event<PeerStream>;
+
+/// The stream of [`Event`]s of one manager.
+pub type Events = connmgr_net::driver::Events<PeerStream>;
+
 /// A connection the manager established (or accepted) and handed over: read
 /// and write it with futures-io's traits. Dropping it, closing it, or
 /// reading end-of-file or an error from it tells the manager the connection

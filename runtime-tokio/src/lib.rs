@@ -79,28 +79,5 @@ mod stream;
 pub use connmgr_net::driver::{Driver, Handle};
 pub use connmgr_net::{BuildError, Error, PersistError};
 pub use connmgr_store::{AddressSource, BookSource, StaticList};
-pub use runtime::Tokio;
-pub use stream::PeerStream;
-
-/// Configures and starts a connection manager on tokio: see
-/// [`connmgr_net::Builder`] for every option.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut config = connmgr::Config::default();
-/// config.target_outbound = 8;
-/// let (handle, mut events) = connmgr_tokio::Builder::new(config)
-///     .listen("0.0.0.0:8333".parse()?)
-///     .seeds(["203.0.113.7:8333".parse()?])
-///     .peers_file("peers.json")
-///     .record_trace("node.trace.jsonl")
-///     .spawn()?;
-/// # Ok(()) }
-/// ```
-pub type Builder = connmgr_net::Builder<Tokio>;
-
-/// What happened to a peer, with its [`PeerStream`] on `Connected`.
-pub type Event = connmgr::Event<PeerStream>;
-
-/// The stream of [`Event`]s of one manager.
-pub type Events = connmgr_net::driver::Events<PeerStream>;
+pub use runtime::{Builder, Tokio};
+pub use stream::{Event, Events, PeerStream};

@@ -109,3 +109,20 @@ impl Spawn for Tokio {
         }
     }
 }
+
+/// Configures and starts a connection manager on tokio: see
+/// [`connmgr_net::Builder`] for every option.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = connmgr::Config::default();
+/// config.target_outbound = 8;
+/// let (handle, mut events) = connmgr_tokio::Builder::new(config)
+///     .listen("0.0.0.0:8333".parse()?)
+///     .seeds(["203.0.113.7:8333".parse()?])
+///     .peers_file("peers.json")
+///     .record_trace("node.trace.jsonl")
+///     .spawn()?;
+/// # Ok(()) }
+/// ```
+pub type Builder = connmgr_net::Builder<Tokio>;

@@ -35,6 +35,12 @@ use connmgr_net::driver::PeerLink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// What happened to a peer, with its [`PeerStream`] on `Connected`.
+pub type Event = connmgr::Event<PeerStream>;
+
+/// The stream of [`Event`]s of one manager.
+pub type Events = connmgr_net::driver::Events<PeerStream>;
+
 /// A connection the manager established (or accepted) and handed over: read
 /// and write it like a [`TcpStream`]. Dropping it, shutting it down, or
 /// reading end-of-file or an error from it tells the manager the connection
