@@ -162,6 +162,7 @@ async fn peer(
     known: Arc<Mutex<Vec<SocketAddr>>>,
 ) {
     let from = stream.link().peer_addr().ip();
+    let id = stream.link().id();
     let line = {
         let known = known.lock().unwrap_or_else(|e| e.into_inner());
         let mut line = me.to_string();
@@ -180,7 +181,11 @@ async fn peer(
     // peer that never ends it costs a few kilobytes, not all the memory.
     let mut gossip = tokio::io::BufReader::new(read.take(GOSSIP_LINE_BYTES));
     let mut line = String::new();
-    if gossip.read_line(&mut line).await.is_ok() {
+    if gossip.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+        // The line is the demo's handshake: the peer is ready.
+        if handle.handshaked(id).await.is_err() {
+            return;
+        }
         for addr in line
             .split_whitespace()
             .filter_map(|a| a.parse::<SocketAddr>().ok())

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use connmgr::{Config, Counts, Direction, Reason, Stats};
-use connmgr_tokio::{Builder, Event, Events, PeerStream};
+use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::AsyncReadExt;
 
 use crate::signals::{Asked, Signals};
@@ -140,7 +140,7 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         tracing::info!(conn = id.raw(), %addr, "permanent peer");
     }
-    tokio::spawn(serve(events));
+    tokio::spawn(serve(handle.clone(), events));
 
     let mut status = tokio::time::interval(args.status_every);
     status.tick().await;
@@ -204,8 +204,11 @@ fn status_line(counts: &Counts, stats: &Stats) -> String {
     )
 }
 
-/// Logs every peer event and holds each connection until it ends.
-async fn serve(mut events: Events) {
+/// Logs every peer event and holds each connection until it ends. The node
+/// speaks no protocol, so a connection is ready as soon as it is made: it
+/// reports the handshake at once (an application reports it after its
+/// protocol's `version`/`verack`).
+async fn serve(handle: Handle, mut events: Events) {
     while let Some(event) = events.recv().await {
         match event {
             Event::Connected {
@@ -222,6 +225,9 @@ async fn serve(mut events: Events) {
                 };
                 tracing::info!(conn = id.raw(), %addr, direction, permanent, "connected");
                 tokio::spawn(hold(stream));
+                if handle.handshaked(id).await.is_err() {
+                    return;
+                }
             }
             Event::Disconnected { id, reason } => {
                 tracing::info!(conn = id.raw(), ?reason, "disconnected");

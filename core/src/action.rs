@@ -124,4 +124,6 @@ pub enum Reason {
     Evicted,
     /// Its misbehaviour score reached `ban_threshold`.
     Misbehaving,
+    /// No handshake within `Config::handshake_timeout`.
+    HandshakeTimeout,
 }

@@ -94,6 +94,11 @@ pub struct Config {
     pub ban_threshold: u32,
     /// How long an automatic ban lasts (btcd: 24 h).
     pub ban_duration: Duration,
+    /// How long an established connection may go without its handshake
+    /// (`Input::Handshaked`) before it is closed
+    /// (`Reason::HandshakeTimeout`). Zero: no limit. btcd's connmgr: none
+    /// (its server's negotiation timeout, 30 s, lives outside it).
+    pub handshake_timeout: Duration,
     /// How often, while running, the runtime is asked (`Action::Persist`)
     /// to save what it persists (the address book), so that what was
     /// learned survives a crash. Zero: only at shutdown, by the runtime.
@@ -152,6 +157,7 @@ impl Config {
             allowlist: Vec::new(),
             ban_threshold: 0,
             ban_duration: Duration::from_secs(24 * 3600),
+            handshake_timeout: Duration::ZERO,
             persist_interval: Duration::ZERO,
             rng_seed: None,
         }
@@ -211,8 +217,9 @@ impl Default for Config {
     /// 5 ms doubling to 1 s after accept errors, at most 2 inbound per IP
     /// and 10 per group, 5 new inbound per second per group (bursts of 10),
     /// eviction when full (8 longest-connected and 4 groups protected), a
-    /// 24 h ban at a misbehaviour score of 100, and the address book saved
-    /// every 10 minutes (as btcd's address manager does).
+    /// 24 h ban at a misbehaviour score of 100, a 30 s handshake timeout
+    /// (btcd's server's), and the address book saved every 10 minutes (as
+    /// btcd's address manager does).
     fn default() -> Config {
         Config {
             stable_after: Duration::from_secs(60),
@@ -228,6 +235,7 @@ impl Default for Config {
             evict_protect_longest: 8,
             evict_protect_groups: 4,
             ban_threshold: 100,
+            handshake_timeout: Duration::from_secs(30),
             persist_interval: Duration::from_secs(10 * 60),
             ..Config::btcd()
         }

@@ -39,6 +39,16 @@ pub enum Event<S = ()> {
         #[cfg_attr(feature = "serde", serde(skip))]
         stream: S,
     },
+    /// The connection's handshake succeeded (`Input::Handshaked`): the
+    /// peer is ready. Between its `Connected` and its `Disconnected`.
+    Ready {
+        /// The connection.
+        id: ConnId,
+        /// The remote address.
+        addr: SocketAddr,
+        /// Who dialled.
+        direction: Direction,
+    },
     /// An established connection ended. A permanent peer will be redialled
     /// under the same id (a `RetryAfter` follows); otherwise the id is done.
     Disconnected {
@@ -80,6 +90,7 @@ impl<S> Event<S> {
     pub fn id(&self) -> Option<ConnId> {
         match self {
             Event::Connected { id, .. }
+            | Event::Ready { id, .. }
             | Event::Disconnected { id, .. }
             | Event::GaveUp { id, .. } => Some(*id),
             Event::Banned { .. } | Event::Unbanned { .. } => None,
@@ -142,6 +153,15 @@ impl PeerEvent {
                     permanent,
                 })
             }
+            PeerEvent::Ready {
+                id,
+                addr,
+                direction,
+            } => Event::Ready {
+                id,
+                addr,
+                direction,
+            },
             PeerEvent::Disconnected { id, reason } => Event::Disconnected { id, reason },
             PeerEvent::GaveUp { id, reason } => Event::GaveUp { id, reason },
             PeerEvent::Banned {

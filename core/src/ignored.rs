@@ -37,6 +37,8 @@ pub enum Ignored {
     Banned,
     /// `Unban` of a subnet that is not banned.
     NotBanned,
+    /// `Handshaked` for a connection whose handshake was already reported.
+    AlreadyHandshaked(ConnId),
     /// A result for a dial attempt that was cancelled or superseded.
     StaleAttempt {
         /// The id.
@@ -60,6 +62,7 @@ impl fmt::Display for Ignored {
             Ignored::NotBanned => write!(f, "that subnet is not banned"),
             Ignored::UnknownId(id) => write!(f, "{id} was never handed out"),
             Ignored::Finished(id) => write!(f, "{id} has already ended"),
+            Ignored::AlreadyHandshaked(id) => write!(f, "{id} has already handshaked"),
             Ignored::UnexpectedState { id, state } => {
                 write!(f, "input does not apply to {id} in state {state:?}")
             }

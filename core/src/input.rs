@@ -104,6 +104,14 @@ pub enum Input {
         /// Added, then decaying.
         transient: u32,
     },
+    /// The protocol's handshake with the peer of an established connection
+    /// succeeded (Bitcoin's `version`/`verack`): the peer is ready, and only
+    /// now is its address a good one. Without it within
+    /// `Config::handshake_timeout` the connection is closed.
+    Handshaked {
+        /// The connection.
+        id: ConnId,
+    },
 }
 
 /// Why an address source had no address.

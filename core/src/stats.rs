@@ -25,6 +25,9 @@ pub struct Counts {
     pub inbound_allowlisted: u32,
     /// Dials in flight, of any kind.
     pub dialing: u32,
+    /// Established connections (of any kind, in or out) whose handshake
+    /// succeeded: the ready ones among the connected.
+    pub handshaked: u32,
 }
 
 impl Counts {
@@ -110,4 +113,8 @@ pub struct Stats {
     pub misbehaviour_reports: u64,
     /// `Persist` actions emitted (every `persist_interval` while running).
     pub persist_requests: u64,
+    /// Handshakes reported (`Handshaked`).
+    pub handshakes: u64,
+    /// Connections closed for want of a handshake.
+    pub handshake_timeouts: u64,
 }

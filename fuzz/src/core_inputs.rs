@@ -64,6 +64,12 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
     } else {
         Backoff::ExponentialJitter
     };
+    // Half the runs wait for handshakes (three dial timeouts); derived from
+    // a value already decoded, so that committed inputs decode as before.
+    c.handshake_timeout = match c.backoff {
+        Backoff::Linear => Duration::ZERO,
+        Backoff::ExponentialJitter => c.dial_timeout * 3,
+    };
     c.max_inbound_per_ip = u.int_in_range(0..=2)?;
     c.max_inbound_per_group = u.int_in_range(0..=3)?;
     c.inbound_rate_per_group = u.int_in_range(0..=3)?;
@@ -173,6 +179,8 @@ pub(crate) enum Step {
         persistent: u8,
         transient: u8,
     },
+    /// A connected peer completed its handshake.
+    Handshake { pick: u8 },
     /// Any input at all.
     Raw(Input),
 }
@@ -241,6 +249,9 @@ impl<'a> Arbitrary<'a> for Step {
                 pick: u.arbitrary()?,
                 persistent: u.arbitrary()?,
                 transient: u.arbitrary()?,
+            },
+            21 => Step::Handshake {
+                pick: u.arbitrary()?,
             },
             _ => Step::Raw(u.arbitrary()?),
         })
@@ -363,6 +374,10 @@ impl Runtime {
                     persistent: persistent.into(),
                     transient: transient.into(),
                 },
+                None => Input::Tick,
+            },
+            Step::Handshake { pick: i } => match pick(&self.connected, i) {
+                Some(id) => Input::Handshaked { id },
                 None => Input::Tick,
             },
             Step::Raw(ref input) => input.clone(),

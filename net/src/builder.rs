@@ -320,21 +320,30 @@ impl<R: Launch> Builder<R> {
     }
 }
 
-/// Tells the address source of a new connection, as every runtime must: an
-/// outbound peer is `connected`; an inbound one is `learned` only if the
-/// builder said so (its port is an ephemeral one, not an address to dial).
+/// Tells the address source what a peer event means to it, as every
+/// runtime must: an outbound peer whose handshake succeeded is a good
+/// address (`handshaked`); an accepted peer's address is `learned` only if
+/// the builder said so (its port is an ephemeral one, not an address to
+/// dial).
 pub fn tell_source(
     source: &mut dyn AddressSource,
     now: connmgr::Instant,
-    peer: &connmgr::ConnectedPeer,
+    event: &connmgr::PeerEvent,
     learn_inbound: bool,
 ) {
-    match peer.direction {
-        connmgr::Direction::Outbound => source.connected(now, peer.addr),
-        connmgr::Direction::Inbound if learn_inbound => {
-            source.learned(now, peer.addr, peer.addr.ip());
-        }
-        connmgr::Direction::Inbound => {}
+    use connmgr::{Direction, PeerEvent};
+    match *event {
+        PeerEvent::Ready {
+            addr,
+            direction: Direction::Outbound,
+            ..
+        } => source.handshaked(now, addr),
+        PeerEvent::Connected {
+            addr,
+            direction: Direction::Inbound,
+            ..
+        } if learn_inbound => source.learned(now, addr, addr.ip()),
+        _ => {}
     }
 }
 

@@ -385,6 +385,65 @@ async fn the_address_book_is_saved_periodically_while_running<H: Harness>() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// TCP connected is not "good": the address book promotes a peer only once
+/// the application reports its handshake, and a peer that never completes
+/// one is closed.
+async fn a_peer_is_good_only_after_its_handshake<H: Harness>() {
+    let dir = temp_dir(&format!("handshake-{}", H::NAME));
+    let path = dir.join("peers.json");
+    let (server, _server_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
+    let addr = server.listen_addrs()[0];
+    let client_config = connmgr::Config {
+        handshake_timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let builder = Builder::new(client_config)
+        .peers_file(&path)
+        .seeds([addr])
+        .accept_local_addresses(true);
+    let (client, mut events) = H::start(builder).unwrap();
+    let tried = |path: &std::path::Path| {
+        let book = connmgr_store::load(path, 1).unwrap().expect("saved");
+        book.get(addr).expect("known").is_tried()
+    };
+
+    // Connected, no handshake: not good, and closed in time.
+    let id = client.connect(addr, false).await.unwrap();
+    let Event::Connected { stream, .. } = next::<H>(&mut events, "Connected").await else {
+        panic!("expected Connected");
+    };
+    client.save().await.unwrap();
+    assert!(!tried(&path), "a bare TCP connection promoted the address");
+    let Event::Disconnected { id: gone, reason } = next::<H>(&mut events, "timeout").await else {
+        panic!("expected Disconnected");
+    };
+    assert_eq!((gone, reason), (id, Reason::HandshakeTimeout));
+    drop(stream);
+
+    // Connected and handshaked: ready, and good.
+    let id = client.connect(addr, false).await.unwrap();
+    let Event::Connected { stream, .. } = next::<H>(&mut events, "Connected").await else {
+        panic!("expected Connected");
+    };
+    client.handshaked(id).await.unwrap();
+    let Event::Ready {
+        id: ready,
+        direction,
+        ..
+    } = next::<H>(&mut events, "Ready").await
+    else {
+        panic!("expected Ready");
+    };
+    assert_eq!((ready, direction), (id, Direction::Outbound));
+    assert_eq!(client.counts().await.unwrap().handshaked, 1);
+    client.save().await.unwrap();
+    assert!(tried(&path), "the handshaked peer's address is good");
+    drop(stream);
+    client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A real run on loopback, recorded on both sides with the default (secret,
 /// drawn) seed, replays identically.
 async fn a_recorded_run_replays_identically<H: Harness>() {
@@ -521,6 +580,11 @@ macro_rules! suite {
                 run(super::the_address_book_is_saved_periodically_while_running::<
                     common::$runtime,
                 >())
+            }
+
+            #[test]
+            fn a_peer_is_good_only_after_its_handshake() {
+                run(super::a_peer_is_good_only_after_its_handshake::<common::$runtime>())
             }
 
             #[test]

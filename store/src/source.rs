@@ -24,8 +24,11 @@ pub trait AddressSource: Send {
         outbound_in_group: &dyn Fn(&GroupKey) -> u32,
     ) -> Result<SocketAddr, AddressError>;
 
-    /// An outbound connection to `addr` was established.
-    fn connected(&mut self, _now: Instant, _addr: SocketAddr) {}
+    /// The peer at `addr`, which we dialled, completed its handshake: a
+    /// good address (btcd's and Core's `Good`). Not called on a bare TCP
+    /// connection: an attacker that only accepts connections must not get
+    /// its addresses promoted.
+    fn handshaked(&mut self, _now: Instant, _addr: SocketAddr) {}
 
     /// A peer at `source` told us about `addr` (or we accepted a connection
     /// from it).
@@ -152,7 +155,7 @@ impl AddressSource for BookSource {
         self.book.select(now, &self.policy, outbound_in_group)
     }
 
-    fn connected(&mut self, now: Instant, addr: SocketAddr) {
+    fn handshaked(&mut self, now: Instant, addr: SocketAddr) {
         self.book.good(now, addr);
     }
 

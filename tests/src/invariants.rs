@@ -9,7 +9,8 @@
 //! - automatic outbound never exceeds the target, inbound never `max_inbound`;
 //! - automatic outbound per network group stays within its limit;
 //! - no action names an id that has ended, except the `Close` of a late socket;
-//! - events are causal: `Connected` before `Disconnected`, nothing after `GaveUp`;
+//! - events are causal: `Connected` before `Ready` (at most once) before
+//!   `Disconnected`, nothing after `GaveUp`;
 //! - a backoff never exceeds its maximum, a retry never dials early, and a
 //!   pending retry always has a timer armed no later than it is due.
 
@@ -45,6 +46,8 @@ macro_rules! ensure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LastEvent {
     Connected,
+    /// Connected, and its handshake reported.
+    Ready,
     Disconnected,
 }
 
@@ -209,14 +212,27 @@ impl Checker {
             }
             Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
                 ensure!(
-                    self.last_event.get(&id) != Some(&LastEvent::Connected),
+                    !matches!(
+                        self.last_event.get(&id),
+                        Some(LastEvent::Connected | LastEvent::Ready)
+                    ),
                     "{id} connected twice without a Disconnected"
                 );
                 self.last_event.insert(id, LastEvent::Connected);
             }
-            Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
+            Action::NotifyPeer(PeerEvent::Ready { id, .. }) => {
                 ensure!(
                     self.last_event.get(&id) == Some(&LastEvent::Connected),
+                    "{id} ready without being connected, or ready twice"
+                );
+                self.last_event.insert(id, LastEvent::Ready);
+            }
+            Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
+                ensure!(
+                    matches!(
+                        self.last_event.get(&id),
+                        Some(LastEvent::Connected | LastEvent::Ready)
+                    ),
                     "{id} disconnected without being connected"
                 );
                 self.last_event.insert(id, LastEvent::Disconnected);
@@ -224,7 +240,10 @@ impl Checker {
             }
             Action::NotifyPeer(PeerEvent::GaveUp { id, .. }) => {
                 ensure!(
-                    self.last_event.get(&id) != Some(&LastEvent::Connected),
+                    !matches!(
+                        self.last_event.get(&id),
+                        Some(LastEvent::Connected | LastEvent::Ready)
+                    ),
                     "{id} gave up while connected"
                 );
                 self.end(id);
@@ -290,6 +309,7 @@ fn named_id(action: &Action) -> Option<ConnId> {
         | Action::RetryAfter { id, .. }
         | Action::NotifyPeer(
             PeerEvent::Connected { id, .. }
+            | PeerEvent::Ready { id, .. }
             | PeerEvent::Disconnected { id, .. }
             | PeerEvent::GaveUp { id, .. },
         ) => Some(*id),

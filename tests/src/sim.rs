@@ -500,10 +500,28 @@ impl Sim {
                 // (`crash`), as if it had just been saved.
                 Action::Persist => {}
                 Action::NotifyPeer(PeerEvent::Connected {
-                    addr, direction, ..
+                    id,
+                    addr,
+                    direction,
+                    ..
                 }) => {
                     self.connected(node, addr, direction);
+                    // Both ends exchange `version` and `verack`: the
+                    // handshake takes a round trip.
+                    let at = self.now + self.latency() * 2;
+                    let input = Input::Handshaked { id };
+                    let deliver = Event::Deliver {
+                        node,
+                        incarnation,
+                        input,
+                    };
+                    self.schedule(at, deliver);
                 }
+                Action::NotifyPeer(PeerEvent::Ready {
+                    addr,
+                    direction: Direction::Outbound,
+                    ..
+                }) => self.ready(node, addr),
                 Action::NotifyPeer(
                     PeerEvent::Disconnected { id, .. } | PeerEvent::GaveUp { id, .. },
                 ) => {
@@ -743,20 +761,13 @@ impl Sim {
     }
 
     /// Outbound: the peer is good, and it gossips some addresses it knows.
+    /// A new connection: an inbound peer's address is learned (the simulated
+    /// nodes listen on the port they dial from); an outbound one's target is
+    /// checked.
     fn connected(&mut self, node: NodeIdx, addr: SocketAddr, direction: Direction) {
         let now = self.now;
         match direction {
             Direction::Outbound => {
-                self.nodes[node].book.good(now, addr);
-                if let Some(&peer) = self.by_addr.get(&addr) {
-                    let gossip: Vec<SocketAddr> = (0..8)
-                        .filter_map(|_| self.nodes[peer].book.get_address(now))
-                        .collect();
-                    let n = &mut self.nodes[node];
-                    for a in gossip.into_iter().filter(|a| *a != n.addr) {
-                        n.book.add(now, a, addr.ip());
-                    }
-                }
                 let n = &mut self.nodes[node];
                 let target = n.config.target_outbound;
                 if n.stats.time_to_target.is_none()
@@ -767,6 +778,22 @@ impl Sim {
             }
             Direction::Inbound => {
                 self.nodes[node].book.add(now, addr, addr.ip());
+            }
+        }
+    }
+
+    /// An outbound peer completed its handshake: only now is its address a
+    /// good one, and it gossips some of the addresses it knows.
+    fn ready(&mut self, node: NodeIdx, addr: SocketAddr) {
+        let now = self.now;
+        self.nodes[node].book.good(now, addr);
+        if let Some(&peer) = self.by_addr.get(&addr) {
+            let gossip: Vec<SocketAddr> = (0..8)
+                .filter_map(|_| self.nodes[peer].book.get_address(now))
+                .collect();
+            let n = &mut self.nodes[node];
+            for a in gossip.into_iter().filter(|a| *a != n.addr) {
+                n.book.add(now, a, addr.ip());
             }
         }
     }

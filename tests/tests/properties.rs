@@ -127,6 +127,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
             persistent,
             transient
         }),
+        id().prop_map(|id| Input::Handshaked { id }),
     ]
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct Conn {
     /// Inbound from the allow-list: exempt from limits, eviction and bans,
     /// and not counted toward `max_inbound`.
     pub allowlisted: bool,
+    /// Established, and its handshake succeeded.
+    pub handshaked: bool,
 }
 
 impl Conn {
@@ -49,6 +51,7 @@ impl Conn {
             connected_at: Instant::ZERO,
             timer: None,
             allowlisted: false,
+            handshaked: false,
         }
     }
 
@@ -83,6 +86,15 @@ impl Conn {
 pub(crate) fn enter(counts: &mut Counts, conn: &mut Conn, phase: Phase) {
     tally(counts, conn, false);
     conn.phase = phase;
+    // A handshake belongs to one connection: a redial starts without one.
+    conn.handshaked &= phase == Phase::Established;
+    tally(counts, conn, true);
+}
+
+/// Records `conn`'s handshake, keeping `counts` in step.
+pub(crate) fn handshake(counts: &mut Counts, conn: &mut Conn) {
+    tally(counts, conn, false);
+    conn.handshaked = true;
     tally(counts, conn, true);
 }
 
@@ -103,6 +115,9 @@ pub(crate) fn tally(counts: &mut Counts, conn: &Conn, add: bool) {
     bump(slot, add);
     if phase == Phase::Dialing {
         bump(&mut counts.dialing, add);
+    }
+    if established && conn.handshaked {
+        bump(&mut counts.handshaked, add);
     }
 }
 

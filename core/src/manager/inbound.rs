@@ -62,6 +62,7 @@ impl ConnManager {
             permanent: false,
             stream: (),
         }));
+        self.await_handshake(id);
         id
     }
 

@@ -6,9 +6,9 @@
 //! cancelled too, and the application is told with `GaveUp`.
 
 use crate::timers::Owner;
-use crate::{Action, ConnId, ConnKind, Ignored, PeerEvent, Reason};
+use crate::{Action, ConnId, ConnKind, Direction, Ignored, PeerEvent, Reason};
 
-use super::conn::Phase;
+use super::conn::{handshake, Phase};
 use super::{ConnManager, Lifecycle};
 
 /// What happens after a connection ends.
@@ -193,5 +193,64 @@ impl ConnManager {
         self.stats.persist_requests += 1;
         self.emit(Action::Persist);
         self.arm_persist();
+    }
+
+    /// The peer of `id` completed its handshake: it is ready, and its
+    /// handshake timer stops.
+    pub(super) fn on_handshaked(&mut self, id: ConnId) -> Result<(), Ignored> {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Err(self.missing(id));
+        };
+        if conn.phase != Phase::Established {
+            return Err(Ignored::UnexpectedState {
+                id,
+                state: conn.state(),
+            });
+        }
+        if conn.handshaked {
+            return Err(Ignored::AlreadyHandshaked(id));
+        }
+        let Some(addr) = conn.addr else {
+            debug_assert!(false, "{id} established without an address");
+            return Ok(());
+        };
+        handshake(&mut self.counts, conn);
+        // An established connection's one timer is its handshake's.
+        conn.disarm(&mut self.timers);
+        let direction = match conn.kind {
+            ConnKind::Inbound => Direction::Inbound,
+            _ => Direction::Outbound,
+        };
+        self.stats.handshakes += 1;
+        tracing::debug!(conn = id.raw(), %addr, "handshaked");
+        self.emit(Action::NotifyPeer(PeerEvent::Ready {
+            id,
+            addr,
+            direction,
+        }));
+        Ok(())
+    }
+
+    /// Starts the handshake clock of a connection that just became
+    /// established, if the config sets one.
+    pub(super) fn await_handshake(&mut self, id: ConnId) {
+        let timeout = self.config.handshake_timeout;
+        if timeout.is_zero() {
+            return;
+        }
+        let at = self.now + timeout;
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.arm(&mut self.timers, id, at);
+        }
+    }
+
+    /// The handshake of `id` did not come in time: close it, and let the
+    /// policy act as for a lost connection.
+    pub(super) fn handshake_timed_out(&mut self, id: ConnId) {
+        self.stats.handshake_timeouts += 1;
+        tracing::debug!(conn = id.raw(), "no handshake in time");
+        let reason = Reason::HandshakeTimeout;
+        self.emit(Action::Close { id, reason });
+        self.connection_lost(id, reason, Then::FollowPolicy);
     }
 }

@@ -146,6 +146,7 @@ impl ConnManager {
                 persistent,
                 transient,
             } => self.on_misbehaved(id, persistent, transient).map(|()| None),
+            Input::Handshaked { id } => self.on_handshaked(id).map(|()| None),
         };
         if let Err(ignored) = &result {
             self.stats.ignored_inputs += 1;

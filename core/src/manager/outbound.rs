@@ -233,6 +233,7 @@ impl ConnManager {
                 stream: (),
             }));
         }
+        self.await_handshake(id);
         Ok(())
     }
 
@@ -330,6 +331,10 @@ impl ConnManager {
             }
             (Phase::Waiting, ConnKind::Automatic) => self.request_address(id),
             (Phase::Waiting, _) => self.dial(id),
+            (Phase::Established, _) => {
+                debug_assert!(!conn.handshaked, "a handshake timer outlived its handshake");
+                self.handshake_timed_out(id);
+            }
             _ => {}
         }
     }

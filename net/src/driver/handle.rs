@@ -106,6 +106,14 @@ impl Handle {
         self.feed(Input::Disconnect { id }).await.map(drop)
     }
 
+    /// Reports that the protocol's handshake with the peer of `id`
+    /// succeeded: it is ready (an [`Event::Ready`](connmgr::Event::Ready)
+    /// follows), an outbound peer's address becomes a good one, and its
+    /// handshake timer stops.
+    pub async fn handshaked(&self, id: ConnId) -> Result<(), Error> {
+        self.feed(Input::Handshaked { id }).await.map(drop)
+    }
+
     /// Closes a connection (or cancels a request) for good.
     pub async fn remove(&self, id: ConnId) -> Result<(), Error> {
         self.feed(Input::Remove { id }).await.map(drop)

@@ -331,6 +331,8 @@ impl<R: Runtime> State<R> {
     }
 
     fn notify(&mut self, event: PeerEvent) {
+        let now = self.now();
+        tell_source(&mut *self.source, now, &event, self.learn_inbound);
         let event = match event.into_event() {
             Ok(event) => event,
             Err(peer) => {
@@ -340,8 +342,6 @@ impl<R: Runtime> State<R> {
                     tracing::error!(conn = peer.id.raw(), "connected without a socket");
                     return;
                 };
-                let now = self.now();
-                tell_source(&mut *self.source, now, &peer, self.learn_inbound);
                 let io = Arc::new(stream);
                 self.established.insert(peer.id, Arc::downgrade(&io));
                 let link = PeerLink::new(

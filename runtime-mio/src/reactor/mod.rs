@@ -145,6 +145,14 @@ impl Reactor {
         self.submit(Input::Disconnect { id }, None).map(drop)
     }
 
+    /// Reports that the protocol's handshake with the peer of `id`
+    /// succeeded: it is ready (an [`Event::Ready`](connmgr::Event::Ready)
+    /// follows), an outbound peer's address becomes a good one, and its
+    /// handshake timer stops.
+    pub fn handshaked(&mut self, id: ConnId) -> Result<(), Ignored> {
+        self.submit(Input::Handshaked { id }, None).map(drop)
+    }
+
     /// Closes a connection (or cancels a request) for good.
     pub fn remove(&mut self, id: ConnId) -> Result<(), Ignored> {
         self.submit(Input::Remove { id }, None).map(drop)

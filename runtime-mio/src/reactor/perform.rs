@@ -248,6 +248,7 @@ impl Reactor {
     }
 
     fn notify(&mut self, now: Instant, event: PeerEvent) {
+        tell_source(&mut *self.source, now, &event, self.learn_inbound);
         let event = match event.into_event() {
             Ok(event) => {
                 if let Event::Disconnected { id, .. } = &event {
@@ -261,7 +262,6 @@ impl Reactor {
                     tracing::error!(conn = peer.id.raw(), "connected without a socket");
                     return;
                 };
-                tell_source(&mut *self.source, now, &peer, self.learn_inbound);
                 let serial = self.next_serial;
                 self.next_serial += 1;
                 let (stream, weak) = Peer::new(peer, serial, stream, self.dropped.clone());
