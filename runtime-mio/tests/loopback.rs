@@ -428,3 +428,30 @@ fn the_address_book_is_saved_periodically_while_running() {
     reactor.shutdown().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Ready only after the handshake, and closed without one in time.
+#[test]
+fn a_peer_is_ready_after_its_handshake_and_closed_without_one() {
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = Config {
+        handshake_timeout: Duration::from_millis(200),
+        ..manual_config()
+    };
+    let mut reactor = Builder::new(config).build().unwrap();
+    reactor.start().unwrap();
+    let addr = remote.local_addr().unwrap();
+    let silent = reactor.connect(addr, false).unwrap();
+    let talker = reactor.connect(addr, false).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |s, _| s
+        .connected
+        == 2));
+    reactor.handshaked(talker).unwrap();
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |s, _| s.ready == [talker]));
+    assert!(run_until(&mut reactor, &mut seen, LIMIT, |s, _| !s
+        .disconnected
+        .is_empty()));
+    assert_eq!(seen.disconnected, [(silent, Reason::HandshakeTimeout)]);
+    assert_eq!(reactor.manager().counts().handshaked, 1);
+    reactor.shutdown().unwrap();
+}

@@ -63,6 +63,7 @@ pub fn full_listener() -> FullListener {
 pub struct Seen {
     pub peers: Vec<Peer>,
     pub connected: usize,
+    pub ready: Vec<ConnId>,
     pub disconnected: Vec<(ConnId, Reason)>,
     pub gave_up: Vec<(ConnId, Reason)>,
 }
@@ -77,6 +78,7 @@ impl Seen {
                 self.connected += 1;
                 self.peers.push(peer);
             }
+            Event::Ready { id, .. } => self.ready.push(id),
             Event::Disconnected { id, reason } => self.disconnected.push((id, reason)),
             Event::GaveUp { id, reason } => self.gave_up.push((id, reason)),
             _ => {}
