@@ -195,7 +195,7 @@ fn group_of_v6(ip: Ipv6Addr) -> GroupKey {
 
 /// An IPv4 prefix, with its mask worked out at compile time.
 #[derive(Clone, Copy)]
-struct V4Net {
+pub(crate) struct V4Net {
     base: u32,
     mask: u32,
 }
@@ -210,21 +210,21 @@ impl V4Net {
         }
     }
 
-    fn contains(self, ip: Ipv4Addr) -> bool {
+    pub(crate) fn contains(self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & self.mask == self.base
     }
 }
 
 /// An IPv6 prefix, with its mask worked out at compile time.
 #[derive(Clone, Copy)]
-struct V6Net {
+pub(crate) struct V6Net {
     base: u128,
     mask: u128,
 }
 
 impl V6Net {
     /// `segments/len`; a `len` over 128 fails to compile, as these are consts.
-    const fn new(segments: [u16; 8], len: u32) -> V6Net {
+    pub(crate) const fn new(segments: [u16; 8], len: u32) -> V6Net {
         let [s0, s1, s2, s3, s4, s5, s6, s7] = segments;
         let addr = Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7);
         let mask = if len == 0 {
@@ -238,57 +238,57 @@ impl V6Net {
         }
     }
 
-    fn contains(self, ip: Ipv6Addr) -> bool {
+    pub(crate) fn contains(self, ip: Ipv6Addr) -> bool {
         u128::from(ip) & self.mask == self.base
     }
 }
 
 /// RFC 1918 private networks.
-const RFC1918: [V4Net; 3] = [
+pub(crate) const RFC1918: [V4Net; 3] = [
     V4Net::new(10, 0, 0, 0, 8),
     V4Net::new(172, 16, 0, 0, 12),
     V4Net::new(192, 168, 0, 0, 16),
 ];
 /// RFC 2544 benchmarking.
-const RFC2544: V4Net = V4Net::new(198, 18, 0, 0, 15);
+pub(crate) const RFC2544: V4Net = V4Net::new(198, 18, 0, 0, 15);
 /// RFC 3927 IPv4 link-local autoconfiguration.
-const RFC3927: V4Net = V4Net::new(169, 254, 0, 0, 16);
+pub(crate) const RFC3927: V4Net = V4Net::new(169, 254, 0, 0, 16);
 /// RFC 5737 documentation (TEST-NET-1, -2, -3).
-const RFC5737: [V4Net; 3] = [
+pub(crate) const RFC5737: [V4Net; 3] = [
     V4Net::new(192, 0, 2, 0, 24),
     V4Net::new(198, 51, 100, 0, 24),
     V4Net::new(203, 0, 113, 0, 24),
 ];
 /// RFC 6598 carrier-grade NAT shared space.
-const RFC6598: V4Net = V4Net::new(100, 64, 0, 0, 10);
+pub(crate) const RFC6598: V4Net = V4Net::new(100, 64, 0, 0, 10);
 /// 0.0.0.0/8, "this network": btcd counts it as local.
-const ZERO4: V4Net = V4Net::new(0, 0, 0, 0, 8);
+pub(crate) const ZERO4: V4Net = V4Net::new(0, 0, 0, 0, 8);
 
 /// RFC 3849 IPv6 documentation.
-const RFC3849: V6Net = V6Net::new([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32);
+pub(crate) const RFC3849: V6Net = V6Net::new([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32);
 /// RFC 3964 6to4.
-const RFC3964: V6Net = V6Net::new([0x2002, 0, 0, 0, 0, 0, 0, 0], 16);
+pub(crate) const RFC3964: V6Net = V6Net::new([0x2002, 0, 0, 0, 0, 0, 0, 0], 16);
 /// RFC 4193 unique local addresses.
-const RFC4193: V6Net = V6Net::new([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7);
+pub(crate) const RFC4193: V6Net = V6Net::new([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7);
 /// RFC 4380 Teredo.
-const RFC4380: V6Net = V6Net::new([0x2001, 0, 0, 0, 0, 0, 0, 0], 32);
+pub(crate) const RFC4380: V6Net = V6Net::new([0x2001, 0, 0, 0, 0, 0, 0, 0], 32);
 /// RFC 4843 ORCHID.
-const RFC4843: V6Net = V6Net::new([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28);
+pub(crate) const RFC4843: V6Net = V6Net::new([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28);
 /// RFC 7343 ORCHIDv2.
-const RFC7343: V6Net = V6Net::new([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28);
+pub(crate) const RFC7343: V6Net = V6Net::new([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28);
 /// RFC 4862 link-local: btcd checks fe80::/64 only, not all of fe80::/10.
-const RFC4862: V6Net = V6Net::new([0xfe80, 0, 0, 0, 0, 0, 0, 0], 64);
+pub(crate) const RFC4862: V6Net = V6Net::new([0xfe80, 0, 0, 0, 0, 0, 0, 0], 64);
 /// RFC 6052 NAT64 well-known prefix.
-const RFC6052: V6Net = V6Net::new([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
+pub(crate) const RFC6052: V6Net = V6Net::new([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
 /// RFC 6145 IPv4-translated addresses, `::ffff:0:a.b.c.d` (not the
 /// IPv4-mapped `::ffff:a.b.c.d`).
-const RFC6145: V6Net = V6Net::new([0, 0, 0, 0, 0xffff, 0, 0, 0], 96);
+pub(crate) const RFC6145: V6Net = V6Net::new([0, 0, 0, 0, 0xffff, 0, 0, 0], 96);
 /// OnionCat's Tor range, inside RFC 4193.
-const ONION_CAT: V6Net = V6Net::new([0xfd87, 0xd87e, 0xeb43, 0, 0, 0, 0, 0], 48);
+pub(crate) const ONION_CAT: V6Net = V6Net::new([0xfd87, 0xd87e, 0xeb43, 0, 0, 0, 0, 0], 48);
 /// 0000::/16, reserved; btcd uses /16 rather than /8 to spare RFC 6052.
-const ZERO6: V6Net = V6Net::new([0, 0, 0, 0, 0, 0, 0, 0], 16);
+pub(crate) const ZERO6: V6Net = V6Net::new([0, 0, 0, 0, 0, 0, 0, 0], 16);
 /// Hurricane Electric, grouped by /36 instead of /32.
-const HE_NET: V6Net = V6Net::new([0x2001, 0x470, 0, 0, 0, 0, 0, 0], 32);
+pub(crate) const HE_NET: V6Net = V6Net::new([0x2001, 0x470, 0, 0, 0, 0, 0, 0], 32);
 
 #[cfg(test)]
 mod tests {

@@ -88,6 +88,7 @@
 
 mod action;
 pub mod addrbook;
+pub mod addrman;
 mod backoff;
 pub mod ban_score;
 mod config;
@@ -97,6 +98,7 @@ mod id;
 mod ignored;
 mod input;
 mod manager;
+mod network;
 mod printable;
 mod rng;
 mod seed;
@@ -117,6 +119,7 @@ pub use id::{ConnId, ListenerId};
 pub use ignored::Ignored;
 pub use input::{AcceptError, AddressError, DialError, Input};
 pub use manager::ConnManager;
+pub use network::Network;
 pub use printable::{printable, EXCERPT_CHARS};
 pub use rng::Rng;
 pub use seed::{Keys, Seed, SeedError};

@@ -1,0 +1,182 @@
+//! One address Core's book knows, and Core's two judgements of it: how
+//! likely it is to be picked ([`AddrInfo::chance`]) and whether it may be
+//! overwritten or left out of gossip ([`AddrInfo::is_terrible`]).
+//!
+//! Core stores "never" as the Unix epoch; here it is `None`, so that a
+//! simulation whose clock starts at zero judges a never-tried address as
+//! Core judges one on a real clock.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::{Instant, Network};
+
+/// Core `ADDRMAN_HORIZON`: not heard of for this long, an address is gone.
+const HORIZON: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Core `ADDRMAN_RETRIES`: attempts without any success that make it terrible.
+const RETRIES: u32 = 3;
+/// Core `ADDRMAN_MAX_FAILURES`: failures in a row that make it terrible...
+const MAX_FAILURES: u32 = 10;
+/// ...when the last success is older than this (Core `ADDRMAN_MIN_FAIL`).
+const MIN_FAIL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// An address tried this recently is never terrible.
+const TRY_GRACE: Duration = Duration::from_secs(60);
+/// A timestamp this far ahead is a lie ("came in a flying DeLorean").
+const FUTURE_SLACK: Duration = Duration::from_secs(10 * 60);
+/// An attempt this recent cuts the chance of being picked to 1 %.
+pub(crate) const RECENT_TRY: Duration = Duration::from_secs(10 * 60);
+
+/// What the book knows of one address (Core's `AddrInfo`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AddrInfo {
+    pub(crate) addr: SocketAddr,
+    /// Who told us first.
+    pub(crate) source: IpAddr,
+    /// When the address was last seen, as gossip claims (Core's `nTime`).
+    pub(crate) time: Instant,
+    pub(crate) last_try: Option<Instant>,
+    /// When a failure was last counted in `attempts`.
+    pub(crate) last_count_attempt: Option<Instant>,
+    pub(crate) last_success: Option<Instant>,
+    /// Failed attempts since the last success.
+    pub(crate) attempts: u32,
+    /// How many new buckets hold it (0 while tried).
+    pub(crate) ref_count: u8,
+    pub(crate) in_tried: bool,
+    /// Its index in the book's shuffle vector.
+    pub(crate) random_pos: u32,
+}
+
+impl AddrInfo {
+    pub(crate) fn new(addr: SocketAddr, source: IpAddr, time: Instant) -> AddrInfo {
+        AddrInfo {
+            addr,
+            source,
+            time,
+            last_try: None,
+            last_count_attempt: None,
+            last_success: None,
+            attempts: 0,
+            ref_count: 0,
+            in_tried: false,
+            random_pos: 0,
+        }
+    }
+
+    /// The address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The peer that first told us of it.
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    /// When it was last seen, as its gossip claimed.
+    pub fn time(&self) -> Instant {
+        self.time
+    }
+
+    /// The last time we tried to connect to it.
+    pub fn last_try(&self) -> Option<Instant> {
+        self.last_try
+    }
+
+    /// The last time a connection to it completed its handshake.
+    pub fn last_success(&self) -> Option<Instant> {
+        self.last_success
+    }
+
+    /// Failed attempts since the last success.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether it is in the tried table.
+    pub fn is_tried(&self) -> bool {
+        self.in_tried
+    }
+
+    /// The network it is on.
+    pub fn network(&self) -> Network {
+        Network::of(self.addr.ip())
+    }
+
+    /// Core `IsTerrible`: so stale, so far in the future or so often failed
+    /// that it may be overwritten and is not gossiped.
+    pub fn is_terrible(&self, now: Instant) -> bool {
+        if self.last_try.is_some_and(|t| now - t <= TRY_GRACE) {
+            return false;
+        }
+        if self.time > now + FUTURE_SLACK {
+            return true;
+        }
+        if now - self.time > HORIZON {
+            return true;
+        }
+        if self.last_success.is_none() && self.attempts >= RETRIES {
+            return true;
+        }
+        let stale_success = self.last_success.is_none_or(|t| now - t > MIN_FAIL);
+        stale_success && self.attempts >= MAX_FAILURES
+    }
+
+    /// Core `GetChance`: the relative chance of being picked. A recent
+    /// attempt divides it by 100, each failure multiplies it by 0.66 (at
+    /// most 8 times). How long ago the address was seen does not count:
+    /// that bias let an attacker win selection by sending fresh timestamps
+    /// (the 2015 paper's countermeasure "random selection").
+    pub fn chance(&self, now: Instant) -> f64 {
+        let mut chance = 1.0;
+        if self.last_try.is_some_and(|t| now - t < RECENT_TRY) {
+            chance *= 0.01;
+        }
+        chance * 0.66f64.powi(self.attempts.min(8) as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+    fn info(now: Instant) -> AddrInfo {
+        AddrInfo::new(
+            "250.1.1.1:8333".parse().unwrap(),
+            "252.2.2.2".parse().unwrap(),
+            now,
+        )
+    }
+
+    #[test]
+    fn terrible_when_stale_from_the_future_or_failing() {
+        let now = Instant::from_secs(1_700_000_000);
+        assert!(!info(now).is_terrible(now));
+        assert!(info(now - 31 * DAY).is_terrible(now));
+        assert!(info(now + Duration::from_secs(11 * 60)).is_terrible(now));
+        let mut failing = info(now);
+        failing.attempts = RETRIES;
+        assert!(failing.is_terrible(now));
+        failing.last_success = Some(now - 8 * DAY);
+        assert!(!failing.is_terrible(now), "one success, three failures");
+        failing.attempts = MAX_FAILURES;
+        assert!(failing.is_terrible(now));
+        failing.last_try = Some(now - Duration::from_secs(60));
+        assert!(!failing.is_terrible(now), "tried in the last minute");
+    }
+
+    #[test]
+    fn chance_ignores_age_and_falls_with_failures_and_recent_tries() {
+        let now = Instant::from_secs(1_700_000_000);
+        assert_eq!(info(now).chance(now), 1.0);
+        assert_eq!(info(now - 20 * DAY).chance(now), 1.0);
+        let mut tried = info(now);
+        tried.last_try = Some(now - Duration::from_secs(60));
+        assert_eq!(tried.chance(now), 0.01);
+        tried.attempts = 20;
+        let floor = 0.01 * 0.66f64.powi(8);
+        assert!((tried.chance(now) - floor).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,553 @@
+//! Bitcoin Core's address manager (`addrman`), the hardened address book
+//! behind [`Config::default`](crate::Config::default).
+//!
+//! Like btcd's book ([`crate::addrbook`]) it keeps a **new** table of
+//! addresses heard of and a **tried** table of addresses that completed a
+//! handshake, but with the countermeasures Bitcoin Core adopted after the
+//! eclipse attacks of Heilman, Kendler, Zohar and Goldberg (USENIX Security
+//! 2015):
+//!
+//! - **bigger tables**: new 1 024 × 64, tried 256 × 64;
+//! - **deterministic random eviction**: an address has one fixed slot per
+//!   bucket, computed from the secret [`BucketKey`], so an attacker can
+//!   neither pick its slot nor pick whom it evicts;
+//! - **random selection**: how recently an address was seen does not raise
+//!   its chance of being picked;
+//! - **test-before-evict**: an address that would push an entry out of the
+//!   tried table waits in a small collision set (10) until the entry it
+//!   would replace has been tested ([`AddrMan::select_tried_collision`]
+//!   names it; a feeler connection tests it; [`AddrMan::resolve_collisions`]
+//!   settles the outcome).
+//!
+//! Placement is bit-exact with Core for the same key: Core's own unit
+//! tests, which pin bucket numbers and collision counts, are ported in
+//! `tests.rs` under their Core names. The random choices (which slot
+//! `select` looks at first, whether a repeated address gets one more new
+//! bucket) use this crate's seeded [`Rng`], not Core's ChaCha20, so they
+//! are deterministic but not Core's sequence.
+//!
+//! Every method is total: unknown addresses are ignored and no input
+//! panics. Time comes in as an [`Instant`] that must survive restarts
+//! (nanoseconds since the Unix epoch), as the book judges addresses by age.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use connmgr::addrman::{AddrMan, BucketKey};
+//! use connmgr::Instant;
+//!
+//! let mut book = AddrMan::new(BucketKey::from_bytes([7; 32]), 7);
+//! let now = Instant::from_secs(1_700_000_000);
+//! let peer = "198.51.100.1".parse().unwrap();
+//! let addr = "203.0.114.7:8333".parse().unwrap();
+//! assert_eq!(book.add(now, &[(addr, now)], peer, Duration::from_secs(2 * 3600)), 1);
+//! assert_eq!(book.select(now, false, &[]), Some(addr));
+//!
+//! // Only a completed handshake moves it to the tried table.
+//! assert!(book.good(now, addr));
+//! assert!(book.get(addr).unwrap().is_tried());
+//! book.check().unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::{Instant, Network, Rng};
+
+mod check;
+mod collisions;
+mod entry;
+mod netgroup;
+mod placement;
+mod select;
+#[cfg(test)]
+mod tests;
+
+pub use check::CheckError;
+pub use entry::AddrInfo;
+pub use placement::BucketKey;
+use placement::{BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
+
+/// Times one address may appear in the new table (Core
+/// `ADDRMAN_NEW_BUCKETS_PER_ADDRESS`).
+const NEW_BUCKETS_PER_ADDRESS: u8 = 8;
+/// Slot value meaning "empty".
+const EMPTY: u32 = u32::MAX;
+
+/// The most addresses the book can hold: every new and tried slot.
+pub const MAX_ADDRESSES: usize = (NEW_BUCKETS + TRIED_BUCKETS) * BUCKET_SIZE;
+
+/// Where an address sits (Core `AddressPosition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// In the tried table (else the new one).
+    pub tried: bool,
+    /// How many buckets hold it: 1 when tried, 1..=8 when new.
+    pub multiplicity: u8,
+    /// The bucket (for a new address, the one of its first source).
+    pub bucket: usize,
+    /// The slot in that bucket.
+    pub position: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct NewTried {
+    new: usize,
+    tried: usize,
+}
+
+/// Bitcoin Core's address manager, without I/O, clock or global randomness.
+///
+/// See the [module documentation](self). Its `Debug` is a summary: the
+/// tables are large and the key is secret.
+#[derive(Clone)]
+pub struct AddrMan {
+    key: BucketKey,
+    rng: Rng,
+    /// Entries by id; `None` is a free id, reused from `free`.
+    entries: Vec<Option<AddrInfo>>,
+    free: Vec<u32>,
+    /// Lookup only: never iterated, so its order cannot reach a result.
+    index: HashMap<SocketAddr, u32>,
+    /// Every id, shuffled in place by `get_addr` (Core `vRandom`).
+    random: Vec<u32>,
+    new: Box<[u32]>,
+    tried: Box<[u32]>,
+    n_new: usize,
+    n_tried: usize,
+    by_network: [NewTried; Network::ALL.len()],
+    /// When `good` was last called: one failure per address is counted
+    /// between two successes anywhere, so an offline node does not condemn
+    /// its whole book.
+    last_good: Instant,
+    /// Addresses waiting to enter the tried table (test-before-evict), in
+    /// arrival order.
+    collisions: Vec<u32>,
+}
+
+impl AddrMan {
+    /// An empty book placing addresses by `key`, its random choices drawn
+    /// from `rng_seed`. Outside tests both come from the node's secret seed.
+    pub fn new(key: BucketKey, rng_seed: u64) -> AddrMan {
+        AddrMan {
+            key,
+            rng: Rng::new(rng_seed),
+            entries: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            random: Vec::new(),
+            new: vec![EMPTY; NEW_BUCKETS * BUCKET_SIZE].into_boxed_slice(),
+            tried: vec![EMPTY; TRIED_BUCKETS * BUCKET_SIZE].into_boxed_slice(),
+            n_new: 0,
+            n_tried: 0,
+            by_network: Default::default(),
+            last_good: Instant::ZERO,
+            collisions: Vec::new(),
+        }
+    }
+
+    /// The placement key.
+    pub fn key(&self) -> &BucketKey {
+        &self.key
+    }
+
+    /// Addresses known.
+    pub fn len(&self) -> usize {
+        self.random.len()
+    }
+
+    /// Whether no address is known.
+    pub fn is_empty(&self) -> bool {
+        self.random.is_empty()
+    }
+
+    /// Addresses in the new table.
+    pub fn new_len(&self) -> usize {
+        self.n_new
+    }
+
+    /// Addresses in the tried table.
+    pub fn tried_len(&self) -> usize {
+        self.n_tried
+    }
+
+    /// Core `Size(net, in_new)`: addresses of one network (or all), in one
+    /// table (or both).
+    pub fn len_of(&self, network: Option<Network>, in_new: Option<bool>) -> usize {
+        let counts = match network {
+            None => NewTried {
+                new: self.n_new,
+                tried: self.n_tried,
+            },
+            Some(net) => self.by_network[net.index()],
+        };
+        match in_new {
+            None => counts.new + counts.tried,
+            Some(true) => counts.new,
+            Some(false) => counts.tried,
+        }
+    }
+
+    /// What the book knows of `addr`.
+    pub fn get(&self, addr: SocketAddr) -> Option<&AddrInfo> {
+        let id = *self.index.get(&canonical(addr))?;
+        self.entry(id)
+    }
+
+    /// Where `addr` sits (Core `FindAddressEntry`).
+    pub fn position(&self, addr: SocketAddr) -> Option<Position> {
+        let info = self.get(addr)?;
+        Some(if info.in_tried {
+            let bucket = self.key.tried_bucket(info.addr);
+            Position {
+                tried: true,
+                multiplicity: 1,
+                bucket,
+                position: self.key.position(info.addr, false, bucket),
+            }
+        } else {
+            let bucket = self.key.new_bucket(info.addr, info.source);
+            Position {
+                tried: false,
+                multiplicity: info.ref_count,
+                bucket,
+                position: self.key.position(info.addr, true, bucket),
+            }
+        })
+    }
+
+    /// An estimate of the heap held, in bytes (allocator overhead aside).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let index = self.index.capacity() * (size_of::<(SocketAddr, u32)>() + 1);
+        self.entries.capacity() * size_of::<Option<AddrInfo>>()
+            + (self.free.capacity() + self.random.capacity() + self.collisions.capacity())
+                * size_of::<u32>()
+            + (self.new.len() + self.tried.len()) * size_of::<u32>()
+            + index
+    }
+
+    /// Core `Add`: adds what a peer at `source` advertised, each address
+    /// with the time it claims the address was last seen. Returns how many
+    /// went into a new-table slot.
+    ///
+    /// `penalty` is subtracted from the claimed times of addresses other
+    /// than the source's own (Core's net_processing uses 2 hours), so that
+    /// relayed addresses look older than first-hand ones. Unroutable
+    /// addresses are dropped, as in Core.
+    pub fn add(
+        &mut self,
+        now: Instant,
+        addrs: &[(SocketAddr, Instant)],
+        source: IpAddr,
+        penalty: Duration,
+    ) -> usize {
+        addrs
+            .iter()
+            .filter(|&&(addr, seen)| self.add_single(now, addr, seen, source, penalty))
+            .count()
+    }
+
+    /// Core `AddSingle`.
+    fn add_single(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        seen: Instant,
+        source: IpAddr,
+        penalty: Duration,
+    ) -> bool {
+        let addr = canonical(addr);
+        let source = source.to_canonical();
+        if !netgroup::is_routable(addr.ip()) {
+            return false;
+        }
+        // A peer announcing itself is first-hand news.
+        let penalty = if addr.ip() == source {
+            Duration::ZERO
+        } else {
+            penalty
+        };
+        let id = match self.index.get(&addr) {
+            Some(&id) => {
+                let Some(info) = self.entry_mut(id) else {
+                    return false;
+                };
+                // Refresh the timestamp now and then: hourly for an address
+                // seen in the last day, daily for an older one.
+                let update = if now - seen < DAY { HOUR } else { DAY };
+                if info.time < seen - update - penalty {
+                    info.time = seen - penalty;
+                }
+                if seen <= info.time || info.in_tried || info.ref_count == NEW_BUCKETS_PER_ADDRESS {
+                    return false;
+                }
+                // Each further new bucket is twice as hard to get.
+                let refs = info.ref_count;
+                if refs > 0 && self.rng.below(1 << refs) != 0 {
+                    return false;
+                }
+                id
+            }
+            None => self.create(addr, source, seen - penalty),
+        };
+        let bucket = self.key.new_bucket(addr, source);
+        let slot = bucket * BUCKET_SIZE + self.key.position(addr, true, bucket);
+        let occupant = self.new[slot];
+        if occupant == id {
+            return false;
+        }
+        let mut insert = occupant == EMPTY;
+        if !insert {
+            let refs = self.entry(id).map_or(0, |info| info.ref_count);
+            insert = self
+                .entry(occupant)
+                .is_some_and(|old| old.is_terrible(now) || (old.ref_count > 1 && refs == 0));
+        }
+        if insert {
+            self.clear_new(slot);
+            if let Some(info) = self.entry_mut(id) {
+                info.ref_count += 1;
+            }
+            self.new[slot] = id;
+        } else if self.entry(id).is_some_and(|info| info.ref_count == 0) {
+            self.delete(id);
+        }
+        insert
+    }
+
+    /// Core `Good`: a connection to `addr` completed its handshake. Moves it
+    /// to the tried table unless that would evict another entry; then it
+    /// waits in the collision set for that entry to be tested. Returns
+    /// whether it moved.
+    pub fn good(&mut self, now: Instant, addr: SocketAddr) -> bool {
+        self.good_inner(now, addr, true)
+    }
+
+    pub(crate) fn good_inner(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        test_before_evict: bool,
+    ) -> bool {
+        self.last_good = now;
+        let Some(&id) = self.index.get(&canonical(addr)) else {
+            return false;
+        };
+        let Some(info) = self.entry_mut(id) else {
+            return false;
+        };
+        info.last_success = Some(now);
+        info.last_try = Some(now);
+        info.attempts = 0;
+        // The timestamp stays: updating it would tell the network whom we
+        // are connected to.
+        if info.in_tried || info.ref_count == 0 {
+            return false;
+        }
+        let addr = info.addr;
+        let bucket = self.key.tried_bucket(addr);
+        let slot = bucket * BUCKET_SIZE + self.key.position(addr, false, bucket);
+        if test_before_evict && self.tried[slot] != EMPTY {
+            if self.collisions.len() < COLLISIONS_MAX && !self.collisions.contains(&id) {
+                self.collisions.push(id);
+            }
+            return false;
+        }
+        self.make_tried(id);
+        true
+    }
+
+    /// Core `Attempt`: we are trying to connect to `addr`. With
+    /// `count_failure`, the attempt counts as a failure against it, once
+    /// per success anywhere (Core counts only when the node has outbound
+    /// peers in two groups, i.e. it is online).
+    pub fn attempt(&mut self, now: Instant, addr: SocketAddr, count_failure: bool) {
+        let last_good = self.last_good;
+        let Some(&id) = self.index.get(&canonical(addr)) else {
+            return;
+        };
+        if let Some(info) = self.entry_mut(id) {
+            info.last_try = Some(now);
+            if count_failure && info.last_count_attempt.is_none_or(|t| t < last_good) {
+                info.last_count_attempt = Some(now);
+                info.attempts = info.attempts.saturating_add(1);
+            }
+        }
+    }
+
+    /// Core `Connected`: a connection to `addr` just ended after working;
+    /// its timestamp is refreshed if older than 20 minutes. (Core waits for
+    /// the disconnection so the timestamp does not reveal live peers.)
+    pub fn connected(&mut self, now: Instant, addr: SocketAddr) {
+        let Some(&id) = self.index.get(&canonical(addr)) else {
+            return;
+        };
+        if let Some(info) = self.entry_mut(id) {
+            if now - info.time > CONNECTED_REFRESH {
+                info.time = now;
+            }
+        }
+    }
+
+    fn entry(&self, id: u32) -> Option<&AddrInfo> {
+        self.entries.get(id as usize)?.as_ref()
+    }
+
+    fn entry_mut(&mut self, id: u32) -> Option<&mut AddrInfo> {
+        self.entries.get_mut(id as usize)?.as_mut()
+    }
+
+    /// Core `Create`: a new entry, counted in the new table (though in no
+    /// bucket yet).
+    fn create(&mut self, addr: SocketAddr, source: IpAddr, time: Instant) -> u32 {
+        let mut info = AddrInfo::new(addr, source, time);
+        info.random_pos = self.random.len() as u32;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.entries[id as usize] = Some(info);
+                id
+            }
+            None => {
+                self.entries.push(Some(info));
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.index.insert(addr, id);
+        self.random.push(id);
+        self.n_new += 1;
+        self.by_network[Network::of(addr.ip()).index()].new += 1;
+        id
+    }
+
+    /// Core `SwapRandom`.
+    fn swap_random(&mut self, a: usize, b: usize) {
+        if a == b || a >= self.random.len() || b >= self.random.len() {
+            return;
+        }
+        self.random.swap(a, b);
+        let (id_a, id_b) = (self.random[a], self.random[b]);
+        if let Some(info) = self.entry_mut(id_a) {
+            info.random_pos = a as u32;
+        }
+        if let Some(info) = self.entry_mut(id_b) {
+            info.random_pos = b as u32;
+        }
+    }
+
+    /// Core `Delete`: forgets a new entry that no bucket holds any more.
+    fn delete(&mut self, id: u32) {
+        let Some(info) = self.entry(id) else {
+            return;
+        };
+        debug_assert!(!info.in_tried && info.ref_count == 0);
+        let (pos, addr) = (info.random_pos as usize, info.addr);
+        self.swap_random(pos, self.random.len() - 1);
+        self.random.pop();
+        self.index.remove(&addr);
+        self.entries[id as usize] = None;
+        self.free.push(id);
+        // Ids are reused: a waiting collision must not outlive its entry.
+        self.collisions.retain(|&waiting| waiting != id);
+        self.n_new -= 1;
+        self.by_network[Network::of(addr.ip()).index()].new -= 1;
+    }
+
+    /// Core `ClearNew`: empties a new-table slot, forgetting its entry if
+    /// that was its last bucket.
+    fn clear_new(&mut self, slot: usize) {
+        let id = self.new[slot];
+        if id == EMPTY {
+            return;
+        }
+        self.new[slot] = EMPTY;
+        let Some(info) = self.entry_mut(id) else {
+            return;
+        };
+        info.ref_count = info.ref_count.saturating_sub(1);
+        if info.ref_count == 0 {
+            self.delete(id);
+        }
+    }
+
+    /// Core `MakeTried`: moves a new entry to its tried slot, sending that
+    /// slot's occupant back to the new table.
+    fn make_tried(&mut self, id: u32) {
+        let Some(info) = self.entry(id) else {
+            return;
+        };
+        let (addr, source) = (info.addr, info.source);
+        let mut refs = info.ref_count;
+        // Its buckets are unknown; search from its first source's bucket,
+        // where it most likely is, and stop once all are found.
+        let start = self.key.new_bucket(addr, source);
+        for n in 0..NEW_BUCKETS {
+            if refs == 0 {
+                break;
+            }
+            let bucket = (start + n) % NEW_BUCKETS;
+            let slot = bucket * BUCKET_SIZE + self.key.position(addr, true, bucket);
+            if self.new[slot] == id {
+                self.new[slot] = EMPTY;
+                refs -= 1;
+            }
+        }
+        debug_assert_eq!(refs, 0, "an entry's buckets and ref count disagree");
+        self.n_new -= 1;
+        self.by_network[Network::of(addr.ip()).index()].new -= 1;
+
+        let bucket = self.key.tried_bucket(addr);
+        let slot = bucket * BUCKET_SIZE + self.key.position(addr, false, bucket);
+        let evicted = self.tried[slot];
+        if evicted != EMPTY {
+            self.tried[slot] = EMPTY;
+            if let Some(old) = self.entry_mut(evicted) {
+                old.in_tried = false;
+                let (old_addr, old_source) = (old.addr, old.source);
+                self.n_tried -= 1;
+                self.by_network[Network::of(old_addr.ip()).index()].tried -= 1;
+                let bucket = self.key.new_bucket(old_addr, old_source);
+                let new_slot = bucket * BUCKET_SIZE + self.key.position(old_addr, true, bucket);
+                self.clear_new(new_slot);
+                if let Some(old) = self.entry_mut(evicted) {
+                    old.ref_count = 1;
+                }
+                self.new[new_slot] = evicted;
+                self.n_new += 1;
+                self.by_network[Network::of(old_addr.ip()).index()].new += 1;
+            }
+        }
+        self.tried[slot] = id;
+        self.n_tried += 1;
+        self.by_network[Network::of(addr.ip()).index()].tried += 1;
+        if let Some(info) = self.entry_mut(id) {
+            info.ref_count = 0;
+            info.in_tried = true;
+        }
+    }
+}
+
+impl std::fmt::Debug for AddrMan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddrMan")
+            .field("new", &self.n_new)
+            .field("tried", &self.n_tried)
+            .field("collisions", &self.collisions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+/// Core `Connected`: how stale a timestamp must be to be refreshed.
+const CONNECTED_REFRESH: Duration = Duration::from_secs(20 * 60);
+/// Core `ADDRMAN_SET_TRIED_COLLISION_SIZE`.
+const COLLISIONS_MAX: usize = 10;
+
+/// One spelling per address: IPv4-mapped IPv6 becomes IPv4, and IPv6 flow
+/// labels and scopes (which are not part of an address) are dropped.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
