@@ -111,7 +111,8 @@ pub enum Reason {
     StaleDial,
     /// The application asked (`Ban`).
     Requested,
-    /// Inbound from this IP address is at `max_inbound_per_ip`.
+    /// Inbound from this host (IPv4 address or IPv6 /64) is at
+    /// `max_inbound_per_ip`.
     IpLimit,
     /// Inbound from this network group is at `max_inbound_per_group`.
     GroupLimit,

@@ -66,8 +66,9 @@ pub struct Config {
     pub accept_pause_max: Duration,
     /// How a permanent peer's retries are spaced.
     pub backoff: Backoff,
-    /// Inbound connections admitted at once from one IP address (0: no
-    /// limit). Local and unroutable addresses are exempt.
+    /// Inbound connections admitted at once from one host (0: no limit): an
+    /// IPv4 address, or an IPv6 /64 (one machine or customer is usually
+    /// given a whole /64). Local and unroutable addresses are exempt.
     pub max_inbound_per_ip: u32,
     /// Inbound connections admitted at once from one network group (0: no
     /// limit). Local and unroutable groups are exempt.

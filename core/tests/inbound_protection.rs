@@ -75,6 +75,24 @@ fn per_ip_limit_refuses_one_connection_too_many() {
 }
 
 #[test]
+fn per_ip_limit_counts_an_ipv6_slash_64_as_one_host() {
+    let mut d = started(Config {
+        max_inbound_per_ip: 2,
+        ..inbound_only()
+    });
+    // One host hands itself 2 000 addresses of its /64: two get in.
+    let admitted_from_one_64 = (1..=2000u32)
+        .filter(|n| admitted(&accept(&mut d, &format!("[2a01:4f8:1:2::{n:x}]:1")).1))
+        .count();
+    assert_eq!(admitted_from_one_64, 2);
+    assert_eq!(d.mgr.stats().inbound_rejected_ip_limit, 1998);
+    assert!(
+        admitted(&accept(&mut d, "[2a01:4f8:1:3::1]:1").1),
+        "the next /64 is another host"
+    );
+}
+
+#[test]
 fn per_group_limit_refuses_one_connection_too_many() {
     let mut d = started(Config {
         max_inbound_per_group: 2,

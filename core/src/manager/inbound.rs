@@ -93,7 +93,7 @@ impl ConnManager {
                 self.stats.inbound_rejected_rate_limited += 1;
                 return Some(Reason::RateLimited);
             }
-            if c.max_inbound_per_ip > 0 && self.inbound.count_ip(ip) >= c.max_inbound_per_ip {
+            if c.max_inbound_per_ip > 0 && self.inbound.count_host(ip) >= c.max_inbound_per_ip {
                 self.stats.inbound_rejected_ip_limit += 1;
                 return Some(Reason::IpLimit);
             }

@@ -1,11 +1,11 @@
 //! What inbound admission and eviction need to know, kept up to date so
-//! that each decision is O(log n): connections per IP and per network group,
+//! that each decision is O(log n): connections per host and per network group,
 //! the evictable connections by age overall and within each group, group
 //! sizes in order, and one token bucket per group.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasherDefault;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use crate::group::GroupKey;
 use crate::token_bucket::TokenBucket;
@@ -20,7 +20,8 @@ const BUCKETS_BEFORE_PRUNING: usize = 1024;
 
 #[derive(Debug, Default)]
 pub(crate) struct InboundIndex {
-    per_ip: FastMap<IpAddr, u32>,
+    /// Connections per host ([`host_of`]).
+    per_host: FastMap<IpAddr, u32>,
     per_group: FastMap<GroupKey, u32>,
     /// Evictable (not allow-listed) connections, oldest first.
     by_age: BTreeSet<(Instant, ConnId)>,
@@ -43,6 +44,21 @@ pub(crate) struct Entry {
     pub evictable: bool,
 }
 
+/// The host an address belongs to, for the per-IP limit: an IPv4 address
+/// is one host, an IPv6 address's /64 is one. A single machine or customer
+/// is routinely given a whole /64, so counting IPv6 addresses one by one
+/// would let one host through the limit 2^64 times over; counting the /64
+/// is what Bitcoin Core's eviction and most rate limiters do.
+pub(crate) fn host_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
 impl InboundIndex {
     pub fn new(key: u64) -> InboundIndex {
         InboundIndex {
@@ -51,8 +67,9 @@ impl InboundIndex {
         }
     }
 
-    pub fn count_ip(&self, ip: IpAddr) -> u32 {
-        self.per_ip.get(&ip).copied().unwrap_or(0)
+    /// Connections from the host of `ip`.
+    pub fn count_host(&self, ip: IpAddr) -> u32 {
+        self.per_host.get(&host_of(ip)).copied().unwrap_or(0)
     }
 
     pub fn count_group(&self, group: GroupKey) -> u32 {
@@ -60,7 +77,7 @@ impl InboundIndex {
     }
 
     pub fn add(&mut self, e: Entry) {
-        *self.per_ip.entry(e.ip).or_insert(0) += 1;
+        *self.per_host.entry(host_of(e.ip)).or_insert(0) += 1;
         *self.per_group.entry(e.group).or_insert(0) += 1;
         if e.evictable {
             self.by_age.insert((e.since, e.id));
@@ -72,7 +89,7 @@ impl InboundIndex {
     }
 
     pub fn remove(&mut self, e: Entry) {
-        decrement(&mut self.per_ip, e.ip);
+        decrement(&mut self.per_host, host_of(e.ip));
         decrement(&mut self.per_group, e.group);
         if e.evictable && self.by_age.remove(&(e.since, e.id)) {
             if let Some(members) = self.members.get_mut(&e.group) {
