@@ -32,8 +32,10 @@ pub struct Seed([u8; 32]);
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Keys {
-    /// The address book's placement key and its random choices.
+    /// The address book's random choices, and btcd's book's placement key.
     pub book: u64,
+    /// Bitcoin Core's book's 256-bit placement key (Core's `nKey`).
+    pub addrman: [u8; 32],
     /// The keyed hash of network groups that decides which groups inbound
     /// eviction protects.
     pub eviction: u64,
@@ -65,24 +67,31 @@ impl Seed {
         &self.0
     }
 
-    /// Every sub-key, derived independently: `SHA-256(label ‖ seed)`, the
-    /// first 8 bytes, little-endian.
+    /// Every sub-key, derived independently from `SHA-256(label ‖ seed)`:
+    /// the digest itself for 256-bit keys, its first 8 bytes
+    /// (little-endian) for the others.
     pub fn keys(&self) -> Keys {
         Keys {
             book: self.sub_key(b"connmgr book key"),
+            addrman: self.digest(b"connmgr addrman key"),
             eviction: self.sub_key(b"connmgr eviction key"),
             jitter: self.sub_key(b"connmgr jitter"),
         }
     }
 
     fn sub_key(&self, label: &[u8]) -> u64 {
-        let digest = Sha256::new()
-            .chain_update(label)
-            .chain_update(self.0)
-            .finalize();
+        let digest = self.digest(label);
         let mut first = [0; 8];
         first.copy_from_slice(&digest[..8]);
         u64::from_le_bytes(first)
+    }
+
+    fn digest(&self, label: &[u8]) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(label)
+            .chain_update(self.0)
+            .finalize()
+            .into()
     }
 
     /// The seed as 64 lowercase hexadecimal digits (its form in traces and
@@ -199,6 +208,8 @@ mod tests {
         assert_ne!(a.book, b.book);
         assert_ne!(a.eviction, b.eviction);
         assert_ne!(a.jitter, b.jitter);
+        assert_ne!(a.addrman, b.addrman);
+        assert_ne!(a.addrman[..8], a.book.to_le_bytes());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{AddrMan, BUCKET_SIZE};
+use super::AddrMan;
 use crate::Instant;
 
 /// Core `ADDRMAN_REPLACEMENT`: a tried entry that succeeded this recently
@@ -85,11 +85,6 @@ impl AddrMan {
         } else {
             false
         }
-    }
-
-    fn tried_slot(&self, addr: SocketAddr) -> usize {
-        let bucket = self.key.tried_bucket(addr);
-        bucket * BUCKET_SIZE + self.key.position(addr, false, bucket)
     }
 
     /// Addresses waiting for their tried slot.

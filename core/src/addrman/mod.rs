@@ -62,6 +62,8 @@ mod entry;
 mod netgroup;
 mod placement;
 mod select;
+#[cfg(feature = "serde")]
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -69,6 +71,8 @@ pub use check::CheckError;
 pub use entry::AddrInfo;
 pub use placement::BucketKey;
 use placement::{BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
+#[cfg(feature = "serde")]
+pub use snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_FORMAT};
 
 /// Times one address may appear in the new table (Core
 /// `ADDRMAN_NEW_BUCKETS_PER_ADDRESS`).
@@ -293,8 +297,7 @@ impl AddrMan {
             }
             None => self.create(addr, source, seen - penalty),
         };
-        let bucket = self.key.new_bucket(addr, source);
-        let slot = bucket * BUCKET_SIZE + self.key.position(addr, true, bucket);
+        let slot = self.new_slot(addr, self.key.new_bucket(addr, source));
         let occupant = self.new[slot];
         if occupant == id {
             return false;
@@ -348,8 +351,7 @@ impl AddrMan {
             return false;
         }
         let addr = info.addr;
-        let bucket = self.key.tried_bucket(addr);
-        let slot = bucket * BUCKET_SIZE + self.key.position(addr, false, bucket);
+        let slot = self.tried_slot(addr);
         if test_before_evict && self.tried[slot] != EMPTY {
             if self.collisions.len() < COLLISIONS_MAX && !self.collisions.contains(&id) {
                 self.collisions.push(id);
@@ -390,6 +392,17 @@ impl AddrMan {
                 info.time = now;
             }
         }
+    }
+
+    /// The one tried slot of `addr` (bucket × 64 + position).
+    fn tried_slot(&self, addr: SocketAddr) -> usize {
+        let bucket = self.key.tried_bucket(addr);
+        bucket * BUCKET_SIZE + self.key.position(addr, false, bucket)
+    }
+
+    /// The slot of `addr` in new bucket `bucket`.
+    fn new_slot(&self, addr: SocketAddr, bucket: usize) -> usize {
+        bucket * BUCKET_SIZE + self.key.position(addr, true, bucket)
     }
 
     fn entry(&self, id: u32) -> Option<&AddrInfo> {
@@ -487,8 +500,7 @@ impl AddrMan {
             if refs == 0 {
                 break;
             }
-            let bucket = (start + n) % NEW_BUCKETS;
-            let slot = bucket * BUCKET_SIZE + self.key.position(addr, true, bucket);
+            let slot = self.new_slot(addr, (start + n) % NEW_BUCKETS);
             if self.new[slot] == id {
                 self.new[slot] = EMPTY;
                 refs -= 1;
@@ -498,8 +510,7 @@ impl AddrMan {
         self.n_new -= 1;
         self.by_network[Network::of(addr.ip()).index()].new -= 1;
 
-        let bucket = self.key.tried_bucket(addr);
-        let slot = bucket * BUCKET_SIZE + self.key.position(addr, false, bucket);
+        let slot = self.tried_slot(addr);
         let evicted = self.tried[slot];
         if evicted != EMPTY {
             self.tried[slot] = EMPTY;
@@ -508,8 +519,7 @@ impl AddrMan {
                 let (old_addr, old_source) = (old.addr, old.source);
                 self.n_tried -= 1;
                 self.by_network[Network::of(old_addr.ip()).index()].tried -= 1;
-                let bucket = self.key.new_bucket(old_addr, old_source);
-                let new_slot = bucket * BUCKET_SIZE + self.key.position(old_addr, true, bucket);
+                let new_slot = self.new_slot(old_addr, self.key.new_bucket(old_addr, old_source));
                 self.clear_new(new_slot);
                 if let Some(old) = self.entry_mut(evicted) {
                     old.ref_count = 1;

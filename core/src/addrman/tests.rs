@@ -11,11 +11,11 @@
 //! - Core's `CAddress` without a time carries `TIME_INIT` (1973), which is
 //!   what `old` passes here.
 //!
-//! Not ported: the asmap tests (`caddrinfo_get_tried_bucket`,
-//! `caddrinfo_get_new_bucket`, `addrman_serialization`), as this book has no
-//! asmap; Core's peers.dat tests (`load_addrman`, `load_addrman_corrupted`,
-//! `remove_invalid`), whose counterparts test this crate's own snapshot
-//! format where it is defined.
+//! Core's `peers.dat` tests (`load_addrman`, `load_addrman_corrupted`,
+//! `remove_invalid`) test this crate's own snapshot format instead, in
+//! `snapshot.rs`. Not ported: the asmap tests (`caddrinfo_get_tried_bucket`,
+//! `caddrinfo_get_new_bucket`, `addrman_serialization`), as this book has
+//! no asmap.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
