@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{Seed, Subnet};
+use crate::{AddressBook, Seed, Subnet};
 
 /// Everything the manager's policy depends on.
 ///
@@ -100,6 +100,11 @@ pub struct Config {
     /// (`Reason::HandshakeTimeout`). Zero: no limit. btcd's connmgr: none
     /// (its server's negotiation timeout, 30 s, lives outside it).
     pub handshake_timeout: Duration,
+    /// Which address book answers automatic address requests: one inside
+    /// the manager (Bitcoin Core's by default, or btcd's), so that every
+    /// choice is in the trace, or none (`External`: the application answers
+    /// `RequestAddress`, as btcd's connmgr asks its `GetNewAddress`).
+    pub address_book: AddressBook,
     /// How often, while running, the runtime is asked (`Action::Persist`)
     /// to save what it persists (the address book), so that what was
     /// learned survives a crash. Zero: only at shutdown, by the runtime.
@@ -160,6 +165,7 @@ impl Config {
             ban_duration: Duration::from_secs(24 * 3600),
             handshake_timeout: Duration::ZERO,
             persist_interval: Duration::ZERO,
+            address_book: AddressBook::External,
             rng_seed: None,
         }
     }
@@ -238,6 +244,7 @@ impl Default for Config {
             ban_threshold: 100,
             handshake_timeout: Duration::from_secs(30),
             persist_interval: Duration::from_secs(10 * 60),
+            address_book: AddressBook::Core,
             ..Config::btcd()
         }
     }

@@ -79,6 +79,14 @@ pub enum Event<S = ()> {
         /// The subnet.
         subnet: Subnet,
     },
+    /// Send these addresses to the peer of `id` (Bitcoin's `addr`): the
+    /// answer to its `Input::AddressesRequested`.
+    ShareAddresses {
+        /// The connection.
+        id: ConnId,
+        /// The addresses (possibly none).
+        addrs: Vec<SocketAddr>,
+    },
 }
 
 /// The core's peer events, in `Action::NotifyPeer`: an [`Event`] without
@@ -92,7 +100,8 @@ impl<S> Event<S> {
             Event::Connected { id, .. }
             | Event::Ready { id, .. }
             | Event::Disconnected { id, .. }
-            | Event::GaveUp { id, .. } => Some(*id),
+            | Event::GaveUp { id, .. }
+            | Event::ShareAddresses { id, .. } => Some(*id),
             Event::Banned { .. } | Event::Unbanned { .. } => None,
         }
     }
@@ -174,6 +183,7 @@ impl PeerEvent {
                 reason,
             },
             PeerEvent::Unbanned { subnet } => Event::Unbanned { subnet },
+            PeerEvent::ShareAddresses { id, addrs } => Event::ShareAddresses { id, addrs },
         })
     }
 }

@@ -39,6 +39,27 @@ pub enum Ignored {
     NotBanned,
     /// `Handshaked` for a connection whose handshake was already reported.
     AlreadyHandshaked(ConnId),
+    /// `Learned` or `AddressesRequested` without a book inside the manager
+    /// (`Config::address_book` is `External`).
+    NoBook,
+    /// The connection has not completed its handshake: it may not send
+    /// addresses or ask for them yet.
+    NotReady(ConnId),
+    /// A peer advertised more addresses at once than one `addr` message may
+    /// carry (1 000): all are ignored, as Bitcoin Core does.
+    TooManyAddresses {
+        /// The connection.
+        id: ConnId,
+        /// How many it sent.
+        count: usize,
+    },
+    /// The input is refused by policy.
+    NotAllowed {
+        /// The connection.
+        id: ConnId,
+        /// Why.
+        why: &'static str,
+    },
     /// A result for a dial attempt that was cancelled or superseded.
     StaleAttempt {
         /// The id.
@@ -63,6 +84,16 @@ impl fmt::Display for Ignored {
             Ignored::UnknownId(id) => write!(f, "{id} was never handed out"),
             Ignored::Finished(id) => write!(f, "{id} has already ended"),
             Ignored::AlreadyHandshaked(id) => write!(f, "{id} has already handshaked"),
+            Ignored::NoBook => write!(
+                f,
+                "there is no address book inside the manager (Config::address_book is External)"
+            ),
+            Ignored::NotReady(id) => write!(f, "{id} has not completed its handshake"),
+            Ignored::TooManyAddresses { id, count } => write!(
+                f,
+                "{id} advertised {count} addresses at once; at most 1000 are accepted"
+            ),
+            Ignored::NotAllowed { id, why } => write!(f, "refused for {id}: {why}"),
             Ignored::UnexpectedState { id, state } => {
                 write!(f, "input does not apply to {id} in state {state:?}")
             }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::{ConnId, Instant, ListenerId, Subnet};
+use crate::{Advertised, ConnId, Instant, ListenerId, Subnet};
 
 /// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +109,25 @@ pub enum Input {
     /// now is its address a good one. Without it within
     /// `Config::handshake_timeout` the connection is closed.
     Handshaked {
+        /// The connection.
+        id: ConnId,
+    },
+    /// Addresses to put in the book inside the manager: advertised by the
+    /// peer of connection `from` (its `addr` message, with Bitcoin Core's
+    /// caps: at most 1 000 at once, a token bucket per connection, a
+    /// completed handshake), or, with `from: None`, the application's own
+    /// (a seed list, DNS seeds, a config file). Needs a book inside
+    /// (`Config::address_book` not `External`).
+    Learned {
+        /// Who advertised them; `None` for the application itself.
+        from: Option<ConnId>,
+        /// The addresses, each with the time it was claimed to be seen.
+        addrs: Vec<Advertised>,
+    },
+    /// The inbound peer of `id` asked for addresses (`getaddr`): answered
+    /// with `Action::ShareAddresses`, once per connection, from a sample of
+    /// the book refreshed daily. Needs a book inside.
+    AddressesRequested {
         /// The connection.
         id: ConnId,
     },

@@ -22,8 +22,9 @@
 //! 3. **Time is an input.** Call `handle(now, Input::Tick)` at or after the
 //!    instant `poll_timeout` returned; such a tick always makes progress, and
 //!    a spurious one is harmless. Time that goes backwards is clamped.
-//! 4. **Answer what you are asked.** `RequestAddress` wants an
-//!    `AddressResult`, `Dial` a `DialResult` carrying the same attempt number,
+//! 4. **Answer what you are asked.** `RequestAddress` (only emitted when
+//!    the application keeps the address book: `Config::address_book` is
+//!    `External`) wants an `AddressResult`, `Dial` a `DialResult` carrying the same attempt number,
 //!    unless a `CancelDial` for that attempt came first; after `CancelDial`
 //!    the dial's socket, if any, is yours to close. Report the end of an
 //!    established connection with `Closed`.
@@ -41,7 +42,7 @@
 //! # Example
 //!
 //! ```
-//! use connmgr::{Action, Config, ConnManager, Input, Instant, PeerEvent, Seed};
+//! use connmgr::{Action, Advertised, Config, ConnManager, Input, Instant, PeerEvent, Seed};
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
@@ -50,25 +51,30 @@
 //! // reproducing a run.
 //! config.rng_seed = Some(Seed::from_u64(1));
 //! let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();
-//! let now = Instant::from_secs(1);
+//! let now = Instant::from_secs(1_700_000_000);
+//!
+//! // Addresses to start from (a seed list): they go into the manager's
+//! // address book (Bitcoin Core's, by default)...
+//! let addr = "203.0.114.7:8333".parse().unwrap();
+//! let seeds = vec![Advertised::new(addr, now)];
+//! mgr.handle(now, Input::Learned { from: None, addrs: seeds }).unwrap();
 //! mgr.start(now).unwrap();
 //!
-//! // The manager wants an address for its one automatic connection...
-//! let Some(Action::RequestAddress { id }) = mgr.poll_action() else { panic!() };
-//! let addr = "203.0.113.7:8333".parse().unwrap();
-//! mgr.handle(now, Input::AddressResult { id, result: Ok(addr) }).unwrap();
-//!
-//! // ...dials it...
-//! let Some(Action::Dial { attempt, .. }) = mgr.poll_action() else { panic!() };
+//! // ...from which it picks one for its automatic connection and dials it...
+//! let Some(Action::Dial { id, attempt, addr: dialled }) = mgr.poll_action() else { panic!() };
+//! assert_eq!(dialled, addr);
 //! assert_eq!(mgr.poll_timeout(), Some(now + mgr.config().dial_timeout));
 //! mgr.handle(now, Input::DialResult { id, attempt, result: Ok(()) }).unwrap();
 //!
-//! // ...and tells the application.
+//! // ...and tells the application, which runs the protocol's handshake.
 //! assert!(matches!(
 //!     mgr.poll_action(),
 //!     Some(Action::NotifyPeer(PeerEvent::Connected { .. }))
 //! ));
-//! assert_eq!(mgr.counts().automatic_established, 1);
+//! mgr.handle(now, Input::Handshaked { id }).unwrap();
+//! assert_eq!(mgr.counts().handshaked, 1);
+//! // Only now is the address a good one.
+//! assert_eq!(mgr.book_counts().unwrap().tried, 1);
 //! ```
 //!
 //! # Layout
@@ -76,12 +82,15 @@
 //! `manager/` holds the state machine, split into `outbound` (addresses,
 //! dials, retries, replacement), `inbound` (admission, eviction, listener
 //! pauses, over the indexes of `inbound_index`), `bans` (bans and
-//! misbehaviour) and `lifecycle` (start, stop, disconnect, remove, closed).
+//! misbehaviour), `lifecycle` (start, stop, disconnect, remove, closed),
+//! `book` (one face over the two address books) and `addresses` (the book
+//! inside: lookups, what peers advertise, `getaddr`).
 //! `backoff.rs` decides how long to wait, `timers.rs` keeps the deadlines,
 //! `group.rs` says which network group an address is in, `subnet.rs`,
 //! `ban_score.rs` and `token_bucket.rs` are the small pieces admission uses.
-//! `addrbook/` is btcd's address manager and `trace/` (feature `serde`) the
-//! record/replay format.
+//! `addrbook/` is btcd's address manager, `addrman/` Bitcoin Core's, `book.rs`
+//! their common types, and `trace/` (feature `serde`) the record/replay
+//! format.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -91,6 +100,7 @@ pub mod addrbook;
 pub mod addrman;
 mod backoff;
 pub mod ban_score;
+mod book;
 mod config;
 mod event;
 pub mod group;
@@ -112,6 +122,9 @@ mod token_bucket;
 pub mod trace;
 
 pub use action::{Action, Direction, Reason};
+pub use book::{AddressBook, Advertised, BookCounts, Restored};
+#[cfg(feature = "serde")]
+pub use book::{BookSnapshot, RestoreError};
 pub use config::{Backoff, Config, ConfigError, MAX_TARGET_OUTBOUND};
 pub use event::{ConnectedPeer, Event, PeerEvent};
 pub use group::GroupKey;

@@ -50,7 +50,8 @@ impl Counts {
 pub struct Stats {
     /// Inputs handled.
     pub inputs: u64,
-    /// `RequestAddress` actions emitted.
+    /// Addresses asked for: `RequestAddress` actions, or lookups in the
+    /// book inside.
     pub address_requests: u64,
     /// Address results that were errors.
     pub address_failures: u64,
@@ -117,4 +118,14 @@ pub struct Stats {
     pub handshakes: u64,
     /// Connections closed for want of a handshake.
     pub handshake_timeouts: u64,
+    /// Addresses offered to the book inside (after the caps below).
+    pub addresses_offered: u64,
+    /// Addresses the book inside took (new to it, or one more bucket).
+    pub addresses_learned: u64,
+    /// Advertised addresses dropped by a connection's token bucket.
+    pub addresses_rate_limited: u64,
+    /// Address messages ignored whole for carrying over 1 000 addresses.
+    pub address_messages_oversized: u64,
+    /// `ShareAddresses` actions emitted.
+    pub address_samples_shared: u64,
 }

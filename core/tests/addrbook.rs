@@ -198,6 +198,8 @@ fn an_always_failing_book_engages_the_managers_throttle_after_25() {
 fn the_book_feeds_the_manager_diverse_groups() {
     let config = Config {
         rng_seed: Some(Seed::from_u64(7)),
+        // The book is the application's here.
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();

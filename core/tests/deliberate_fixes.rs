@@ -458,6 +458,7 @@ fn stop_closes_everything_it_owns() {
 fn group_is_counted_from_address_choice_not_handshake() {
     let mut d = Driver::new(Config {
         target_outbound: 2,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     });
     let actions = d.actions(Input::Start);
@@ -508,6 +509,7 @@ fn full_groups_end_in_an_address_failure_after_bounded_retries() {
     let config = Config {
         target_outbound: 2,
         max_address_retries: 3,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mut d = Driver::new(config);
@@ -542,6 +544,7 @@ fn full_groups_end_in_an_address_failure_after_bounded_retries() {
 fn local_addresses_are_exempt_from_the_group_limit() {
     let mut d = Driver::new(Config {
         target_outbound: 4,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     });
     let mut rt = fixed_ok("127.0.0.1:8333");

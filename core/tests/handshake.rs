@@ -110,6 +110,7 @@ fn without_a_handshake_in_time_a_connection_is_closed_and_the_policy_acts() {
 fn an_automatic_connection_without_a_handshake_is_replaced() {
     let config = Config {
         target_outbound: 1,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mut d = Driver::new(config);

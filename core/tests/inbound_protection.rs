@@ -338,6 +338,7 @@ fn unban_lifts_a_ban_and_says_so() {
 fn banned_addresses_are_never_dialled() {
     let mut d = started(Config {
         target_outbound: 1,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     });
     let banned = subnet("203.0.113.0/24");

@@ -110,6 +110,14 @@ impl AddrBook {
         AddrBook::with_key(key, rng)
     }
 
+    /// An empty book placing addresses by `key`, its random choices from
+    /// `seed`: what [`from_snapshot`](AddrBook::from_snapshot) rebuilds from
+    /// an empty snapshot, so a book made this way and one rebuilt from its
+    /// snapshot behave alike (which a trace relies on).
+    pub fn keyed(key: [u64; 2], seed: u64) -> AddrBook {
+        AddrBook::with_key(HashKey(key), Rng::new(seed))
+    }
+
     fn with_key(key: HashKey, rng: Rng) -> AddrBook {
         AddrBook {
             key,

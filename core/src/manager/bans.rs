@@ -46,6 +46,16 @@ impl Bans {
         self.hosts.is_empty() && self.subnets.is_empty()
     }
 
+    /// Whether `ip` is banned at `now`, without tidying expired bans.
+    pub fn covers(&self, ip: IpAddr, now: Instant) -> bool {
+        let ip = ip.to_canonical();
+        self.hosts.get(&ip).is_some_and(|&until| until > now)
+            || self
+                .subnets
+                .iter()
+                .any(|(subnet, &until)| until > now && subnet.contains(ip))
+    }
+
     /// Whether `ip` is banned at `now`; expired bans are dropped on the way.
     pub fn is_banned(&mut self, ip: IpAddr, now: Instant) -> bool {
         let ip = ip.to_canonical();

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use crate::group::GroupKey;
 use crate::timers::{Owner, TimerSeq, Timers};
+use crate::token_bucket::TokenBucket;
 use crate::{ConnId, ConnKind, ConnState, Counts, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,11 @@ pub(crate) struct Conn {
     pub allowlisted: bool,
     /// Established, and its handshake succeeded.
     pub handshaked: bool,
+    /// How many advertised addresses the book inside takes from this peer
+    /// (set when it is established).
+    pub addr_tokens: TokenBucket,
+    /// Whether this peer's `getaddr` was answered already.
+    pub addresses_shared: bool,
 }
 
 impl Conn {
@@ -52,6 +58,8 @@ impl Conn {
             timer: None,
             allowlisted: false,
             handshaked: false,
+            addr_tokens: TokenBucket::holding(0, Instant::ZERO),
+            addresses_shared: false,
         }
     }
 

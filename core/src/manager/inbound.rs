@@ -52,6 +52,7 @@ impl ConnManager {
         let mut conn = Conn::new(ConnKind::Inbound, Phase::Established, Some(remote));
         conn.connected_at = self.now;
         conn.allowlisted = allowlisted;
+        conn.addr_tokens = super::addresses::initial_addr_tokens(ConnKind::Inbound, self.now);
         let id = self.insert(conn);
         self.stats.inbound_accepted += 1;
         tracing::debug!(conn = id.raw(), %remote, %listener, "inbound admitted");

@@ -73,6 +73,7 @@ impl ConnManager {
             };
             match conn.phase {
                 Phase::Established => {
+                    self.book_lost((conn.kind, conn.handshaked, conn.addr));
                     self.emit(Action::Close {
                         id,
                         reason: Reason::Stopped,
@@ -139,6 +140,10 @@ impl ConnManager {
     }
 
     fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
+        if let Some(conn) = self.conns.get(&id) {
+            let ended = (conn.kind, conn.handshaked, conn.addr);
+            self.book_lost(ended);
+        }
         self.stats.disconnected += 1;
         tracing::debug!(conn = id.raw(), ?reason, "disconnected");
         self.emit(Action::NotifyPeer(PeerEvent::Disconnected { id, reason }));
@@ -223,6 +228,9 @@ impl ConnManager {
         };
         self.stats.handshakes += 1;
         tracing::debug!(conn = id.raw(), %addr, "handshaked");
+        if direction == Direction::Outbound {
+            self.book_good(addr);
+        }
         self.emit(Action::NotifyPeer(PeerEvent::Ready {
             id,
             addr,

@@ -5,7 +5,9 @@
 //! `lifecycle` (start, stop, disconnect, remove, closed). This file holds the
 //! entry points, the queries and the bookkeeping they share.
 
+mod addresses;
 mod bans;
+mod book;
 mod conn;
 mod groups;
 mod ids;
@@ -21,11 +23,13 @@ use crate::ban_score::BanScore;
 use crate::group::GroupKey;
 use crate::timers::{Entry, Owner, TimerSeq, Timers};
 use crate::{
-    Action, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts, Ignored, Input,
-    Instant, ListenerId, Rng, Stats,
+    Action, BookCounts, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts,
+    Ignored, Input, Instant, ListenerId, Rng, Stats,
 };
 
+use addresses::SampleCache;
 use bans::Bans;
+use book::Book;
 use conn::{tally, Conn};
 use groups::GroupCounts;
 use ids::IdMap;
@@ -69,6 +73,13 @@ pub struct ConnManager {
     /// Whether the address source came up empty since it last gave an
     /// address (reported once, at warn level).
     short_of_addresses: bool,
+    /// The address book inside, unless the application keeps its own.
+    book: Option<Book>,
+    /// Requests waiting for the book inside to answer, before `handle`
+    /// returns.
+    lookups: VecDeque<ConnId>,
+    /// The answer to `getaddr`, reused for a day.
+    sample: SampleCache,
 }
 
 impl ConnManager {
@@ -80,6 +91,9 @@ impl ConnManager {
         config.validate()?;
         let keys = config.rng_seed.ok_or(ConfigError::NoSeed)?.keys();
         Ok(ConnManager {
+            book: Book::new(config.address_book, &keys, config.max_outbound_per_group),
+            lookups: VecDeque::new(),
+            sample: SampleCache::default(),
             inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
             scores: IdMap::default(),
@@ -100,6 +114,36 @@ impl ConnManager {
             stats: Stats::default(),
             actions: VecDeque::new(),
         })
+    }
+
+    /// A manager whose book inside starts as `snapshot` saved it (a book
+    /// file, or a trace header): rebuilt if it is of the configured kind,
+    /// its addresses moved into a new book otherwise. Says what was kept.
+    #[cfg(feature = "serde")]
+    pub fn with_book(
+        config: Config,
+        now: Instant,
+        snapshot: &crate::BookSnapshot,
+    ) -> Result<(ConnManager, crate::Restored), crate::RestoreError> {
+        let mut mgr = ConnManager::new(config, now).map_err(crate::RestoreError::Config)?;
+        let keys = mgr.config.rng_seed.ok_or(ConfigError::NoSeed);
+        let keys = keys.map_err(crate::RestoreError::Config)?.keys();
+        let (book, restored) = Book::restore(
+            mgr.config.address_book,
+            &keys,
+            mgr.config.max_outbound_per_group,
+            snapshot,
+            now,
+        )
+        .map_err(crate::RestoreError::Snapshot)?;
+        mgr.book = book;
+        Ok((mgr, restored))
+    }
+
+    /// The book inside as it would be saved; `None` without one.
+    #[cfg(feature = "serde")]
+    pub fn book_snapshot(&self) -> Option<crate::BookSnapshot> {
+        self.book.as_ref().map(Book::snapshot)
     }
 
     /// Feeds one input at time `now`; then drain [`poll_action`](Self::poll_action).
@@ -147,7 +191,10 @@ impl ConnManager {
                 transient,
             } => self.on_misbehaved(id, persistent, transient).map(|()| None),
             Input::Handshaked { id } => self.on_handshaked(id).map(|()| None),
+            Input::Learned { from, addrs } => self.on_learned(from, addrs).map(|()| None),
+            Input::AddressesRequested { id } => self.on_addresses_requested(id).map(|()| None),
         };
+        self.answer_lookups();
         if let Err(ignored) = &result {
             self.stats.ignored_inputs += 1;
             tracing::debug!(%ignored, "input ignored");
@@ -261,6 +308,17 @@ impl ConnManager {
     /// Counters of every decision since construction.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// How full the address book inside is; `None` without one.
+    pub fn book_counts(&self) -> Option<BookCounts> {
+        self.book.as_ref().map(Book::counts)
+    }
+
+    /// Checks the address book inside against all its invariants (a pass
+    /// over its tables: for tests, the simulator and fuzzing).
+    pub fn check_book(&self) -> Result<(), String> {
+        self.book.as_ref().map_or(Ok(()), Book::check)
     }
 
     // ----- shared bookkeeping -----

@@ -71,8 +71,7 @@ impl ConnManager {
     /// A fresh automatic request, asking for its address at once.
     pub(super) fn new_automatic(&mut self) -> ConnId {
         let id = self.insert(Conn::new(ConnKind::Automatic, Phase::AwaitingAddress, None));
-        self.stats.address_requests += 1;
-        self.emit(Action::RequestAddress { id });
+        self.ask_address(id);
         id
     }
 
@@ -81,8 +80,7 @@ impl ConnManager {
             return;
         };
         enter(&mut self.counts, conn, Phase::AwaitingAddress);
-        self.stats.address_requests += 1;
-        self.emit(Action::RequestAddress { id });
+        self.ask_address(id);
     }
 
     /// Dials the request's address under a new attempt number, with the
@@ -154,8 +152,7 @@ impl ConnManager {
             if retries > self.config.max_address_retries {
                 self.address_failed(id, AddressError::GroupsFull);
             } else {
-                self.stats.address_requests += 1;
-                self.emit(Action::RequestAddress { id });
+                self.ask_address(id);
             }
             return Ok(());
         }
@@ -209,6 +206,12 @@ impl ConnManager {
             });
         }
         conn.disarm(&mut self.timers);
+        let addr = conn.addr;
+        self.book_dial_ended(addr);
+        let Some(conn) = self.conns.get_mut(&id) else {
+            debug_assert!(false, "{id} vanished while its dial ended");
+            return Ok(());
+        };
         if let Err(error) = result {
             self.stats.dial_failures += 1;
             tracing::debug!(conn = id.raw(), attempt, %error, "dial failed");
@@ -218,8 +221,8 @@ impl ConnManager {
         enter(&mut self.counts, conn, Phase::Established);
         conn.connected_at = self.now;
         conn.address_retries = 0;
+        conn.addr_tokens = super::addresses::initial_addr_tokens(conn.kind, self.now);
         let permanent = conn.kind == ConnKind::Permanent;
-        let addr = conn.addr;
         self.failed_attempts = 0;
         self.stats.dial_successes += 1;
         if let Some(addr) = addr {
@@ -322,7 +325,8 @@ impl ConnManager {
         };
         match (conn.phase, conn.kind) {
             (Phase::Dialing, _) => {
-                let attempt = conn.attempt;
+                let (attempt, addr) = (conn.attempt, conn.addr);
+                self.book_dial_ended(addr);
                 self.stats.dial_timeouts += 1;
                 self.stats.dial_failures += 1;
                 tracing::debug!(conn = id.raw(), attempt, "dial timed out");

@@ -18,7 +18,18 @@
 //! secret as the node's keys: keep it where the peers file is kept):
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":2,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…}}
+//! {"format":"connmgr-trace","version":3,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
+//! ```
+//!
+//! When the manager has an address book inside, the header's `"book"` is
+//! the book it started with, minus its addresses, whose number it gives
+//! instead; that many lines follow, one address each, so that no line grows
+//! with the book:
+//!
+//! ```text
+//! {"format":"connmgr-trace","version":3,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
+//! {"book_address":{"addr":"203.0.113.7:8333","source":"0.0.0.0",…}}
+//! {"book_address":{"addr":"198.51.100.2:8333","source":"0.0.0.0",…}}
 //! ```
 //!
 //! Every further line is one input with the time it was handled, in
@@ -60,6 +71,7 @@
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
 //! config.rng_seed = Some(Seed::from_u64(1)); // the runtimes draw one from the OS
+//! config.address_book = connmgr::AddressBook::External; // the runtime answers addresses
 //! let mgr = ConnManager::new(config, Instant::ZERO).unwrap();
 //! let mut rec = Recorder::new(mgr, Some(Vec::new())).unwrap();
 //!
@@ -84,9 +96,10 @@
 use std::fmt;
 use std::io;
 
+use crate::ConnManager;
 #[cfg(doc)]
-use crate::{Action, ConnManager, Input};
-use crate::{Config, ConfigError, Instant};
+use crate::{Action, Input};
+use crate::{BookSnapshot, Config, ConfigError, Instant};
 
 mod reader;
 mod replay;
@@ -119,7 +132,10 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Version 2 made the config's `rng_seed` a 32-byte secret (64 hex digits)
 /// from which every key derives; a version 1 trace's keys came from a
 /// number by another derivation, so its choices cannot be made again.
-pub const VERSION: u32 = 2;
+/// Version 3 added the address book inside the manager: the config's
+/// `address_book`, the header's `"book"` and its address lines, and the
+/// inputs that feed the book; a version 2 trace ran without one.
+pub const VERSION: u32 = 3;
 
 /// The first line of a trace: what is needed to rebuild the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,17 +150,38 @@ pub struct TraceHeader {
     pub start: Instant,
     /// The config the manager ran with.
     pub config: Config,
+    /// The address book inside the manager when recording began, if it
+    /// was not a new one ([`ConnManager::with_book`]).
+    pub book: Option<BookSnapshot>,
 }
 
 impl TraceHeader {
     /// The header this build writes for a manager made with `config` at
-    /// `start`.
+    /// `start` (with no saved book).
     pub fn new(config: Config, start: Instant) -> TraceHeader {
         TraceHeader {
             version: VERSION,
             crate_version: env!("CARGO_PKG_VERSION").to_owned(),
             start,
             config,
+            book: None,
+        }
+    }
+
+    /// The manager this header describes, before any input.
+    pub fn manager(&self) -> Result<ConnManager, TraceError> {
+        let config = self.config.clone();
+        let invalid = |source| TraceError::InvalidConfig { line: 1, source };
+        match &self.book {
+            None => ConnManager::new(config, self.start).map_err(invalid),
+            Some(book) => match ConnManager::with_book(config, self.start, book) {
+                Ok((mgr, _)) => Ok(mgr),
+                Err(crate::RestoreError::Config(source)) => Err(invalid(source)),
+                Err(crate::RestoreError::Snapshot(e)) => Err(TraceError::InvalidHeader {
+                    line: 1,
+                    message: format!("its address book is corrupt: {e}"),
+                }),
+            },
         }
     }
 }
@@ -265,6 +302,10 @@ impl fmt::Display for TraceError {
             TraceError::UnsupportedVersion { line, version: 1 } => write!(
                 f,
                 "line {line}: trace format version 1 is not supported; this build reads version {VERSION}, whose seed is a 32-byte secret (a version 1 trace's choices cannot be made again: record the run anew)"
+            ),
+            TraceError::UnsupportedVersion { line, version: 2 } => write!(
+                f,
+                "line {line}: trace format version 2 is not supported; this build reads version {VERSION}, in which the manager may hold the address book (a version 2 trace ran without one: record the run anew)"
             ),
             TraceError::UnsupportedVersion { line, version } => write!(
                 f,

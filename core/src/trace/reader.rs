@@ -7,7 +7,8 @@ use serde_json::error::Category;
 use serde_json::Value;
 
 use super::{TraceError, TraceHeader, FORMAT, MAX_LINE_BYTES, VERSION};
-use crate::{printable, Action, Config, Input, Instant, EXCERPT_CHARS};
+use crate::addrman::MAX_ADDRESSES;
+use crate::{printable, Action, BookSnapshot, Config, Input, Instant, EXCERPT_CHARS};
 
 /// The header as read, once its format and version are known to be right.
 #[derive(Deserialize)]
@@ -19,6 +20,15 @@ struct HeaderIn {
     crate_version: String,
     start: Instant,
     config: Config,
+    /// The book without its addresses (their number instead).
+    book: Option<Value>,
+}
+
+/// One address line of the book, typed by the book's kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookLineIn<T> {
+    book_address: T,
 }
 
 /// One record as read. Unknown fields are refused: a misspelt `"actions"`
@@ -89,10 +99,15 @@ impl<R: BufRead> TraceReader<R> {
     /// of the real limit's size.
     pub fn with_max_line(mut input: R, max_line: usize) -> Result<TraceReader<R>, TraceError> {
         let (mut buf, mut line) = (Vec::new(), 0);
-        let header = match next_line(&mut input, &mut buf, &mut line, max_line)? {
+        let (mut header, shell) = match next_line(&mut input, &mut buf, &mut line, max_line)? {
             Some(first) => parse_header(&first)?,
             None => return Err(TraceError::MissingHeader),
         };
+        if let Some(shell) = shell {
+            let header_line = line;
+            let lines = (&mut input, &mut buf, &mut line, max_line);
+            header.book = Some(read_book(shell, header_line, lines)?);
+        }
         let latest = header.start;
         Ok(TraceReader {
             input,
@@ -210,7 +225,64 @@ fn next_line<'b, R: BufRead>(
     }
 }
 
-fn parse_header(line: &Line<'_>) -> Result<TraceHeader, TraceError> {
+/// The book announced by the header's `shell`: its address lines, read
+/// with `next`, each checked as an address of the book's kind.
+fn read_book<R: BufRead>(
+    mut shell: Value,
+    header_line: u64,
+    (input, buf, line_no, max_line): (&mut R, &mut Vec<u8>, &mut u64, usize),
+) -> Result<BookSnapshot, TraceError> {
+    let invalid = |message: String| TraceError::InvalidHeader {
+        line: header_line,
+        message,
+    };
+    let count = shell
+        .get("addresses")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| invalid("the book's \"addresses\" is not a count".to_owned()))?;
+    if count > MAX_ADDRESSES as u64 {
+        return Err(invalid(format!(
+            "the book claims {count} addresses; a book holds at most {MAX_ADDRESSES}"
+        )));
+    }
+    if let Some(fields) = shell.as_object_mut() {
+        fields.insert("addresses".to_owned(), Value::Array(Vec::new()));
+    }
+    let mut book: BookSnapshot = serde_json::from_value(shell).map_err(|e| {
+        invalid(format!(
+            "its book: {}",
+            printable(&e.to_string(), EXCERPT_CHARS)
+        ))
+    })?;
+    for read in 0..count {
+        let Some(line) = next_line(input, buf, line_no, max_line)? else {
+            return Err(invalid(format!(
+                "the book announces {count} addresses but the trace ends after {read}"
+            )));
+        };
+        let wrong_shape = |line, column, message| TraceError::InvalidRecord {
+            line,
+            column,
+            message,
+        };
+        match &mut book {
+            BookSnapshot::Btcd(s) => s.addresses.push(book_line(&line, wrong_shape)?),
+            BookSnapshot::Core(s) => s.addresses.push(book_line(&line, wrong_shape)?),
+        }
+    }
+    Ok(book)
+}
+
+fn book_line<T: for<'de> Deserialize<'de>>(
+    line: &Line<'_>,
+    wrong_shape: impl FnOnce(u64, usize, String) -> TraceError,
+) -> Result<T, TraceError> {
+    serde_json::from_slice::<BookLineIn<T>>(line.text)
+        .map(|l| l.book_address)
+        .map_err(|e| json_error(line, e, wrong_shape))
+}
+
+fn parse_header(line: &Line<'_>) -> Result<(TraceHeader, Option<Value>), TraceError> {
     let number = line.number;
     let invalid = |message: String| TraceError::InvalidHeader {
         line: number,
@@ -267,12 +339,14 @@ fn parse_header(line: &Line<'_>) -> Result<TraceHeader, TraceError> {
             line: number,
             source,
         })?;
-    Ok(TraceHeader {
+    let trace_header = TraceHeader {
         version: header.version,
         crate_version: header.crate_version,
         start: header.start,
         config: header.config,
-    })
+        book: None,
+    };
+    Ok((trace_header, header.book))
 }
 
 /// Classifies a serde_json error on one line: incomplete JSON on a last line

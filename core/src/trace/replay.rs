@@ -7,7 +7,7 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use super::{TraceError, TraceReader};
-use crate::{Action, ConnManager, Input, Instant};
+use crate::{Action, Input, Instant};
 
 /// The outcome of [`replay`]. Its `Display` is the readable report
 /// `connmgr replay` prints.
@@ -93,8 +93,7 @@ impl<R: BufRead> TraceReader<R> {
     /// error: a report of "identical" must cover the whole file).
     pub fn replay(mut self) -> Result<ReplayReport, TraceError> {
         let header = self.header().clone();
-        let mut mgr = ConnManager::new(header.config, header.start)
-            .map_err(|source| TraceError::InvalidConfig { line: 1, source })?;
+        let mut mgr = header.manager()?;
         let (mut inputs, mut actions_compared, mut unchecked_inputs) = (0u64, 0u64, 0u64);
         while let Some(record) = self.next_record()? {
             inputs += 1;

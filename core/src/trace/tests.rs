@@ -15,10 +15,13 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().expect("test address")
 }
 
+/// The runs here answer `RequestAddress` themselves; the book inside has
+/// its own tests at the end.
 fn config() -> Config {
     Config {
         target_outbound: 2,
         rng_seed: Some(Seed::from_u64(1)),
+        address_book: crate::AddressBook::External,
         ..Config::default()
     }
 }
@@ -297,13 +300,14 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":2,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":3,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
     // The seed the run used, so a replay makes the same choices.
     let seed = format!("\"rng_seed\":\"{}\"", Seed::from_u64(1).to_hex());
     assert!(lines[0].contains(&seed), "{}", lines[0]);
+    assert!(lines[0].ends_with(r#""book":null}"#), "{}", lines[0]);
     assert_eq!(
         lines[1],
         r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
@@ -505,12 +509,15 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads version 2"
+        "line 1: trace format version 7 is not supported; this build reads version 3"
     );
-    // A version 1 trace (a numeric seed) is told why it cannot replay.
-    header["version"] = Value::from(1);
-    let err = read_error(&replace_line(&trace, 1, &header.to_string()));
-    assert!(err.to_string().contains("record the run anew"), "{err}");
+    // Version 1 (a numeric seed) and 2 (no book inside) are told why they
+    // cannot replay.
+    for old in [1, 2] {
+        header["version"] = Value::from(old);
+        let err = read_error(&replace_line(&trace, 1, &header.to_string()));
+        assert!(err.to_string().contains("record the run anew"), "{err}");
+    }
 }
 
 #[test]
@@ -807,4 +814,150 @@ fn text_quoted_from_a_hostile_trace_is_escaped_and_short() {
     assert!(!err.chars().any(|c| c.is_control()), "{err:?}");
     assert!(err.contains("\\u{1b}]0;owned\\u{7}"), "{err}");
     assert!(err.len() < 1_000, "{} bytes", err.len());
+}
+
+// ----- the address book inside the manager -----
+
+/// A config with Bitcoin Core's book inside, and a saved book of `n`
+/// addresses (one per /16, so one outbound per group never runs out).
+fn book_config_and_snapshot(n: u8) -> (Config, crate::BookSnapshot) {
+    let config = Config {
+        target_outbound: 2,
+        rng_seed: Some(Seed::from_u64(9)),
+        ..Config::default()
+    };
+    let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
+    let addrs = (0..n)
+        .map(|i| crate::Advertised::new(addr(&format!("45.{i}.1.1:8333")), Instant::ZERO))
+        .collect();
+    mgr.handle(Instant::from_secs(1), Input::Learned { from: None, addrs })
+        .unwrap();
+    (config, mgr.book_snapshot().unwrap())
+}
+
+/// A run of a node whose book was loaded from a file: it picks its own
+/// addresses, connects, hears of more from a peer, loses it, stops.
+fn book_run() -> Vec<u8> {
+    let (config, snapshot) = book_config_and_snapshot(6);
+    let start = Instant::from_secs(5);
+    let (mgr, restored) = ConnManager::with_book(config, start, &snapshot).unwrap();
+    assert_eq!(restored.kept, 6);
+    let mut rec = Recorder::new(mgr, Some(Vec::new())).unwrap();
+    let secs = Instant::from_secs;
+    let step = handle(&mut rec, secs(10), Input::Start);
+    assert!(
+        address_requests(&step.actions).is_empty(),
+        "answered inside"
+    );
+    let dials: Vec<(ConnId, u32)> = step
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dial { id, attempt, .. } => Some((*id, *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials.len(), 2, "{:?}", step.actions);
+    let (first, attempt) = dials[0];
+    handle(
+        &mut rec,
+        secs(11),
+        Input::DialResult {
+            id: first,
+            attempt,
+            result: Ok(()),
+        },
+    );
+    let (second, attempt) = dials[1];
+    let failed = Err(DialError::Refused);
+    handle(
+        &mut rec,
+        secs(11),
+        Input::DialResult {
+            id: second,
+            attempt,
+            result: failed,
+        },
+    );
+    handle(&mut rec, secs(12), Input::Handshaked { id: first });
+    let gossip = (0..20)
+        .map(|i| crate::Advertised::new(addr(&format!("77.{i}.9.9:8333")), secs(12)))
+        .collect();
+    handle(
+        &mut rec,
+        secs(13),
+        Input::Learned {
+            from: Some(first),
+            addrs: gossip,
+        },
+    );
+    handle(&mut rec, secs(20), Input::Closed { id: first });
+    handle(&mut rec, secs(40), Input::Tick);
+    handle(&mut rec, secs(50), Input::Stop);
+    rec.close().unwrap().unwrap()
+}
+
+#[test]
+fn a_run_with_the_book_inside_replays_identically() {
+    let trace = book_run();
+    assert_eq!(trace, book_run(), "recording is deterministic");
+    let lines = lines(&trace);
+    assert!(lines[0].contains(r#""book":{"#), "{}", lines[0]);
+    assert!(lines[0].contains(r#""book":"core""#), "{}", lines[0]);
+    assert!(lines[0].contains(r#""addresses":6"#), "{}", lines[0]);
+    assert!(lines[1..=6]
+        .iter()
+        .all(|l| l.starts_with(r#"{"book_address":"#)));
+    let report = replay(&trace[..]).unwrap();
+    assert!(report.is_identical(), "{report}");
+    let header = TraceReader::new(&trace[..]).unwrap().header().clone();
+    assert_eq!(header.book.map(|b| b.len()), Some(6));
+}
+
+#[test]
+fn a_changed_book_address_changes_the_choices_and_replay_says_where() {
+    let trace = book_run();
+    let lines = lines(&trace);
+    // The saved book without the first address the node dialled.
+    let start: Value = serde_json::from_str(&lines[7]).unwrap();
+    let dialled = start["actions"][0]["Dial"]["addr"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = lines[1..=6]
+        .iter()
+        .position(|l| l.contains(&dialled))
+        .unwrap()
+        + 1;
+    let edited = lines[at].replacen(&dialled, "46.99.1.1:8333", 1);
+    let report = replay(&replace_line(&trace, at + 1, &edited)[..]).unwrap();
+    let ReplayReport::Diverged(d) = report else {
+        panic!("a different book must change a choice: {report}")
+    };
+    assert!(
+        d.line > 7,
+        "diverges at a record, after the book: {}",
+        d.line
+    );
+}
+
+#[test]
+fn a_book_line_of_the_wrong_shape_or_a_book_cut_short_names_its_line() {
+    let trace = book_run();
+    let bad = replace_line(&trace, 3, r#"{"book_address":{"addr":"nonsense"}}"#);
+    let err = read_error(&bad);
+    assert_eq!(err.line(), 3, "{err}");
+
+    // One book line fewer: the first record is read as a book address.
+    let lines = lines(&trace);
+    let mut short: Vec<&str> = lines.iter().map(String::as_str).collect();
+    short.remove(6);
+    let err = read_error(format!("{}\n", short.join("\n")).as_bytes());
+    assert_eq!(err.line(), 7, "{err}");
+
+    // A header announcing more addresses than any book holds.
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    header["book"]["addresses"] = Value::from(1_000_000);
+    let err = read_error(&replace_line(&trace, 1, &header.to_string()));
+    assert!(err.to_string().contains("at most 81920"), "{err}");
 }

@@ -4,9 +4,10 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{FORMAT, MAX_LINE_BYTES, VERSION};
-use crate::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant};
+use crate::{Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant};
 
 /// The header as written; borrowed so writing it copies nothing.
 #[derive(Serialize)]
@@ -16,6 +17,14 @@ struct HeaderOut<'a> {
     crate_version: &'static str,
     start: Instant,
     config: &'a Config,
+    /// The book without its addresses, which follow on their own lines.
+    book: Option<Value>,
+}
+
+/// One address of the book, after the header.
+#[derive(Serialize)]
+pub(super) struct BookLine<T> {
+    pub(super) book_address: T,
 }
 
 /// One record as written.
@@ -45,10 +54,29 @@ impl<W: Write> TraceWriter<W> {
     /// Starts a trace of a manager made with
     /// `ConnManager::new(config.clone(), start)`, writing the header line.
     pub fn new(out: W, config: &Config, start: Instant) -> io::Result<TraceWriter<W>> {
+        TraceWriter::with_book(out, config, start, None)
+    }
+
+    /// Starts a trace of a manager made with
+    /// `ConnManager::with_book(config.clone(), start, book)` (or `new`, for
+    /// `None`), writing the header and the book's address lines.
+    pub fn with_book(
+        out: W,
+        config: &Config,
+        start: Instant,
+        book: Option<&BookSnapshot>,
+    ) -> io::Result<TraceWriter<W>> {
         let mut writer = TraceWriter {
             out,
             line: Vec::with_capacity(256),
             lines: 0,
+        };
+        let (shell, addresses) = match book {
+            Some(book) => {
+                let (shell, addresses) = split_book(book)?;
+                (Some(shell), addresses)
+            }
+            None => (None, Vec::new()),
         };
         writer.write_line(&HeaderOut {
             format: FORMAT,
@@ -56,7 +84,13 @@ impl<W: Write> TraceWriter<W> {
             crate_version: env!("CARGO_PKG_VERSION"),
             start,
             config,
+            book: shell,
         })?;
+        for address in &addresses {
+            writer.write_line(&BookLine {
+                book_address: address,
+            })?;
+        }
         Ok(writer)
     }
 
@@ -183,8 +217,14 @@ impl<W: Write> Recorder<W> {
                     "a Recorder needs a fresh ConnManager: the inputs it already handled would be missing from the trace",
                 ))
             }
-            // A fresh manager's `now` is the instant it was made with.
-            Some(out) => Some(TraceWriter::new(out, mgr.config(), mgr.now())?),
+            // A fresh manager's `now` is the instant it was made with, and
+            // its book the one it was made with.
+            Some(out) => Some(TraceWriter::with_book(
+                out,
+                mgr.config(),
+                mgr.now(),
+                mgr.book_snapshot().as_ref(),
+            )?),
         };
         Ok(Recorder {
             mgr,
@@ -264,6 +304,21 @@ impl<W: Write> Recorder<W> {
         }
         writer.into_inner().map(Some)
     }
+}
+
+/// The book as JSON without its `"addresses"` (replaced by their number),
+/// and the addresses.
+fn split_book(book: &BookSnapshot) -> io::Result<(Value, Vec<Value>)> {
+    let mut value = serde_json::to_value(book)?;
+    let fields = value
+        .as_object_mut()
+        .ok_or_else(|| io::Error::other("a book snapshot is not a JSON object"))?;
+    let addresses = match fields.remove("addresses") {
+        Some(Value::Array(list)) => list,
+        _ => return Err(io::Error::other("a book snapshot has no address list")),
+    };
+    fields.insert("addresses".to_owned(), Value::from(addresses.len()));
+    Ok((value, addresses))
 }
 
 fn stopped(error: &io::Error, lines: u64) -> io::Error {

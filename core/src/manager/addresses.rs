@@ -1,0 +1,237 @@
+//! The manager's side of the address book inside it: answering its own
+//! address requests, learning what peers advertise (with Bitcoin Core's
+//! caps), answering `getaddr`, and telling the book how its addresses fared.
+//!
+//! Caps on what peers send, from Core's `net_processing.cpp`:
+//! - one `addr` message carries at most 1 000 addresses; a bigger one is
+//!   ignored whole ([`Ignored::TooManyAddresses`]);
+//! - each connection has a token bucket of addresses: 0.1 per second, at
+//!   most 1 000; an inbound peer starts with 1 token, an outbound one (which
+//!   we ask for addresses) with 1 000. Addresses beyond the tokens are
+//!   dropped, chosen at random so the sender cannot pick which survive;
+//! - a claimed time more than 10 minutes ahead, or before 1973, becomes
+//!   "5 days ago"; relayed addresses are aged by 2 hours; port 0 is
+//!   dropped; unroutable addresses never enter the book;
+//! - addresses are taken only from peers that completed their handshake;
+//! - `getaddr` is answered once per connection, only to inbound peers, from
+//!   a sample refreshed every 21 to 27 hours, so peers cannot map the book
+//!   by asking repeatedly.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::token_bucket::TokenBucket;
+use crate::{Action, Advertised, ConnId, ConnKind, Ignored, Instant, PeerEvent};
+
+use super::book::MAX_ADDR_TO_SEND;
+use super::conn::Phase;
+use super::ConnManager;
+
+/// Core `MAX_ADDR_RATE_PER_SECOND`, in thousandths of an address.
+const ADDR_MILLI_RATE: u64 = 100;
+/// Core `MAX_ADDR_PROCESSING_TOKEN_BUCKET`.
+const ADDR_BURST: u32 = 1000;
+/// Core: relayed addresses are aged by this much.
+const RELAY_PENALTY: Duration = Duration::from_secs(2 * 60 * 60);
+/// Core: a claimed time further ahead than this is not believed...
+const FUTURE_SLACK: Duration = Duration::from_secs(10 * 60);
+/// ...nor one before `TIME_INIT` (1973)...
+const TIME_INIT: Instant = Instant::from_secs(100_000_000);
+/// ...and is replaced by "this long ago".
+const UNBELIEVED_AGE: Duration = Duration::from_secs(5 * 24 * 60 * 60);
+/// How long a `getaddr` answer is reused: 21 hours plus up to 6.
+const SAMPLE_LIFETIME: Duration = Duration::from_secs(21 * 60 * 60);
+const SAMPLE_JITTER_SECS: u64 = 6 * 60 * 60;
+
+/// The addr token bucket a new connection starts with.
+pub(super) fn initial_addr_tokens(kind: ConnKind, now: Instant) -> TokenBucket {
+    let tokens = if kind == ConnKind::Inbound {
+        1
+    } else {
+        ADDR_BURST
+    };
+    TokenBucket::holding(tokens, now)
+}
+
+/// The cached answer to `getaddr`.
+#[derive(Clone, Debug, Default)]
+pub(super) struct SampleCache {
+    addrs: Vec<SocketAddr>,
+    expires: Option<Instant>,
+}
+
+impl ConnManager {
+    /// Asks for an address for request `id`: from the book inside (answered
+    /// before `handle` returns) or from the application.
+    pub(super) fn ask_address(&mut self, id: ConnId) {
+        self.stats.address_requests += 1;
+        if self.book.is_some() {
+            self.lookups.push_back(id);
+        } else {
+            self.emit(Action::RequestAddress { id });
+        }
+    }
+
+    /// Answers every lookup made while handling the input. Each answer may
+    /// lead to another (a replacement after a failure); the failure throttle
+    /// and `max_address_retries` bound the chain.
+    pub(super) fn answer_lookups(&mut self) {
+        while let Some(id) = self.lookups.pop_front() {
+            if !self
+                .conns
+                .get(&id)
+                .is_some_and(|conn| conn.phase == Phase::AwaitingAddress)
+            {
+                continue;
+            }
+            let result = self.pick_address();
+            let _ = self.on_address_result(id, result);
+        }
+    }
+
+    fn pick_address(&mut self) -> Result<SocketAddr, crate::AddressError> {
+        let now = self.now;
+        let max = self.config.max_outbound_per_group;
+        let (groups, bans, allowlist) = (&self.groups, &self.bans, &self.config.allowlist);
+        let Some(book) = self.book.as_mut() else {
+            return Err(crate::AddressError::Empty);
+        };
+        let banned = |ip: IpAddr| {
+            !bans.is_empty() && bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip))
+        };
+        book.select(now, |group| groups.get(group), banned, max)
+    }
+
+    pub(super) fn on_learned(
+        &mut self,
+        from: Option<ConnId>,
+        addrs: Vec<Advertised>,
+    ) -> Result<(), Ignored> {
+        if self.book.is_none() {
+            return Err(Ignored::NoBook);
+        }
+        let now = self.now;
+        let (source, penalty, mut offered) = match from {
+            // The application's own: seeds, DNS, configuration.
+            None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Duration::ZERO, addrs),
+            Some(id) => {
+                let conn = self.conns.get_mut(&id).ok_or(Ignored::UnknownId(id))?;
+                if conn.phase != Phase::Established || !conn.handshaked {
+                    return Err(Ignored::NotReady(id));
+                }
+                if addrs.len() > MAX_ADDR_TO_SEND {
+                    self.stats.address_messages_oversized += 1;
+                    return Err(Ignored::TooManyAddresses {
+                        id,
+                        count: addrs.len(),
+                    });
+                }
+                let source = conn
+                    .addr
+                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+                let mut addrs = addrs;
+                // Which addresses the tokens cover is ours to choose.
+                shuffle(&mut addrs, &mut self.rng);
+                let n = u32::try_from(addrs.len()).unwrap_or(u32::MAX);
+                let allowed = conn
+                    .addr_tokens
+                    .take_up_to(now, ADDR_MILLI_RATE, ADDR_BURST, n);
+                let dropped = addrs.len() - allowed as usize;
+                addrs.truncate(allowed as usize);
+                self.stats.addresses_rate_limited += dropped as u64;
+                (source, RELAY_PENALTY, addrs)
+            }
+        };
+        offered.retain(|a| a.addr.port() != 0);
+        let claimed: Vec<(SocketAddr, Instant)> = offered
+            .iter()
+            .map(|a| {
+                let believed = a.seen > TIME_INIT && a.seen <= now + FUTURE_SLACK;
+                let seen = if believed {
+                    a.seen
+                } else {
+                    now - UNBELIEVED_AGE
+                };
+                (a.addr, seen)
+            })
+            .collect();
+        self.stats.addresses_offered += claimed.len() as u64;
+        let added = self
+            .book
+            .as_mut()
+            .map_or(0, |book| book.learn(now, &claimed, source, penalty));
+        self.stats.addresses_learned += added as u64;
+        Ok(())
+    }
+
+    pub(super) fn on_addresses_requested(&mut self, id: ConnId) -> Result<(), Ignored> {
+        if self.book.is_none() {
+            return Err(Ignored::NoBook);
+        }
+        let conn = self.conns.get_mut(&id).ok_or(Ignored::UnknownId(id))?;
+        if conn.phase != Phase::Established || !conn.handshaked {
+            return Err(Ignored::NotReady(id));
+        }
+        if conn.kind != ConnKind::Inbound {
+            // Answering outbound peers would let them fingerprint us.
+            return Err(Ignored::NotAllowed {
+                id,
+                why: "addresses are shared with inbound peers only",
+            });
+        }
+        if conn.addresses_shared {
+            return Err(Ignored::NotAllowed {
+                id,
+                why: "addresses are shared once per connection",
+            });
+        }
+        conn.addresses_shared = true;
+        let now = self.now;
+        if self.sample.expires.is_none_or(|at| now >= at) {
+            let jitter = Duration::from_secs(self.rng.below(SAMPLE_JITTER_SECS));
+            self.sample.addrs = self.book.as_mut().map_or(Vec::new(), |b| b.sample(now));
+            self.sample.expires = Some(now + SAMPLE_LIFETIME + jitter);
+        }
+        let addrs = self.sample.addrs.clone();
+        self.stats.address_samples_shared += 1;
+        self.emit(Action::NotifyPeer(PeerEvent::ShareAddresses { id, addrs }));
+        Ok(())
+    }
+
+    /// A dial of an outbound connection ended, either way: the book counts
+    /// the attempt, as a failure only if the node looks online (two or more
+    /// outbound connections), as Core does, so that an offline spell does
+    /// not condemn the whole book.
+    pub(super) fn book_dial_ended(&mut self, addr: Option<SocketAddr>) {
+        let online = self.counts.outbound_established() >= 2;
+        if let (Some(book), Some(addr)) = (self.book.as_mut(), addr) {
+            book.attempted(self.now, addr, online);
+        }
+    }
+
+    /// An outbound peer completed its handshake: its address is good.
+    pub(super) fn book_good(&mut self, addr: SocketAddr) {
+        if let Some(book) = self.book.as_mut() {
+            book.good(self.now, addr);
+        }
+    }
+
+    /// An established connection ended: if it was a working outbound one,
+    /// its address was alive until now (Core's `Connected`, told only at
+    /// the end so the book's timestamps do not reveal live peers).
+    pub(super) fn book_lost(&mut self, ended: (ConnKind, bool, Option<SocketAddr>)) {
+        let (kind, handshaked, addr) = ended;
+        let working_outbound = kind != ConnKind::Inbound && handshaked;
+        if let (Some(book), Some(addr), true) = (self.book.as_mut(), addr, working_outbound) {
+            book.connected(self.now, addr);
+        }
+    }
+}
+
+/// Fisher-Yates with the manager's generator.
+fn shuffle<T>(items: &mut [T], rng: &mut crate::Rng) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}

@@ -1,0 +1,314 @@
+//! The address book the manager owns (when `Config::address_book` is not
+//! `External`): one interface over btcd's book and Bitcoin Core's, so the
+//! manager's rules do not care which it holds.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::addrbook::{AddrBook, SelectPolicy};
+use crate::addrman::{AddrMan, BucketKey};
+use crate::{AddressBook, AddressError, BookCounts, GroupKey, Instant, Keys};
+
+/// Bitcoin Core `MAX_ADDR_TO_SEND`: the most addresses one `addr` message
+/// may carry and one `getaddr` answer holds.
+pub(crate) const MAX_ADDR_TO_SEND: usize = 1000;
+/// Bitcoin Core `MAX_PCT_ADDR_TO_SEND`: a `getaddr` answer holds at most
+/// this share of the book, so one question cannot download it.
+const MAX_PCT_ADDR_TO_SEND: usize = 23;
+
+#[derive(Debug)]
+pub(crate) enum Book {
+    Btcd {
+        book: Box<AddrBook>,
+        policy: SelectPolicy,
+    },
+    Core(Box<AddrMan>),
+}
+
+impl Book {
+    /// An empty book of `kind` keyed by `keys`; `None` for `External`.
+    pub fn new(kind: AddressBook, keys: &Keys, max_per_group: u32) -> Option<Book> {
+        match kind {
+            AddressBook::External => None,
+            AddressBook::Btcd => Some(Book::Btcd {
+                // Keyed so that it equals a book rebuilt from its snapshot.
+                book: Box::new(AddrBook::keyed(btcd_key(keys), keys.book)),
+                policy: SelectPolicy {
+                    max_per_group,
+                    ..SelectPolicy::default()
+                },
+            }),
+            AddressBook::Core => Some(Book::Core(Box::new(AddrMan::new(
+                BucketKey::from_bytes(keys.addrman),
+                keys.book,
+            )))),
+        }
+    }
+
+    pub fn counts(&self) -> BookCounts {
+        match self {
+            Book::Btcd { book, .. } => BookCounts {
+                new: book.new_len(),
+                tried: book.tried_len(),
+                collisions: 0,
+            },
+            Book::Core(book) => BookCounts {
+                new: book.new_len(),
+                tried: book.tried_len(),
+                collisions: book.collisions_len(),
+            },
+        }
+    }
+
+    /// Addresses heard from `source`, each with its claimed time; `penalty`
+    /// ages relayed ones (Core). Returns how many were added.
+    pub fn learn(
+        &mut self,
+        now: Instant,
+        addrs: &[(SocketAddr, Instant)],
+        source: IpAddr,
+        penalty: Duration,
+    ) -> usize {
+        match self {
+            Book::Btcd { book, .. } => addrs
+                .iter()
+                .filter(|&&(addr, seen)| book.add_seen(now, addr, source, seen))
+                .count(),
+            Book::Core(book) => book.add(now, addrs, source, penalty),
+        }
+    }
+
+    /// A dial of `addr` ended (either way). btcd's book counted the attempt
+    /// when it chose the address.
+    pub fn attempted(&mut self, now: Instant, addr: SocketAddr, count_failure: bool) {
+        if let Book::Core(book) = self {
+            book.attempt(now, addr, count_failure);
+        }
+    }
+
+    /// A connection to `addr` completed its handshake.
+    pub fn good(&mut self, now: Instant, addr: SocketAddr) {
+        match self {
+            Book::Btcd { book, .. } => book.good(now, addr),
+            Book::Core(book) => {
+                book.good(now, addr);
+            }
+        }
+    }
+
+    /// A working connection to `addr` ended.
+    pub fn connected(&mut self, now: Instant, addr: SocketAddr) {
+        match self {
+            Book::Btcd { book, .. } => book.connected(now, addr),
+            Book::Core(book) => book.connected(now, addr),
+        }
+    }
+
+    /// A sample to answer a peer's `getaddr`: 23 % of the book, at most
+    /// 1 000, without terrible addresses.
+    pub fn sample(&mut self, now: Instant) -> Vec<SocketAddr> {
+        match self {
+            Book::Btcd { book, .. } => {
+                let wanted = (book.len() * MAX_PCT_ADDR_TO_SEND / 100).min(MAX_ADDR_TO_SEND);
+                let mut out: Vec<SocketAddr> = Vec::with_capacity(wanted);
+                // Sampling with replacement: a bounded number of draws.
+                for _ in 0..wanted * 2 {
+                    if out.len() >= wanted {
+                        break;
+                    }
+                    match book.get_address(now) {
+                        Some(addr) if !out.contains(&addr) => out.push(addr),
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                out
+            }
+            Book::Core(book) => {
+                book.get_addr(now, MAX_ADDR_TO_SEND, MAX_PCT_ADDR_TO_SEND, None, true)
+            }
+        }
+    }
+
+    /// The next address to dial. `usable` says whether a candidate may be
+    /// dialled (not banned, its group not full); `is_full_group` tells the
+    /// two apart for the error.
+    pub fn select(
+        &mut self,
+        now: Instant,
+        groups: impl Fn(&GroupKey) -> u32,
+        banned: impl Fn(IpAddr) -> bool,
+        max_per_group: u32,
+    ) -> Result<SocketAddr, AddressError> {
+        match self {
+            Book::Btcd { book, policy } => book.select(now, policy, groups),
+            Book::Core(book) => core_select(book, now, groups, banned, max_per_group),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Book::Btcd { .. } => Ok(()),
+            Book::Core(book) => book.check().map_err(|e| e.to_string()),
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    pub fn snapshot(&self) -> crate::BookSnapshot {
+        match self {
+            Book::Btcd { book, .. } => crate::BookSnapshot::Btcd(book.snapshot()),
+            Book::Core(book) => crate::BookSnapshot::Core(book.snapshot()),
+        }
+    }
+}
+
+/// btcd's book's placement key, from the book sub-key.
+fn btcd_key(keys: &Keys) -> [u64; 2] {
+    let mut rng = crate::Rng::new(keys.book ^ 0x6274_6364_206b_6579); // "btcd key"
+    [rng.next_u64(), rng.next_u64()]
+}
+
+/// Candidates Core's `ThreadOpenConnections` draws before giving up.
+const MAX_TRIES: u32 = 100;
+/// For this many tries, skip an address tried in the last 10 minutes.
+const SKIP_RECENT_TRIES: u32 = 30;
+const RECENT: Duration = Duration::from_secs(10 * 60);
+
+/// Core's outbound selection loop: settle pending tried-table collisions,
+/// then draw addresses until one is usable.
+fn core_select(
+    book: &mut AddrMan,
+    now: Instant,
+    groups: impl Fn(&GroupKey) -> u32,
+    banned: impl Fn(IpAddr) -> bool,
+    max_per_group: u32,
+) -> Result<SocketAddr, AddressError> {
+    book.resolve_collisions(now);
+    if book.is_empty() {
+        return Err(AddressError::Empty);
+    }
+    let mut group_full = false;
+    for tries in 0..MAX_TRIES {
+        let Some(addr) = book.select(now, false, &[]) else {
+            return Err(AddressError::Empty);
+        };
+        let group = GroupKey::of(addr.ip());
+        if max_per_group > 0 && !group.is_exempt() && groups(&group) >= max_per_group {
+            group_full = true;
+            continue;
+        }
+        let recently_tried = book
+            .get(addr)
+            .and_then(|info| info.last_try())
+            .is_some_and(|t| now - t < RECENT);
+        if addr.port() == 0 || banned(addr.ip()) || (recently_tried && tries < SKIP_RECENT_TRIES) {
+            continue;
+        }
+        return Ok(addr);
+    }
+    Err(if group_full {
+        AddressError::GroupsFull
+    } else {
+        AddressError::NoneSuitable
+    })
+}
+
+/// Rebuilding a saved book, or moving its addresses into the other kind.
+#[cfg(feature = "serde")]
+mod restore {
+    use super::*;
+    use crate::addrbook::SnapshotError;
+    use crate::{BookSnapshot, Restored};
+
+    impl Book {
+        /// The book of `kind` holding what `snapshot` saved: rebuilt if the
+        /// kinds match; otherwise a fresh book keyed by `keys` into which
+        /// the saved addresses are moved (tried ones stay tried, if their
+        /// slot is free).
+        pub fn restore(
+            kind: AddressBook,
+            keys: &Keys,
+            max_per_group: u32,
+            snapshot: &BookSnapshot,
+            now: Instant,
+        ) -> Result<(Option<Book>, Restored), SnapshotError> {
+            let saved = snapshot.len();
+            let book = match (kind, snapshot) {
+                (AddressBook::External, _) => {
+                    return Ok((None, Restored::default()));
+                }
+                (AddressBook::Btcd, BookSnapshot::Btcd(s)) => Book::Btcd {
+                    book: Box::new(AddrBook::from_snapshot(s, keys.book)?),
+                    policy: SelectPolicy {
+                        max_per_group,
+                        ..SelectPolicy::default()
+                    },
+                },
+                (AddressBook::Core, BookSnapshot::Core(s)) => {
+                    Book::Core(Box::new(AddrMan::from_snapshot(s, keys.book)?.0))
+                }
+                (kind, other) => {
+                    let mut book = Book::new(kind, keys, max_per_group)
+                        .ok_or(SnapshotError::UnsupportedFormat { found: 0 })?;
+                    for (addr, source, seen, success) in entries(other) {
+                        book.learn(now, &[(addr, seen)], source, Duration::ZERO);
+                        if let Some(at) = success {
+                            book.good(at.min(now), addr);
+                        }
+                    }
+                    // Through its own snapshot, so that the book is one a
+                    // trace header can carry and rebuild exactly.
+                    let (book, _) =
+                        Book::restore(kind, keys, max_per_group, &book.snapshot(), now)?;
+                    let kept = book.as_ref().map_or(0, |b| {
+                        let counts = b.counts();
+                        counts.new + counts.tried
+                    });
+                    return Ok((
+                        book,
+                        Restored {
+                            kept,
+                            dropped: saved.saturating_sub(kept),
+                            migrated_from: Some(other.kind()),
+                        },
+                    ));
+                }
+            };
+            let counts = book.counts();
+            let kept = counts.new + counts.tried;
+            Ok((
+                Some(book),
+                Restored {
+                    kept,
+                    dropped: saved.saturating_sub(kept),
+                    migrated_from: None,
+                },
+            ))
+        }
+    }
+
+    /// Address, source, last seen, and (for a tried one) last success.
+    type Entry = (SocketAddr, IpAddr, Instant, Option<Instant>);
+
+    fn entries(snapshot: &BookSnapshot) -> Vec<Entry> {
+        match snapshot {
+            BookSnapshot::Btcd(s) => s
+                .addresses
+                .iter()
+                .map(|a| {
+                    (
+                        a.addr,
+                        a.source,
+                        a.timestamp,
+                        a.last_success.filter(|_| a.tried),
+                    )
+                })
+                .collect(),
+            BookSnapshot::Core(s) => s
+                .addresses
+                .iter()
+                .map(|a| (a.addr, a.source, a.time, a.last_success.filter(|_| a.tried)))
+                .collect(),
+        }
+    }
+}
