@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connmgr::{Config, Counts};
+use connmgr::{Advertised, Config, Counts};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -161,7 +161,6 @@ async fn peer(
     me: SocketAddr,
     known: Arc<Mutex<Vec<SocketAddr>>>,
 ) {
-    let from = stream.link().peer_addr().ip();
     let id = stream.link().id();
     let line = {
         let known = known.lock().unwrap_or_else(|e| e.into_inner());
@@ -186,23 +185,28 @@ async fn peer(
         if handle.handshaked(id).await.is_err() {
             return;
         }
-        for addr in line
+        let heard: Vec<SocketAddr> = line
             .split_whitespace()
             .filter_map(|a| a.parse::<SocketAddr>().ok())
+            .filter(|&addr| addr != me)
+            .collect();
         {
-            if addr == me {
-                continue;
-            }
-            {
-                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+            let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+            for &addr in &heard {
                 if !known.contains(&addr) {
                     known.push(addr);
                 }
             }
-            if handle.learned(addr, from).await.is_err() {
-                return;
-            }
         }
+        // Claimed seen now: the demo's clock is the Unix time, as the
+        // manager's.
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let now = connmgr::Instant::from_nanos(unix.as_nanos() as u64);
+        let advertised = heard.into_iter().map(|a| Advertised::new(a, now)).collect();
+        // Over its caps (a token a peer), the book takes fewer: fine.
+        let _ = handle.learned(Some(id), advertised).await;
     }
     // Hold the connection until either side ends it, reading what comes
     // into a fixed buffer.

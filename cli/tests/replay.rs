@@ -62,6 +62,8 @@ fn example_trace() -> Vec<u8> {
     let config = Config {
         target_outbound: 2,
         rng_seed: Some(Seed::from_u64(1)),
+        // The run answers the address requests itself.
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mgr = ConnManager::new(config, Instant::ZERO).unwrap();

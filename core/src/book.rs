@@ -77,7 +77,6 @@ pub struct Restored {
 /// Why [`ConnManager::with_book`](crate::ConnManager::with_book) failed.
 #[cfg(feature = "serde")]
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RestoreError {
     /// The config was refused.
     Config(crate::ConfigError),

@@ -105,6 +105,10 @@ pub struct Config {
     /// choice is in the trace, or none (`External`: the application answers
     /// `RequestAddress`, as btcd's connmgr asks its `GetNewAddress`).
     pub address_book: AddressBook,
+    /// Whether the book inside takes local and private addresses (for
+    /// demos, tests and LANs). Off, as in btcd and Core: a public node has
+    /// no use for 10.x or 127.x addresses gossiped by strangers.
+    pub book_accepts_unroutable: bool,
     /// How often, while running, the runtime is asked (`Action::Persist`)
     /// to save what it persists (the address book), so that what was
     /// learned survives a crash. Zero: only at shutdown, by the runtime.
@@ -166,6 +170,7 @@ impl Config {
             handshake_timeout: Duration::ZERO,
             persist_interval: Duration::ZERO,
             address_book: AddressBook::External,
+            book_accepts_unroutable: false,
             rng_seed: None,
         }
     }

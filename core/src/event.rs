@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-use crate::{ConnId, Direction, Instant, Reason, Subnet};
+use crate::{Advertised, ConnId, Direction, Instant, Reason, Subnet};
 
 /// What happened to a peer, with the connection (`S`: the runtime's stream
 /// type; `()` in the core's own [`PeerEvent`]) handed over on `Connected`.
@@ -79,13 +79,14 @@ pub enum Event<S = ()> {
         /// The subnet.
         subnet: Subnet,
     },
-    /// Send these addresses to the peer of `id` (Bitcoin's `addr`): the
-    /// answer to its `Input::AddressesRequested`.
+    /// Send these addresses, with their times, to the peer of `id`
+    /// (Bitcoin's `addr`): the answer to its `Input::AddressesRequested`,
+    /// or addresses another peer just announced, relayed.
     ShareAddresses {
         /// The connection.
         id: ConnId,
         /// The addresses (possibly none).
-        addrs: Vec<SocketAddr>,
+        addrs: Vec<Advertised>,
     },
 }
 

@@ -41,6 +41,8 @@ pub struct Keys {
     pub eviction: u64,
     /// The manager's random generator (backoff jitter).
     pub jitter: u64,
+    /// The keyed hash that picks which peers an address is relayed to.
+    pub relay: u64,
 }
 
 impl Seed {
@@ -76,6 +78,7 @@ impl Seed {
             addrman: self.digest(b"connmgr addrman key"),
             eviction: self.sub_key(b"connmgr eviction key"),
             jitter: self.sub_key(b"connmgr jitter"),
+            relay: self.sub_key(b"connmgr relay key"),
         }
     }
 

@@ -126,6 +126,8 @@ pub struct Stats {
     pub addresses_rate_limited: u64,
     /// Address messages ignored whole for carrying over 1 000 addresses.
     pub address_messages_oversized: u64,
-    /// `ShareAddresses` actions emitted.
+    /// `getaddr` answers given (`ShareAddresses` to an asking peer).
     pub address_samples_shared: u64,
+    /// Fresh announcements passed on to other peers.
+    pub addresses_relayed: u64,
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result as DecodeResult, Unstructured};
 use connmgr::{
-    AcceptError, Action, AddressError, Backoff, Config, ConnId, ConnManager, DialError, Ignored,
-    Input, Instant, ListenerId, PeerEvent, Seed, Subnet,
+    AcceptError, Action, AddressBook, AddressError, Advertised, Backoff, Config, ConnId,
+    ConnManager, DialError, Ignored, Input, Instant, ListenerId, PeerEvent, Seed, Subnet,
 };
 use connmgr_sim::Checker;
 
@@ -58,6 +58,12 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
         ms(u.int_in_range(1..=3_000)?)
     };
     c.max_address_retries = u.int_in_range(0..=2)?;
+    // Which book, from a value already decoded: every kind is exercised.
+    c.address_book = match c.max_address_retries {
+        0 => AddressBook::External,
+        1 => AddressBook::Btcd,
+        _ => AddressBook::Core,
+    };
     c.rng_seed = Some(Seed::from_u64(u64::from(u.arbitrary::<u8>()?)));
     c.backoff = if u.arbitrary()? {
         Backoff::Linear
@@ -181,6 +187,16 @@ pub(crate) enum Step {
     },
     /// A connected peer completed its handshake.
     Handshake { pick: u8 },
+    /// Addresses advertised by a connected peer (or the application), with
+    /// claimed times around now; `flood` sends one more than a message may
+    /// carry.
+    Learn {
+        from: Option<u8>,
+        addrs: Vec<(u16, i32)>,
+        flood: bool,
+    },
+    /// A connected peer asks for addresses.
+    AskAddresses { pick: u8 },
     /// Any input at all.
     Raw(Input),
 }
@@ -194,7 +210,7 @@ impl<'a> Arbitrary<'a> for Step {
                 Err(u.arbitrary()?)
             })
         };
-        Ok(match u.int_in_range(0u8..=22)? {
+        Ok(match u.int_in_range(0u8..=24)? {
             0..=3 => Step::AnswerAddress {
                 pick: u.arbitrary()?,
                 result: if u.ratio(9u8, 10)? {
@@ -251,6 +267,16 @@ impl<'a> Arbitrary<'a> for Step {
                 transient: u.arbitrary()?,
             },
             21 => Step::Handshake {
+                pick: u.arbitrary()?,
+            },
+            23 => Step::Learn {
+                from: u.arbitrary()?,
+                addrs: (0..u.int_in_range(0..=12)?)
+                    .map(|_| Ok((u.arbitrary()?, u.arbitrary()?)))
+                    .collect::<DecodeResult<_>>()?,
+                flood: u.ratio(1u8, 16)?,
+            },
+            24 => Step::AskAddresses {
                 pick: u.arbitrary()?,
             },
             _ => Step::Raw(u.arbitrary()?),
@@ -380,6 +406,36 @@ impl Runtime {
                 Some(id) => Input::Handshaked { id },
                 None => Input::Tick,
             },
+            Step::Learn {
+                from,
+                ref addrs,
+                flood,
+            } => {
+                let from = match from {
+                    Some(i) => match pick(&self.connected, i) {
+                        Some(id) => Some(id),
+                        None => return Input::Tick,
+                    },
+                    None => None,
+                };
+                let count = if flood { 1001 } else { addrs.len() };
+                let addrs = (0..count)
+                    .map(|k| {
+                        let (n, offset) = addrs.get(k).copied().unwrap_or((k as u16, 0));
+                        let seen = if offset >= 0 {
+                            *now + Duration::from_secs(offset as u64)
+                        } else {
+                            *now - Duration::from_secs(offset.unsigned_abs().into())
+                        };
+                        Advertised::new(learnt_addr(n), seen)
+                    })
+                    .collect();
+                Input::Learned { from, addrs }
+            }
+            Step::AskAddresses { pick: i } => match pick(&self.connected, i) {
+                Some(id) => Input::AddressesRequested { id },
+                None => Input::Tick,
+            },
             Step::Raw(ref input) => input.clone(),
         }
     }
@@ -429,7 +485,7 @@ type CoreLog = Vec<(Instant, Result<Option<ConnId>, Ignored>, Vec<Action>)>;
 fn run_core(config: &Config, steps: &[(TimeStep, Step)]) -> Result<CoreLog, String> {
     let mut mgr = ConnManager::new(config.clone(), Instant::ZERO)
         .map_err(|e| format!("the fuzzer built an invalid config: {e}"))?;
-    let mut checker = Checker::new(config);
+    let mut checker = Checker::for_manager(&mgr);
     let mut rt = Runtime::default();
     let mut now = Instant::ZERO;
     let mut log = Vec::with_capacity(steps.len());
@@ -453,7 +509,21 @@ fn run_core(config: &Config, steps: &[(TimeStep, Step)]) -> Result<CoreLog, Stri
         rt.learn(&input, &result, &actions);
         log.push((now, result, actions));
     }
+    checker
+        .finish(&mgr)
+        .map_err(|v| format!("at the end: {v}"))?;
     Ok(log)
+}
+
+/// Addresses peers advertise: the pool, and many in a few /16s (some
+/// unroutable, port 0 for one in 64), so buckets fill and collide.
+fn learnt_addr(n: u16) -> SocketAddr {
+    if n < 64 {
+        return pool_addr(n as u8);
+    }
+    let [hi, lo] = n.to_be_bytes();
+    let port = if n % 64 == 0 { 0 } else { 8333 };
+    SocketAddr::from(([45 + (hi % 4) * 50, hi, lo, 1], port))
 }
 
 /// Target `core_inputs`: a valid config and a sequence of (time step, step)

@@ -3,9 +3,11 @@
 //! Whatever event loop runs the manager, it is set up the same way, here:
 //! the config is validated, the secret seed drawn from the operating system
 //! if the config has none, the listeners bound with the system's backlog,
-//! the default address book opened (its key derived from the seed, its
-//! selection policy taken from the config) and the trace started with the
-//! resolved seed in its header. Only then does the runtime take over, through
+//! the address book opened (inside the manager by default: loaded from the
+//! peers file into the manager, the seeds fed to it as its first input; or
+//! btcd's book beside it, for a config that keeps the book outside) and the
+//! trace started with the resolved seed and the starting book in its
+//! header. Only then does the runtime take over, through
 //! [`Launch`]: the tokio and smol adapters with the shared async driver, the
 //! mio adapter with its reactor.
 
@@ -16,8 +18,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use connmgr::trace::Recorder;
-use connmgr::{Config, ConnManager};
-use connmgr_store::{AddressSource, BookSource};
+use connmgr::{AddressBook, Advertised, Config, ConnId, ConnManager, Input, Instant};
+use connmgr_store::{AddressSource, BookFile, BookSource, StaticList, StoreError};
 
 use crate::{listen, resolve_seed, somaxconn, BuildError, Clock, Error, PersistError};
 
@@ -61,7 +63,8 @@ pub trait Launch: Sized {
 pub struct Prepared {
     /// The manager (recording if asked), not yet started: feed it `Start`.
     pub core: Core,
-    /// Where automatic connections' addresses come from.
+    /// Where automatic connections' addresses come from when the book is
+    /// outside the manager; with the book inside, where it is saved.
     pub source: Box<dyn AddressSource>,
     /// The core's time on the runtime's clock.
     pub clock: Clock,
@@ -95,9 +98,11 @@ enum TraceTo {
 /// (`connmgr_tokio::Builder` is `Builder<Tokio>`, and so on) and has the
 /// same options with the same defaults.
 ///
-/// The defaults: no listener; the address book in memory, empty, refusing
-/// local and private addresses; inbound peers not learned; no trace; the
-/// seed drawn from the operating system unless the config sets one.
+/// The defaults: no listener; the address book the config names (inside
+/// the manager unless `Config::address_book` is `External`) in memory,
+/// empty, refusing local and private addresses; inbound peers not learned;
+/// no trace; the seed drawn from the operating system unless the config
+/// sets one.
 pub struct Builder<R> {
     config: Config,
     runtime: R,
@@ -168,38 +173,44 @@ impl<R> Builder<R> {
         self
     }
 
-    /// Adds addresses to the default address book (each time it starts).
+    /// Adds addresses to the address book each time it starts (with the
+    /// book inside, as the manager's first input, `Input::Learned`).
     /// Ignored with a custom [`address_source`](Builder::address_source).
     pub fn seeds(mut self, seeds: impl IntoIterator<Item = SocketAddr>) -> Self {
         self.seeds.extend(seeds);
         self
     }
 
-    /// Loads the default address book from `path` (if the file exists) and
-    /// saves it there at shutdown, crash-safely. A damaged file makes
-    /// `build` fail and is left untouched.
+    /// Loads the address book from `path` (if the file exists) and saves it
+    /// there every `Config::persist_interval` and at shutdown, crash-safely.
+    /// A damaged file makes `build` fail and is left untouched. A book of
+    /// the other kind is moved into the configured one (and logged).
     pub fn peers_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.peers_file = Some(path.into());
         self
     }
 
-    /// Lets loopback and private addresses into the default address book
-    /// (for demos, tests and LANs); a public node leaves this off, as btcd
-    /// does.
+    /// Lets loopback and private addresses into the address book (for
+    /// demos, tests and LANs; `Config::book_accepts_unroutable` for the book
+    /// inside); a public node leaves this off, as btcd and Core do.
     pub fn accept_local_addresses(mut self, accept: bool) -> Self {
         self.accept_local = accept;
         self
     }
 
     /// Replaces the default address book with any [`AddressSource`] (a
-    /// [`StaticList`](connmgr_store::StaticList), DNS seeds, …).
+    /// [`StaticList`](connmgr_store::StaticList), DNS seeds, …). Only for a
+    /// config that keeps the book outside (`Config::address_book` set to
+    /// `External`): `build` refuses it otherwise, as nothing would ask it.
     pub fn address_source(mut self, source: Box<dyn AddressSource>) -> Self {
         self.source = Some(source);
         self
     }
 
     /// Whether an accepted peer's remote address is handed to the address
-    /// source's `learned` (default: no). An inbound peer's port is an
+    /// source's `learned` (default: no; with the book inside, never: a peer
+    /// announces its own address in its protocol, and the application
+    /// passes it on with `Handle::learned`). An inbound peer's port is an
     /// ephemeral one, not the port it listens on, so by default the
     /// application learns listening addresses from its protocol's handshake
     /// instead; turn this on where peers connect from their listening port.
@@ -243,7 +254,12 @@ impl<R> Builder<R> {
             }
         }
         let mut config = self.config;
+        config.book_accepts_unroutable |= self.accept_local;
         config.validate()?;
+        let inside = config.address_book != AddressBook::External;
+        if inside && self.source.is_some() {
+            return Err(BuildError::SourceWithBookInside);
+        }
         let seed = resolve_seed(&mut config).map_err(BuildError::Seed)?;
         let origin = self.runtime.now();
         let clock = Clock::start_at(origin);
@@ -260,8 +276,9 @@ impl<R> Builder<R> {
             listeners.push(listener);
         }
 
-        let source = match self.source {
-            Some(source) => source,
+        let (mgr, source): (ConnManager, Box<dyn AddressSource>) = match self.source {
+            Some(source) => (ConnManager::new(config, now)?, source),
+            None if inside => book_inside(config, now, self.peers_file.as_deref())?,
             None => {
                 let key = seed.keys().book;
                 let mut book = match &self.peers_file {
@@ -270,11 +287,9 @@ impl<R> Builder<R> {
                     None => BookSource::in_memory(key, &self.seeds, self.accept_local, now),
                 };
                 book.policy_mut().max_per_group = config.max_outbound_per_group;
-                Box::new(book)
+                (ConnManager::new(config, now)?, Box::new(book))
             }
         };
-
-        let mgr = ConnManager::new(config, now)?;
         let (sink, trace_path): (Option<TraceSink>, _) = match self.trace {
             None => (None, None),
             Some(TraceTo::Writer(writer)) => (Some(writer), None),
@@ -289,10 +304,20 @@ impl<R> Builder<R> {
                 )
             }
         };
-        let core = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
+        let mut core = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
             path: trace_path,
             source,
         })?;
+        if inside && !self.seeds.is_empty() {
+            // The first input, so the trace has it too. No action follows
+            // the application's own addresses.
+            let addrs = self
+                .seeds
+                .iter()
+                .map(|&a| Advertised::new(a, now))
+                .collect();
+            let _ = core.handle(now, Input::Learned { from: None, addrs });
+        }
         Ok((
             self.runtime,
             Prepared {
@@ -318,6 +343,76 @@ impl<R: Launch> Builder<R> {
         let (runtime, prepared) = self.prepare()?;
         runtime.launch(prepared)
     }
+}
+
+/// The manager with the book inside, started from the peers file if there
+/// is one (which is then locked, and saved to), and what keeps that file.
+fn book_inside(
+    config: Config,
+    now: Instant,
+    peers_file: Option<&Path>,
+) -> Result<(ConnManager, Box<dyn AddressSource>), BuildError> {
+    let Some(path) = peers_file else {
+        // Nothing to save to: a source that keeps nothing.
+        let keeps_nothing = Box::new(StaticList::new(Vec::new()));
+        return Ok((ConnManager::new(config, now)?, keeps_nothing));
+    };
+    let (file, saved) = BookFile::open(path).map_err(BuildError::AddressBook)?;
+    let Some(saved) = saved else {
+        return Ok((ConnManager::new(config, now)?, Box::new(file)));
+    };
+    let (mgr, restored) = ConnManager::with_book(config, now, &saved).map_err(|e| match e {
+        connmgr::RestoreError::Config(e) => BuildError::Config(e),
+        connmgr::RestoreError::Snapshot(source) => {
+            BuildError::AddressBook(StoreError::Inconsistent {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    })?;
+    match restored.migrated_from {
+        Some(from) => tracing::warn!(
+            path = %path.display(),
+            ?from,
+            kept = restored.kept,
+            dropped = restored.dropped,
+            "the peers file held another kind of address book; its addresses were moved into the configured one, which the next save writes"
+        ),
+        None => tracing::info!(
+            path = %path.display(),
+            kept = restored.kept,
+            dropped = restored.dropped,
+            "address book loaded"
+        ),
+    }
+    Ok((mgr, Box::new(file)))
+}
+
+/// What an application was told of addresses (its peers' `addr`
+/// messages, its own seeds) becomes: an input for the book inside the
+/// manager, returned for the runtime to feed (so it is traced); or, with
+/// the book outside, the source's `learned`, each address with the
+/// advertising peer's IP (the unspecified address for the application's
+/// own), and nothing to feed.
+pub fn learned_input(
+    core: &Core,
+    source: &mut dyn AddressSource,
+    now: Instant,
+    from: Option<ConnId>,
+    addrs: Vec<Advertised>,
+) -> Option<Input> {
+    let mgr = core.manager();
+    if mgr.book_counts().is_some() {
+        return Some(Input::Learned { from, addrs });
+    }
+    let peer = from
+        .and_then(|id| mgr.info(id))
+        .and_then(|info| info.addr)
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    for advertised in addrs {
+        source.learned(now, advertised.addr, peer);
+    }
+    None
 }
 
 /// Tells the address source what a peer event means to it, as every
@@ -347,18 +442,22 @@ pub fn tell_source(
     }
 }
 
-/// Saves `source` now, as every runtime does on `Action::Persist` and when
-/// the application asks: a failure is logged, leaves the old file as it
-/// was, and is returned with the manager's counters.
-pub fn save_source(source: &mut dyn AddressSource, stats: connmgr::Stats) -> Result<(), Error> {
-    source.save().map_err(|error| {
-        tracing::warn!(%error, "the address book was not saved; the old file is kept");
-        Error::Persist(Box::new(PersistError {
-            stats,
-            trace: None,
-            book: Some(error),
-        }))
-    })
+/// Saves the address book now (the manager's own, or the source's), as
+/// every runtime does on `Action::Persist`, at shutdown and when the
+/// application asks: a failure is logged, leaves the old file as it was,
+/// and is returned with the manager's counters.
+pub fn save_source(source: &mut dyn AddressSource, core: &Core) -> Result<(), Error> {
+    let stats = core.manager().stats();
+    source
+        .save(core.manager().book_snapshot().as_ref())
+        .map_err(|error| {
+            tracing::warn!(%error, "the address book was not saved; the old file is kept");
+            Error::Persist(Box::new(PersistError {
+                stats,
+                trace: None,
+                book: Some(error),
+            }))
+        })
 }
 
 /// Whether `a` and `b` name one file, whether or not it exists yet: the

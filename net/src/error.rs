@@ -28,6 +28,9 @@ pub enum BuildError {
     },
     /// The peers file exists but cannot be used (it is left untouched).
     AddressBook(StoreError),
+    /// An address source was given, but the config keeps the address book
+    /// inside the manager, which would never ask it.
+    SourceWithBookInside,
     /// The trace file could not be created or its header written.
     Trace {
         /// The file, when recording to a file.
@@ -63,6 +66,10 @@ impl fmt::Display for BuildError {
                 Ok(())
             }
             BuildError::AddressBook(e) => write!(f, "cannot open the peers file: {e}"),
+            BuildError::SourceWithBookInside => write!(
+                f,
+                "an address source was given, but Config::address_book keeps the address book inside the manager, which would never ask it; set address_book to External to use the source"
+            ),
             BuildError::Trace {
                 path: Some(path),
                 source,
@@ -87,7 +94,10 @@ impl std::error::Error for BuildError {
             BuildError::AddressBook(e) => Some(e),
             BuildError::Listen { source, .. } | BuildError::Trace { source, .. } => Some(source),
             // Their messages are the whole story.
-            BuildError::Seed(_) | BuildError::Runtime(_) | BuildError::SamePath { .. } => None,
+            BuildError::Seed(_)
+            | BuildError::Runtime(_)
+            | BuildError::SamePath { .. }
+            | BuildError::SourceWithBookInside => None,
         }
     }
 }

@@ -80,7 +80,9 @@ mod listen;
 mod seed;
 mod socket_errors;
 
-pub use builder::{save_source, tell_source, Builder, Core, Launch, Prepared, TraceSink};
+pub use builder::{
+    learned_input, save_source, tell_source, Builder, Core, Launch, Prepared, TraceSink,
+};
 pub use clock::Clock;
 pub use error::{BuildError, Error, PersistError};
 pub use listen::{listen, somaxconn};

@@ -25,6 +25,7 @@ async fn shutdown_with_dials_in_flight<H: Harness>() {
     let mut config = config();
     config.automatic_outbound = true;
     config.target_outbound = 8;
+    config.address_book = connmgr::AddressBook::External;
     let builder = Builder::new(config)
         .listen(loopback())
         .address_source(Box::new(StaticList::new(vec![hole.addr])))

@@ -6,7 +6,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use connmgr::addrbook::{SnapshotError, SNAPSHOT_FORMAT};
+use connmgr::addrbook::SnapshotError;
+use connmgr::{addrbook, addrman, AddressBook};
 
 /// What to tell the user when a file cannot be used.
 const ADVICE: &str =
@@ -75,6 +76,22 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The file names a kind of book this version does not know.
+    UnknownBook {
+        /// The file.
+        path: PathBuf,
+        /// The kind it names (escaped).
+        kind: String,
+    },
+    /// The file holds another kind of book than the one asked for.
+    WrongBook {
+        /// The file.
+        path: PathBuf,
+        /// The kind it holds.
+        found: AddressBook,
+        /// The kind asked for.
+        wanted: AddressBook,
+    },
 }
 
 impl StoreError {
@@ -87,7 +104,9 @@ impl StoreError {
             | StoreError::Inconsistent { path, .. }
             | StoreError::NotAFile { path }
             | StoreError::TooLarge { path, .. }
-            | StoreError::InUse { path } => path,
+            | StoreError::InUse { path }
+            | StoreError::UnknownBook { path, .. }
+            | StoreError::WrongBook { path, .. } => path,
         }
     }
 }
@@ -120,9 +139,30 @@ impl fmt::Display for StoreError {
             }
             StoreError::UnsupportedFormat { path, found } => write!(
                 f,
-                "{}: address book format {found} is not supported; this version reads format \
-                 {SNAPSHOT_FORMAT}; {ADVICE}, or open it with the version that wrote it",
+                "{}: address book format {found} is not supported; this version reads btcd's \
+                 book in format {} and Bitcoin Core's in format {}; {ADVICE}, or open it with \
+                 the version that wrote it",
+                path.display(),
+                addrbook::SNAPSHOT_FORMAT,
+                addrman::SNAPSHOT_FORMAT
+            ),
+            StoreError::UnknownBook { path, kind } => write!(
+                f,
+                "{}: the file holds a book of kind {kind:?}, which this version does not know \
+                 (it knows \"btcd\" and \"core\"); {ADVICE}",
                 path.display()
+            ),
+            StoreError::WrongBook {
+                path,
+                found,
+                wanted,
+            } => write!(
+                f,
+                "{}: the file holds {} book, not {}; set Config::address_book to {found:?} to \
+                 use it (a book inside the manager takes either kind), or {ADVICE}",
+                path.display(),
+                book_name(*found),
+                book_name(*wanted)
             ),
             StoreError::Inconsistent { path, source } => write!(
                 f,
@@ -159,7 +199,17 @@ impl Error for StoreError {
             | StoreError::UnsupportedFormat { .. }
             | StoreError::NotAFile { .. }
             | StoreError::TooLarge { .. }
-            | StoreError::InUse { .. } => None,
+            | StoreError::InUse { .. }
+            | StoreError::UnknownBook { .. }
+            | StoreError::WrongBook { .. } => None,
         }
+    }
+}
+
+fn book_name(kind: AddressBook) -> &'static str {
+    match kind {
+        AddressBook::Btcd => "btcd's",
+        AddressBook::Core => "Bitcoin Core's",
+        AddressBook::External => "an application's",
     }
 }

@@ -6,8 +6,8 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use connmgr::addrbook::{AddrBook, Snapshot, SnapshotError, SNAPSHOT_FORMAT};
-use connmgr::{printable, EXCERPT_CHARS};
+use connmgr::addrbook::{AddrBook, Snapshot, SnapshotError};
+use connmgr::{addrbook, addrman, printable, AddressBook, BookSnapshot, EXCERPT_CHARS};
 
 use crate::StoreError;
 
@@ -15,11 +15,11 @@ use crate::StoreError;
 /// unread.
 ///
 /// A book holds at most [`MAX_ADDRESSES`](connmgr::addrbook::MAX_ADDRESSES)
-/// (81 920) addresses and its buckets hold at most as many references. An
-/// address's line is at most about 270 bytes (an IPv6 address and port, an
-/// IPv6 source, three 20-digit times, a 10-digit count, field names), so the
-/// largest possible book is about 22 MB (`largest_book_fits_the_limit`
-/// below builds it); a typical full one is about 11 MB.
+/// (81 920) addresses. An address's line is at most about 310 bytes (an
+/// IPv6 address and port, an IPv6 source, three 20-digit times, a 10-digit
+/// count, up to eight bucket numbers, field names), so the largest possible
+/// book is about 25 MB (`largest_books_fit_the_limit` below builds one of
+/// each kind); a typical full one is about 11 MB.
 pub const MAX_FILE_BYTES: u64 = 32 << 20;
 
 /// The temporary file [`save`] writes before renaming it over `path`:
@@ -32,7 +32,13 @@ pub fn temp_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `book` to `path`, crash-safely.
+/// Writes btcd's `book` to `path`, crash-safely: [`save_book`] of its
+/// snapshot.
+pub fn save(path: impl AsRef<Path>, book: &AddrBook) -> Result<(), StoreError> {
+    save_book(path, &BookSnapshot::Btcd(book.snapshot()))
+}
+
+/// Writes a saved book of either kind to `path`, crash-safely.
 ///
 /// The data goes to [`temp_path`]`(path)`, which is flushed to disk
 /// (`fsync`) and renamed over `path`, and then the directory is flushed so
@@ -48,11 +54,11 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// by its owner only (it holds the book's secret placement key).
 ///
 /// One writer per path: hold the book's [`BookLock`](crate::BookLock).
-pub fn save(path: impl AsRef<Path>, book: &AddrBook) -> Result<(), StoreError> {
+pub fn save_book(path: impl AsRef<Path>, book: &BookSnapshot) -> Result<(), StoreError> {
     let path = path.as_ref();
     let tmp = temp_path(path);
     let permissions = fs::metadata(path).ok().map(|m| m.permissions());
-    write_synced(&tmp, &book.snapshot(), permissions)?;
+    write_synced(&tmp, book, permissions)?;
     if let Err(source) = fs::rename(&tmp, path) {
         // Best effort: the error that matters is the rename's.
         let _ = fs::remove_file(&tmp);
@@ -105,7 +111,7 @@ fn create_exclusive(tmp: &Path, permissions: Option<Permissions>) -> io::Result<
 /// Creates `tmp`, writes the snapshot into it and flushes it to disk.
 fn write_synced(
     tmp: &Path,
-    snapshot: &Snapshot,
+    snapshot: &BookSnapshot,
     permissions: Option<Permissions>,
 ) -> Result<(), StoreError> {
     let io = |action: &'static str| {
@@ -128,14 +134,30 @@ fn write_synced(
     written
 }
 
-/// The snapshot as JSON, one address per line.
-pub(crate) fn write_snapshot(out: &mut impl Write, snapshot: &Snapshot) -> io::Result<()> {
-    write!(out, "{{\"format\":{},\"key\":", snapshot.format)?;
-    serde_json::to_writer(&mut *out, &snapshot.key)?;
-    out.write_all(b",\"addresses\":[")?;
-    for (i, address) in snapshot.addresses.iter().enumerate() {
-        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut *out, address)?;
+/// The book as JSON, one address per line:
+/// `{"book":"core","format":1,"key":…,"addresses":[` then an address per
+/// line, then `]}`.
+pub(crate) fn write_snapshot(out: &mut impl Write, snapshot: &BookSnapshot) -> io::Result<()> {
+    fn lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> io::Result<()> {
+        for (i, item) in items.iter().enumerate() {
+            out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+            serde_json::to_writer(&mut *out, item)?;
+        }
+        Ok(())
+    }
+    match snapshot {
+        BookSnapshot::Btcd(s) => {
+            write!(out, "{{\"book\":\"btcd\",\"format\":{},\"key\":", s.format)?;
+            serde_json::to_writer(&mut *out, &s.key)?;
+            out.write_all(b",\"addresses\":[")?;
+            lines(out, &s.addresses)?;
+        }
+        BookSnapshot::Core(s) => {
+            write!(out, "{{\"book\":\"core\",\"format\":{},\"key\":", s.format)?;
+            serde_json::to_writer(&mut *out, &s.key)?;
+            out.write_all(b",\"addresses\":[")?;
+            lines(out, &s.addresses)?;
+        }
     }
     out.write_all(b"\n]}\n")?;
     out.flush()
@@ -164,7 +186,58 @@ fn sync_dir(_: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads the book saved at `path`; `Ok(None)` if there is no such file.
+/// Reads the book saved at `path`, of either kind; `Ok(None)` if there is
+/// no such file.
+///
+/// A file written before books had kinds (`{"format":1,…}`, btcd's book) is
+/// read as btcd's. Only the shape and the format version are checked here;
+/// the contents are checked when a book is rebuilt from them
+/// ([`ConnManager::with_book`](connmgr::ConnManager::with_book)). The file
+/// is hostile until read, as for [`load`].
+pub fn load_book(path: impl AsRef<Path>) -> Result<Option<BookSnapshot>, StoreError> {
+    load_book_within(path.as_ref(), MAX_FILE_BYTES)
+}
+
+/// [`load_book`] with another size limit (tests and fuzzing).
+pub fn load_book_within(path: &Path, limit: u64) -> Result<Option<BookSnapshot>, StoreError> {
+    let Some(bytes) = read_bounded(path, limit)? else {
+        return Ok(None);
+    };
+    // The kind and version first, so that a file from a newer version is
+    // reported as such rather than as whatever field it added.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        book: Option<String>,
+        format: u32,
+    }
+    let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
+    let unsupported = |found| StoreError::UnsupportedFormat {
+        path: path.to_path_buf(),
+        found,
+    };
+    let supported = match probe.book.as_deref() {
+        None | Some("btcd") => addrbook::SNAPSHOT_FORMAT,
+        Some("core") => addrman::SNAPSHOT_FORMAT,
+        Some(kind) => {
+            return Err(StoreError::UnknownBook {
+                path: path.to_path_buf(),
+                kind: printable(kind, EXCERPT_CHARS),
+            })
+        }
+    };
+    if probe.format != supported {
+        return Err(unsupported(probe.format));
+    }
+    if probe.book.is_none() {
+        let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
+        return Ok(Some(BookSnapshot::Btcd(snapshot)));
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| corrupt(path, &e))
+}
+
+/// Reads btcd's book saved at `path`; `Ok(None)` if there is no such file.
 ///
 /// `seed` seeds the loaded book's random choices (the placement key is the
 /// saved one). A file that is garbage, truncated, of another format version
@@ -181,23 +254,17 @@ pub fn load(path: impl AsRef<Path>, seed: u64) -> Result<Option<AddrBook>, Store
 /// [`load`] with another size limit: for tests and fuzzing, which cannot
 /// afford files of the real limit's size.
 pub fn load_within(path: &Path, seed: u64, limit: u64) -> Result<Option<AddrBook>, StoreError> {
-    let Some(bytes) = read_bounded(path, limit)? else {
-        return Ok(None);
+    let snapshot = match load_book_within(path, limit)? {
+        None => return Ok(None),
+        Some(BookSnapshot::Btcd(snapshot)) => snapshot,
+        Some(other) => {
+            return Err(StoreError::WrongBook {
+                path: path.to_path_buf(),
+                found: other.kind(),
+                wanted: AddressBook::Btcd,
+            })
+        }
     };
-    // The version first, so that a file from a newer version is reported as
-    // such rather than as whatever field it added.
-    #[derive(serde::Deserialize)]
-    struct Version {
-        format: u32,
-    }
-    let version: Version = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
-    if version.format != SNAPSHOT_FORMAT {
-        return Err(StoreError::UnsupportedFormat {
-            path: path.to_path_buf(),
-            found: version.format,
-        });
-    }
-    let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
     AddrBook::from_snapshot(&snapshot, seed)
         .map(Some)
         .map_err(|source| match source {
@@ -304,24 +371,25 @@ mod tests {
             "2.2.3.4:8333".parse().unwrap(),
             "5.6.7.8".parse().unwrap(),
         );
+        let saved = BookSnapshot::Btcd(book.snapshot());
         let mut out = Vec::new();
-        write_snapshot(&mut out, &book.snapshot()).unwrap();
+        write_snapshot(&mut out, &saved).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 4, "{text}");
-        assert!(text.starts_with("{\"format\":1,"));
-        let back: Snapshot = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, book.snapshot());
+        assert!(text.starts_with("{\"book\":\"btcd\",\"format\":1,"));
+        let back: BookSnapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, saved);
 
         let mut out = Vec::new();
-        write_snapshot(&mut out, &AddrBook::new(1).snapshot()).unwrap();
-        let back: Snapshot = serde_json::from_slice(&out).unwrap();
-        assert!(back.addresses.is_empty());
+        write_snapshot(&mut out, &BookSnapshot::Btcd(AddrBook::new(1).snapshot())).unwrap();
+        let back: BookSnapshot = serde_json::from_slice(&out).unwrap();
+        assert!(back.is_empty());
     }
 
-    /// The limit is derived from the format: the widest possible book, every
-    /// address as long as it can be written, fits under it.
+    /// The limit is derived from the format: the widest possible book of
+    /// each kind, every address as long as it can be written, fits under it.
     #[test]
-    fn largest_book_fits_the_limit() {
+    fn largest_books_fit_the_limit() {
         let widest = SnapshotAddress {
             addr: "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
                 .parse()
@@ -334,22 +402,75 @@ mod tests {
             tried: false,
             buckets: vec![u16::MAX],
         };
-        let snapshot = Snapshot {
-            format: SNAPSHOT_FORMAT,
+        let btcd = BookSnapshot::Btcd(Snapshot {
+            format: addrbook::SNAPSHOT_FORMAT,
             key: [u64::MAX, u64::MAX],
             addresses: vec![widest; MAX_ADDRESSES],
+        });
+        let widest = addrman::SnapshotEntry {
+            addr: "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535"
+                .parse()
+                .unwrap(),
+            source: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+            time: Instant::MAX,
+            last_try: Some(Instant::MAX),
+            last_success: Some(Instant::MAX),
+            attempts: u32::MAX,
+            tried: false,
+            new_buckets: vec![1023; 8],
         };
-        let mut out = Vec::new();
-        write_snapshot(&mut out, &snapshot).unwrap();
-        assert!(
-            (out.len() as u64) < MAX_FILE_BYTES,
-            "{} bytes, limit {MAX_FILE_BYTES}",
-            out.len()
+        let core = BookSnapshot::Core(addrman::Snapshot {
+            format: addrman::SNAPSHOT_FORMAT,
+            key: addrman::BucketKey::from_bytes([0xff; 32]),
+            addresses: vec![widest; MAX_ADDRESSES],
+        });
+        for snapshot in [btcd, core] {
+            let mut out = Vec::new();
+            write_snapshot(&mut out, &snapshot).unwrap();
+            assert!(
+                (out.len() as u64) < MAX_FILE_BYTES,
+                "{:?}: {} bytes, limit {MAX_FILE_BYTES}",
+                snapshot.kind(),
+                out.len()
+            );
+            assert!(
+                out.len() > 16 << 20,
+                "the limit is not loose: {}",
+                out.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_from_before_books_had_kinds_is_read_as_btcds() {
+        let dir = std::env::temp_dir().join(format!("connmgr-legacy-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("peers.json");
+        let mut book = AddrBook::new(3);
+        let now = Instant::from_secs(10);
+        book.add(
+            now,
+            "1.2.3.4:8333".parse().unwrap(),
+            "5.6.7.8".parse().unwrap(),
         );
-        assert!(
-            out.len() > 16 << 20,
-            "the limit is not loose: {}",
-            out.len()
-        );
+        // The format-1 file, as the previous version wrote it.
+        let legacy = serde_json::to_string(&book.snapshot()).unwrap();
+        assert!(legacy.starts_with("{\"format\":1,"));
+        fs::write(&path, legacy).unwrap();
+        let read = load_book(&path).unwrap().unwrap();
+        assert_eq!(read, BookSnapshot::Btcd(book.snapshot()));
+        assert_eq!(load(&path, 3).unwrap().unwrap().len(), 1);
+
+        // A Core book is not btcd's: said so, with what to do.
+        let core = connmgr::addrman::AddrMan::new(addrman::BucketKey::from_bytes([1; 32]), 1);
+        save_book(&path, &BookSnapshot::Core(core.snapshot())).unwrap();
+        let err = load(&path, 3).unwrap_err();
+        assert!(matches!(err, StoreError::WrongBook { .. }), "{err}");
+        assert!(err.to_string().contains("Config::address_book"), "{err}");
+
+        fs::write(&path, r#"{"book":"mystery","format":1}"#).unwrap();
+        let err = load_book(&path).unwrap_err();
+        assert!(err.to_string().contains("\"mystery\""), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

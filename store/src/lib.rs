@@ -1,6 +1,8 @@
 //! Crash-safe persistence of connmgr's address book.
 //!
-//! [`save`] writes an [`AddrBook`](connmgr::addrbook::AddrBook) so that a crash or power cut at any moment
+//! [`save_book`] writes a saved address book of either kind (the one inside
+//! the manager, [`BookSnapshot`](connmgr::BookSnapshot); [`save`] for btcd's
+//! [`AddrBook`](connmgr::addrbook::AddrBook) kept outside) so that a crash or power cut at any moment
 //! leaves either the old file or the new one, never a mix: it writes a
 //! temporary file next to the target, flushes it to disk, renames it over the
 //! target and flushes the directory. [`load`] reads it back, telling a
@@ -8,10 +10,12 @@
 //! reported with the file, the line and column, and what to do, and is
 //! never modified, so nothing is lost silently.
 //!
-//! The file is JSON: the core's
-//! [`Snapshot`](connmgr::addrbook::Snapshot) (format version, placement
-//! key, every address with its history and buckets), one address per line
-//! so that error positions point at an address.
+//! The file is JSON: the book's kind (`"btcd"` or `"core"`), its format
+//! version, its placement key, and every address with its history and
+//! buckets, one address per line so that error positions point at an
+//! address. A file written before books had kinds is read as btcd's, and a
+//! manager configured with Bitcoin Core's book moves its addresses into one
+//! ([`ConnManager::with_book`](connmgr::ConnManager::with_book)).
 //!
 //! Files are hostile until read: [`load`] reads only a regular file of at
 //! most [`MAX_FILE_BYTES`], opened without blocking, and escapes what it
@@ -62,6 +66,9 @@ mod lock;
 pub mod source;
 
 pub use error::StoreError;
-pub use file::{check_writable, load, load_or_empty, load_within, save, temp_path, MAX_FILE_BYTES};
+pub use file::{
+    check_writable, load, load_book, load_book_within, load_or_empty, load_within, save, save_book,
+    temp_path, MAX_FILE_BYTES,
+};
 pub use lock::{lock_path, BookLock};
-pub use source::{AddressSource, BookSource, StaticList};
+pub use source::{AddressSource, BookFile, BookSource, StaticList};

@@ -1,15 +1,20 @@
-//! Where a runtime gets addresses for the manager's automatic connections.
+//! Where a runtime gets addresses for the manager's automatic connections,
+//! and where the address book is kept.
 //!
-//! The core asks with `Action::RequestAddress` and never cares where the
-//! answer comes from. Runtimes take any [`AddressSource`]; the default is a
-//! [`BookSource`]: btcd's address book and selection policy, filled from a
-//! seed list and from what peers report, and saved to a file.
+//! With the book inside the manager (`Config::address_book` `Core` or
+//! `Btcd`, the default), the manager chooses its own addresses and the
+//! runtime only keeps the book's file: a [`BookFile`], written with the
+//! manager's book on `save`. With the book outside (`External`), the
+//! manager asks with `Action::RequestAddress` and never cares where the
+//! answer comes from: runtimes take any [`AddressSource`], by default a
+//! [`BookSource`] (btcd's book and selection policy, filled from a seed
+//! list and from what peers report, and saved to a file).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
-use connmgr::{AddressError, GroupKey, Instant};
+use connmgr::{AddressError, BookSnapshot, GroupKey, Instant};
 
 use crate::{BookLock, StoreError};
 
@@ -34,9 +39,60 @@ pub trait AddressSource: Send {
     /// from it).
     fn learned(&mut self, _now: Instant, _addr: SocketAddr, _source: IpAddr) {}
 
-    /// Persist what was learned, if the source persists anything.
-    fn save(&mut self) -> Result<(), StoreError> {
+    /// Persist what was learned, if the source persists anything; `inside`
+    /// is the manager's own book, if it keeps one.
+    fn save(&mut self, _inside: Option<&BookSnapshot>) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+/// The file of the address book inside the manager, locked while open:
+/// it is read once, to start the manager from
+/// ([`ConnManager::with_book`](connmgr::ConnManager::with_book)), and
+/// written with the manager's book on every [`save`](AddressSource::save).
+/// It is never asked for addresses: the manager picks its own.
+#[derive(Debug)]
+pub struct BookFile {
+    path: PathBuf,
+    _lock: BookLock,
+}
+
+impl BookFile {
+    /// Locks `path` and reads the book saved there (`None` if there is no
+    /// file yet). Fails, leaving the file untouched, if another process has
+    /// it open, if its directory does not take new files, or if the file is
+    /// damaged.
+    pub fn open(path: &Path) -> Result<(BookFile, Option<BookSnapshot>), StoreError> {
+        let lock = BookLock::acquire(path)?;
+        crate::check_writable(path)?;
+        let saved = crate::load_book(path)?;
+        let file = BookFile {
+            path: path.to_owned(),
+            _lock: lock,
+        };
+        Ok((file, saved))
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AddressSource for BookFile {
+    fn next_address(
+        &mut self,
+        _now: Instant,
+        _outbound_in_group: &dyn Fn(&GroupKey) -> u32,
+    ) -> Result<SocketAddr, AddressError> {
+        Err(AddressError::Empty)
+    }
+
+    fn save(&mut self, inside: Option<&BookSnapshot>) -> Result<(), StoreError> {
+        match inside {
+            Some(book) => crate::save_book(&self.path, book),
+            None => Ok(()),
+        }
     }
 }
 
@@ -163,7 +219,7 @@ impl AddressSource for BookSource {
         self.book.add(now, addr, source);
     }
 
-    fn save(&mut self) -> Result<(), StoreError> {
+    fn save(&mut self, _inside: Option<&BookSnapshot>) -> Result<(), StoreError> {
         match &self.file {
             Some((path, _lock)) => crate::save(path, &self.book),
             None => Ok(()),
@@ -225,7 +281,7 @@ mod tests {
             addr("5.6.7.8:8333"),
             "1.2.3.4".parse().unwrap(),
         );
-        source.save().unwrap();
+        source.save(None).unwrap();
         // Open: nobody else may use it.
         let err = BookSource::open(&path, 8, &[], false, Instant::ZERO).unwrap_err();
         assert!(matches!(err, StoreError::InUse { .. }), "{err}");

@@ -12,13 +12,24 @@
 //! - events are causal: `Connected` before `Ready` (at most once) before
 //!   `Disconnected`, nothing after `GaveUp`;
 //! - a backoff never exceeds its maximum, a retry never dials early, and a
-//!   pending retry always has a timer armed no later than it is due.
+//!   pending retry always has a timer armed no later than it is due;
+//! - the address book inside, if any, stays within its tables (every
+//!   address in at most eight new buckets or one tried slot, at most ten
+//!   waiting collisions, the book's own consistency check), and its tried
+//!   table holds only addresses whose outbound handshake completed (or that
+//!   were tried in the book it started from).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::SocketAddr;
 
-use connmgr::{Action, Config, ConnId, ConnManager, GroupKey, Ignored, Input, Instant};
-use connmgr::{PeerEvent, Reason};
+use connmgr::{Action, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
+use connmgr::{Input, Instant, PeerEvent, Reason};
+
+/// Most addresses a book holds (both books: 81 920 slots).
+const BOOK_CAPACITY: usize = connmgr::addrman::MAX_ADDRESSES;
+/// The full book check (a pass over every slot) runs every this many steps.
+const BOOK_CHECK_EVERY: u64 = 64;
 
 /// A broken promise, with what is needed to understand it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,10 +76,25 @@ pub struct Checker {
     retry_due: BTreeMap<ConnId, Instant>,
     largest_backoff: std::time::Duration,
     checks: u64,
+    /// Addresses an outbound handshake completed with, and those tried in
+    /// the book the manager started from: the only ones that may be tried.
+    proven: BTreeSet<SocketAddr>,
 }
 
 impl Checker {
-    /// A checker for a manager built with `config`.
+    /// A checker for `mgr`, which must not have handled an input yet: its
+    /// config, and the tried addresses of the book it starts with.
+    pub fn for_manager(mgr: &ConnManager) -> Checker {
+        let mut checker = Checker::new(mgr.config());
+        checker.proven = mgr
+            .book_tried_addresses()
+            .into_iter()
+            .map(canonical)
+            .collect();
+        checker
+    }
+
+    /// A checker for a new manager built with `config`.
     pub fn new(config: &Config) -> Checker {
         Checker {
             config: config.clone(),
@@ -82,6 +108,7 @@ impl Checker {
             retry_due: BTreeMap::new(),
             largest_backoff: std::time::Duration::ZERO,
             checks: 0,
+            proven: BTreeSet::new(),
         }
     }
 
@@ -124,7 +151,7 @@ impl Checker {
         }
         let ended_before = self.ended.clone();
         for action in actions {
-            self.action(now, &ended_before, action)?;
+            self.action(now, &ended_before, action, mgr)?;
         }
         // A Disconnected not followed by a retry ends its id.
         for action in actions {
@@ -142,6 +169,7 @@ impl Checker {
         now: Instant,
         ended_before: &BTreeSet<ConnId>,
         action: &Action,
+        mgr: &ConnManager,
     ) -> Result<(), Violation> {
         if let Some(id) = named_id(action) {
             let late_close = matches!(
@@ -172,6 +200,13 @@ impl Checker {
                     self.dialled.insert((id, attempt)),
                     "dial {id}/{attempt} was emitted twice"
                 );
+                // With the book inside, no RequestAddress says it is automatic.
+                if mgr
+                    .info(id)
+                    .is_some_and(|info| info.kind == ConnKind::Automatic)
+                {
+                    self.automatic.insert(id);
+                }
                 self.outstanding_dials.insert((id, attempt));
                 if let Some(due) = self.retry_due.remove(&id) {
                     ensure!(
@@ -220,12 +255,19 @@ impl Checker {
                 );
                 self.last_event.insert(id, LastEvent::Connected);
             }
-            Action::NotifyPeer(PeerEvent::Ready { id, .. }) => {
+            Action::NotifyPeer(PeerEvent::Ready {
+                id,
+                addr,
+                direction,
+            }) => {
                 ensure!(
                     self.last_event.get(&id) == Some(&LastEvent::Connected),
                     "{id} ready without being connected, or ready twice"
                 );
                 self.last_event.insert(id, LastEvent::Ready);
+                if direction == Direction::Outbound {
+                    self.proven.insert(canonical(addr));
+                }
             }
             Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
                 ensure!(
@@ -237,6 +279,9 @@ impl Checker {
                 );
                 self.last_event.insert(id, LastEvent::Disconnected);
                 self.retry_due.remove(&id);
+                // Its group slot is free at once: a replacement may take it
+                // in the same step.
+                self.release_group(id);
             }
             Action::NotifyPeer(PeerEvent::GaveUp { id, .. }) => {
                 ensure!(
@@ -258,6 +303,10 @@ impl Checker {
         self.retry_due.remove(&id);
         self.automatic.remove(&id);
         self.last_event.remove(&id);
+        self.release_group(id);
+    }
+
+    fn release_group(&mut self, id: ConnId) {
         if let Some(group) = self.automatic_groups.remove(&id) {
             if let Some(count) = self.group_counts.get_mut(&group) {
                 *count = count.saturating_sub(1);
@@ -289,6 +338,18 @@ impl Checker {
             counts.dialing,
             self.outstanding_dials.len()
         );
+        if let Some(book) = mgr.book_counts() {
+            ensure!(
+                book.new + book.tried <= BOOK_CAPACITY && book.collisions <= 10,
+                "the address book holds {} new and {} tried addresses and {} collisions",
+                book.new,
+                book.tried,
+                book.collisions
+            );
+            if self.checks % BOOK_CHECK_EVERY == 0 {
+                self.check_book(mgr)?;
+            }
+        }
         if let Some(due) = self.retry_due.values().min() {
             let armed = mgr.poll_timeout();
             ensure!(
@@ -298,6 +359,35 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+impl Checker {
+    /// The book's own consistency check, and tried addresses only for
+    /// proven ones. A pass over the book: run every few steps, and at the
+    /// end of a run ([`Checker::finish`]).
+    fn check_book(&self, mgr: &ConnManager) -> Result<(), Violation> {
+        if let Err(problem) = mgr.check_book() {
+            ensure!(false, "the address book is inconsistent: {problem}");
+        }
+        for addr in mgr.book_tried_addresses() {
+            ensure!(
+                self.proven.contains(&canonical(addr)),
+                "{addr} is in the tried table but never completed an outbound handshake"
+            );
+        }
+        Ok(())
+    }
+
+    /// The checks that are too costly for every step, run once more: call
+    /// at the end of a run.
+    pub fn finish(&self, mgr: &ConnManager) -> Result<(), Violation> {
+        self.check_book(mgr)
+    }
+}
+
+/// One spelling per address, as the books keep them.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 fn named_id(action: &Action) -> Option<ConnId> {

@@ -1,5 +1,6 @@
-//! One simulated node: a real `ConnManager` and `AddrBook`, the sockets a
-//! runtime would hold for it, and the checker that watches it.
+//! One simulated node: a real `ConnManager` (with its address book inside,
+//! or btcd's `AddrBook` beside it when the config keeps the book outside),
+//! the sockets a runtime would hold for it, and the checker that watches it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
 use connmgr::trace::TraceWriter;
-use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
+use connmgr::{Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
 
 use crate::invariants::{Checker, Violation};
 
@@ -62,7 +63,8 @@ pub(crate) struct Node {
     pub addr: SocketAddr,
     pub config: Config,
     pub mgr: ConnManager,
-    pub book: AddrBook,
+    /// The application's book, when the config keeps none inside.
+    pub book: Option<AddrBook>,
     pub alive: bool,
     /// Bumped at every restart, so events for a previous life are dropped.
     pub incarnation: u32,
@@ -87,14 +89,14 @@ impl Node {
     pub fn new(
         addr: SocketAddr,
         config: Config,
-        book: AddrBook,
+        book: Option<AddrBook>,
         now: Instant,
         traced: bool,
     ) -> Node {
         let mgr = ConnManager::new(config.clone(), now).expect("the simulator's config is valid");
         let mut node = Node {
             addr,
-            checker: Checker::new(&config),
+            checker: Checker::for_manager(&mgr),
             config,
             mgr,
             book,
@@ -117,7 +119,8 @@ impl Node {
 
     fn begin_trace(&mut self, now: Instant) {
         if let Some(traces) = &mut self.traces {
-            let writer = TraceWriter::new(Vec::new(), &self.config, now)
+            let book = self.mgr.book_snapshot();
+            let writer = TraceWriter::with_book(Vec::new(), &self.config, now, book.as_ref())
                 .expect("writing to memory cannot fail");
             traces.push(writer);
         }
@@ -129,9 +132,18 @@ impl Node {
         Seed::from_u64(current.keys().jitter)
     }
 
+    /// What a node saves of its book (as a runtime does on `Persist`): the
+    /// book inside, or the application's own.
+    pub fn saved_book(&self) -> Option<BookSnapshot> {
+        match &self.book {
+            Some(book) => Some(BookSnapshot::Btcd(book.snapshot())),
+            None => self.mgr.book_snapshot(),
+        }
+    }
+
     /// A new life after a crash: a fresh manager (on `seed`) and checker,
     /// the book it had saved, no sockets.
-    pub fn restart(&mut self, now: Instant, seed: Seed, book: AddrBook) {
+    pub fn restart(&mut self, now: Instant, seed: Seed, saved: Option<BookSnapshot>) {
         self.stats.checks += self.checker.checks();
         self.stats.largest_backoff = self
             .stats
@@ -141,9 +153,25 @@ impl Node {
         self.stats.dials += old.dials;
         self.stats.failures += old.dial_failures + old.address_failures;
         self.config.rng_seed = Some(seed);
-        self.mgr = ConnManager::new(self.config.clone(), now).expect("valid config");
-        self.checker = Checker::new(&self.config);
-        self.book = book;
+        let key = seed.keys().book;
+        let config = self.config.clone();
+        let fresh = || ConnManager::new(config.clone(), now).expect("valid config");
+        match (&mut self.book, saved) {
+            (Some(book), Some(BookSnapshot::Btcd(saved))) => {
+                *book = AddrBook::from_snapshot(&saved, key).unwrap_or_else(|_| AddrBook::new(key));
+                self.mgr = fresh();
+            }
+            (Some(book), _) => {
+                *book = AddrBook::new(key);
+                self.mgr = fresh();
+            }
+            (None, Some(saved)) => {
+                self.mgr = ConnManager::with_book(config.clone(), now, &saved)
+                    .map_or_else(|_| fresh(), |(mgr, _)| mgr);
+            }
+            (None, None) => self.mgr = fresh(),
+        }
+        self.checker = Checker::for_manager(&self.mgr);
         self.alive = true;
         self.incarnation += 1;
         self.started_at = now;
@@ -182,15 +210,26 @@ impl Node {
         verdict.map(|()| (result, actions))
     }
 
-    /// The address the book offers for an automatic request.
+    /// The address the application's book offers for an automatic request.
     pub fn choose_address(
         &mut self,
         now: Instant,
         policy: &SelectPolicy,
     ) -> Result<SocketAddr, connmgr::AddressError> {
         let mgr = &self.mgr;
-        self.book
-            .select(now, policy, |group| mgr.outbound_group_count(group))
+        match &mut self.book {
+            Some(book) => book.select(now, policy, |group| mgr.outbound_group_count(group)),
+            None => Err(connmgr::AddressError::Empty),
+        }
+    }
+
+    /// The checks too costly for every step, on the node as it is now.
+    pub fn finish_checks(&self) -> Result<(), Violation> {
+        if self.alive {
+            self.checker.finish(&self.mgr)
+        } else {
+            Ok(())
+        }
     }
 
     /// The last steps, readable.

@@ -13,9 +13,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use connmgr::addrbook::{AddrBook, SelectPolicy, Snapshot};
-use connmgr::{AcceptError, Action, Config, ConnId, DialError, Input, Instant, ListenerId};
-use connmgr::{Direction, PeerEvent, Rng, Seed};
+use connmgr::addrbook::{AddrBook, SelectPolicy};
+use connmgr::{AcceptError, Action, AddressBook, Advertised, BookSnapshot, Config, ConnId};
+use connmgr::{DialError, Direction, Input, Instant, ListenerId, PeerEvent, Rng, Seed};
 
 use crate::addresses::node_addresses;
 use crate::faults::FaultProfile;
@@ -171,7 +171,7 @@ enum Event {
     },
     Restart {
         node: NodeIdx,
-        book: Box<Snapshot>,
+        book: Option<Box<BookSnapshot>>,
     },
     RestartAll,
     PartitionStart,
@@ -196,6 +196,8 @@ pub struct Sim {
     next_link: LinkId,
     partition: Option<Vec<bool>>,
     seed_addrs: Vec<SocketAddr>,
+    /// Nodes that know the seed list before they start.
+    seeded: Vec<NodeIdx>,
     policy: SelectPolicy,
     samples: Vec<Sample>,
     steps: u64,
@@ -217,6 +219,7 @@ impl Sim {
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut queue = BTreeMap::new();
         let mut seq = 0;
+        let mut seeded = Vec::new();
         for (i, addr) in addrs.iter().enumerate() {
             let node_seed =
                 Seed::from_u64(cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -224,19 +227,17 @@ impl Sim {
                 rng_seed: Some(node_seed),
                 ..cfg.node_config.clone()
             };
-            let mut book = AddrBook::new(node_seed.keys().book);
-            let empty = rng.unit() < cfg.faults.empty_books;
-            if empty {
+            // The seed list is known from the start, or (an empty book)
+            // arrives a while later.
+            if rng.unit() < cfg.faults.empty_books {
                 let at = Instant::ZERO + Duration::from_secs(30 + rng.below(90));
                 queue.insert((at, seq), Event::SeedsArrive { node: i });
                 seq += 1;
             } else {
-                for seed in &seed_addrs {
-                    if seed != addr {
-                        book.add(Instant::ZERO, *seed, seed.ip());
-                    }
-                }
+                seeded.push(i);
             }
+            let outside = config.address_book == AddressBook::External;
+            let book = outside.then(|| AddrBook::new(node_seed.keys().book));
             nodes.push(Node::new(
                 *addr,
                 config,
@@ -262,6 +263,7 @@ impl Sim {
             next_link: 0,
             partition: None,
             seed_addrs,
+            seeded,
             samples: Vec::new(),
             steps: 0,
             on_sample: None,
@@ -291,6 +293,9 @@ impl Sim {
                 },
             )?;
         }
+        for node in std::mem::take(&mut self.seeded) {
+            self.dispatch(Event::SeedsArrive { node })?;
+        }
         for node in 0..self.nodes.len() {
             self.feed(node, Input::Start)?;
         }
@@ -306,6 +311,19 @@ impl Sim {
             self.dispatch(event)?;
         }
         self.now = end;
+        for node in 0..self.nodes.len() {
+            if let Err(violation) = self.nodes[node].finish_checks() {
+                return Err(Box::new(Failure {
+                    seed: self.cfg.seed,
+                    step: self.steps,
+                    node,
+                    at: self.now,
+                    message: violation.message,
+                    history: self.nodes[node].recent_history(),
+                    command: self.cfg.command(),
+                }));
+            }
+        }
         let at_end = self.node_stats();
         self.shut_down()?;
         Ok(self.report(at_end))
@@ -401,10 +419,7 @@ impl Sim {
                 // A new life draws a new seed, as a restarted process would;
                 // here it follows from the last one, so the run replays.
                 let seed = self.nodes[node].next_life_seed();
-                let key = seed.keys().book;
-                let book =
-                    AddrBook::from_snapshot(&book, key).unwrap_or_else(|_| AddrBook::new(key));
-                self.nodes[node].restart(self.now, seed, book);
+                self.nodes[node].restart(self.now, seed, book.map(|b| *b));
                 self.feed(node, Input::Start)?;
             }
             Event::RestartAll => {
@@ -417,10 +432,24 @@ impl Sim {
             Event::PartitionStart => self.partition_start(),
             Event::PartitionEnd => self.partition = None,
             Event::SeedsArrive { node } => {
-                let seeds = self.seed_addrs.clone();
-                let n = &mut self.nodes[node];
-                for seed in seeds.into_iter().filter(|s| *s != n.addr) {
-                    n.book.add(self.now, seed, seed.ip());
+                let now = self.now;
+                let own = self.nodes[node].addr;
+                let seeds: Vec<SocketAddr> = self
+                    .seed_addrs
+                    .iter()
+                    .copied()
+                    .filter(|s| *s != own)
+                    .collect();
+                match &mut self.nodes[node].book {
+                    Some(book) => {
+                        for seed in seeds {
+                            book.add(now, seed, seed.ip());
+                        }
+                    }
+                    None => {
+                        let addrs = seeds.into_iter().map(|a| Advertised::new(a, now)).collect();
+                        self.feed(node, Input::Learned { from: None, addrs })?;
+                    }
                 }
             }
             Event::Sample => {
@@ -518,10 +547,16 @@ impl Sim {
                     self.schedule(at, deliver);
                 }
                 Action::NotifyPeer(PeerEvent::Ready {
+                    id,
                     addr,
-                    direction: Direction::Outbound,
-                    ..
-                }) => self.ready(node, addr),
+                    direction,
+                }) => self.ready(node, id, addr, direction),
+                Action::NotifyPeer(PeerEvent::ShareAddresses { id, addrs }) => {
+                    self.send(node, id, |from| Input::Learned {
+                        from: Some(from),
+                        addrs,
+                    });
+                }
                 Action::NotifyPeer(
                     PeerEvent::Disconnected { id, .. } | PeerEvent::GaveUp { id, .. },
                 ) => {
@@ -777,25 +812,77 @@ impl Sim {
                 }
             }
             Direction::Inbound => {
-                self.nodes[node].book.add(now, addr, addr.ip());
+                // The simulated nodes listen on the port they dial from, so
+                // an application keeping its own book learns the address.
+                if let Some(book) = &mut self.nodes[node].book {
+                    book.add(now, addr, addr.ip());
+                }
             }
         }
     }
 
-    /// An outbound peer completed its handshake: only now is its address a
-    /// good one, and it gossips some of the addresses it knows.
-    fn ready(&mut self, node: NodeIdx, addr: SocketAddr) {
+    /// A peer completed its handshake. With the book inside, the node
+    /// announces its own address to it and, when it dialled, asks it for
+    /// addresses (Bitcoin's `addr` and `getaddr`), which travel as inputs.
+    /// With the application's book, an outbound peer's address is good and
+    /// it gossips a few it knows.
+    fn ready(&mut self, node: NodeIdx, id: ConnId, addr: SocketAddr, direction: Direction) {
         let now = self.now;
-        self.nodes[node].book.good(now, addr);
+        let own = self.nodes[node].addr;
+        let Some(book) = &mut self.nodes[node].book else {
+            let announce = vec![Advertised::new(own, now)];
+            self.send(node, id, |from| Input::Learned {
+                from: Some(from),
+                addrs: announce,
+            });
+            if direction == Direction::Outbound {
+                self.send(node, id, |peer| Input::AddressesRequested { id: peer });
+            }
+            return;
+        };
+        if direction == Direction::Inbound {
+            return;
+        }
+        book.good(now, addr);
         if let Some(&peer) = self.by_addr.get(&addr) {
             let gossip: Vec<SocketAddr> = (0..8)
-                .filter_map(|_| self.nodes[peer].book.get_address(now))
+                .filter_map(|_| self.nodes[peer].book.as_mut()?.get_address(now))
                 .collect();
-            let n = &mut self.nodes[node];
-            for a in gossip.into_iter().filter(|a| *a != n.addr) {
-                n.book.add(now, a, addr.ip());
+            if let Some(book) = &mut self.nodes[node].book {
+                for a in gossip.into_iter().filter(|a| *a != own) {
+                    book.add(now, a, addr.ip());
+                }
             }
         }
+    }
+
+    /// Delivers, after the latency, the input `make` builds from the id by
+    /// which the other end of `node`'s connection `id` knows it; nothing if
+    /// that end is gone.
+    fn send(&mut self, node: NodeIdx, id: ConnId, make: impl FnOnce(ConnId) -> Input) {
+        let Some(&link) = self.nodes[node].sockets.get(&id) else {
+            return;
+        };
+        let Some(l) = self.links.get(&link) else {
+            return;
+        };
+        let Some(other) = l.ends.iter().find(|e| e.node != node) else {
+            return;
+        };
+        let (Some(peer_id), true) = (other.id, other.open) else {
+            return;
+        };
+        let (to, incarnation) = (other.node, other.incarnation);
+        let at = self.now + self.latency();
+        let input = make(peer_id);
+        self.schedule(
+            at,
+            Event::Deliver {
+                node: to,
+                incarnation,
+                input,
+            },
+        );
     }
 
     fn crash(&mut self, node: NodeIdx) {
@@ -807,7 +894,7 @@ impl Sim {
         n.stats.crashes += 1;
         n.dials.clear();
         n.next_tick = None;
-        let book = Box::new(n.book.snapshot());
+        let book = n.saved_book().map(Box::new);
         let links: Vec<LinkId> = std::mem::take(&mut n.sockets).into_values().collect();
         for link in links {
             self.close_end(link, node);

@@ -162,6 +162,16 @@ impl AddrBook {
         self.n_tried
     }
 
+    /// Every address in the tried table, in the book's internal order.
+    pub fn tried_addresses(&self) -> Vec<SocketAddr> {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|entry| entry.is_tried())
+            .map(|entry| entry.addr)
+            .collect()
+    }
+
     /// Whether `addr` is known.
     pub fn contains(&self, addr: SocketAddr) -> bool {
         self.index.contains_key(&IndexKey::new(addr))

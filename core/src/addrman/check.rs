@@ -96,7 +96,7 @@ impl AddrMan {
         if self.index.len() != live {
             return Err(CheckError::Index);
         }
-        for (slot, &id) in self.tried.iter().enumerate() {
+        for (slot, &id) in self.tried.slots().iter().enumerate() {
             if id == EMPTY {
                 continue;
             }
@@ -110,7 +110,7 @@ impl AddrMan {
             }
             *placed += 1;
         }
-        for (slot, &id) in self.new.iter().enumerate() {
+        for (slot, &id) in self.new.slots().iter().enumerate() {
             if id == EMPTY {
                 continue;
             }
@@ -124,6 +124,9 @@ impl AddrMan {
         }
         if refs.values().any(|&left| left != 0) || tried_seen.values().any(|&n| n != 1) {
             return Err(CheckError::References);
+        }
+        if !self.new.consistent() || !self.tried.consistent() {
+            return Err(CheckError::Slot);
         }
         if counts != self.by_network {
             return Err(CheckError::NetworkCounts);

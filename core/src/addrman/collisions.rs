@@ -37,7 +37,7 @@ impl AddrMan {
             return None;
         };
         let slot = self.tried_slot(info.addr);
-        self.entry(self.tried[slot]).map(|old| old.addr)
+        self.entry(self.tried.get(slot)).map(|old| old.addr)
     }
 
     /// Settles every waiting address whose test is over (Core
@@ -60,7 +60,7 @@ impl AddrMan {
         };
         let (addr, new_success) = (new.addr, new.last_success);
         let slot = self.tried_slot(addr);
-        let Some(old) = self.entry(self.tried[slot]) else {
+        let Some(old) = self.entry(self.tried.get(slot)) else {
             // The slot freed up meanwhile.
             self.good_inner(now, addr, false);
             return true;

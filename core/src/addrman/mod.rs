@@ -64,6 +64,7 @@ mod placement;
 mod select;
 #[cfg(feature = "serde")]
 mod snapshot;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +74,7 @@ pub use placement::BucketKey;
 use placement::{BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
 #[cfg(feature = "serde")]
 pub use snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_FORMAT};
+use table::Table;
 
 /// Times one address may appear in the new table (Core
 /// `ADDRMAN_NEW_BUCKETS_PER_ADDRESS`).
@@ -117,8 +119,8 @@ pub struct AddrMan {
     index: HashMap<SocketAddr, u32>,
     /// Every id, shuffled in place by `get_addr` (Core `vRandom`).
     random: Vec<u32>,
-    new: Box<[u32]>,
-    tried: Box<[u32]>,
+    new: Table,
+    tried: Table,
     n_new: usize,
     n_tried: usize,
     by_network: [NewTried; Network::ALL.len()],
@@ -129,6 +131,8 @@ pub struct AddrMan {
     /// Addresses waiting to enter the tried table (test-before-evict), in
     /// arrival order.
     collisions: Vec<u32>,
+    /// Whether local and private addresses are taken (not Core's rule).
+    accept_unroutable: bool,
 }
 
 impl AddrMan {
@@ -142,14 +146,31 @@ impl AddrMan {
             free: Vec::new(),
             index: HashMap::new(),
             random: Vec::new(),
-            new: vec![EMPTY; NEW_BUCKETS * BUCKET_SIZE].into_boxed_slice(),
-            tried: vec![EMPTY; TRIED_BUCKETS * BUCKET_SIZE].into_boxed_slice(),
+            new: Table::new(NEW_BUCKETS),
+            tried: Table::new(TRIED_BUCKETS),
             n_new: 0,
             n_tried: 0,
             by_network: Default::default(),
             last_good: Instant::ZERO,
             collisions: Vec::new(),
+            accept_unroutable: false,
         }
+    }
+
+    /// Whether [`add`](AddrMan::add) takes local and private addresses.
+    ///
+    /// Off by default, as in Core: a public node has no use for 10.x or
+    /// 127.x addresses gossiped by strangers. Turn it on for a private or
+    /// test network. Unspecified addresses (`0.0.0.0`, `::`) are refused
+    /// either way. All such addresses share one network group.
+    pub fn set_accept_unroutable(&mut self, accept: bool) {
+        self.accept_unroutable = accept;
+    }
+
+    /// Whether an address may enter the book.
+    fn takes(&self, addr: SocketAddr) -> bool {
+        let ip = addr.ip().to_canonical();
+        netgroup::is_routable(ip) || (self.accept_unroutable && !ip.is_unspecified())
     }
 
     /// The placement key.
@@ -175,6 +196,16 @@ impl AddrMan {
     /// Addresses in the tried table.
     pub fn tried_len(&self) -> usize {
         self.n_tried
+    }
+
+    /// Every address in the tried table, in shuffle order.
+    pub fn tried_addresses(&self) -> Vec<SocketAddr> {
+        self.random
+            .iter()
+            .filter_map(|&id| self.entry(id))
+            .filter(|info| info.in_tried)
+            .map(|info| info.addr)
+            .collect()
     }
 
     /// Core `Size(net, in_new)`: addresses of one network (or all), in one
@@ -229,7 +260,8 @@ impl AddrMan {
         self.entries.capacity() * size_of::<Option<AddrInfo>>()
             + (self.free.capacity() + self.random.capacity() + self.collisions.capacity())
                 * size_of::<u32>()
-            + (self.new.len() + self.tried.len()) * size_of::<u32>()
+            + self.new.heap_bytes()
+            + self.tried.heap_bytes()
             + index
     }
 
@@ -265,7 +297,7 @@ impl AddrMan {
     ) -> bool {
         let addr = canonical(addr);
         let source = source.to_canonical();
-        if !netgroup::is_routable(addr.ip()) {
+        if !self.takes(addr) {
             return false;
         }
         // A peer announcing itself is first-hand news.
@@ -298,7 +330,7 @@ impl AddrMan {
             None => self.create(addr, source, seen - penalty),
         };
         let slot = self.new_slot(addr, self.key.new_bucket(addr, source));
-        let occupant = self.new[slot];
+        let occupant = self.new.get(slot);
         if occupant == id {
             return false;
         }
@@ -314,7 +346,7 @@ impl AddrMan {
             if let Some(info) = self.entry_mut(id) {
                 info.ref_count += 1;
             }
-            self.new[slot] = id;
+            self.new.set(slot, id);
         } else if self.entry(id).is_some_and(|info| info.ref_count == 0) {
             self.delete(id);
         }
@@ -352,7 +384,7 @@ impl AddrMan {
         }
         let addr = info.addr;
         let slot = self.tried_slot(addr);
-        if test_before_evict && self.tried[slot] != EMPTY {
+        if test_before_evict && self.tried.get(slot) != EMPTY {
             if self.collisions.len() < COLLISIONS_MAX && !self.collisions.contains(&id) {
                 self.collisions.push(id);
             }
@@ -471,11 +503,11 @@ impl AddrMan {
     /// Core `ClearNew`: empties a new-table slot, forgetting its entry if
     /// that was its last bucket.
     fn clear_new(&mut self, slot: usize) {
-        let id = self.new[slot];
+        let id = self.new.get(slot);
         if id == EMPTY {
             return;
         }
-        self.new[slot] = EMPTY;
+        self.new.set(slot, EMPTY);
         let Some(info) = self.entry_mut(id) else {
             return;
         };
@@ -501,8 +533,8 @@ impl AddrMan {
                 break;
             }
             let slot = self.new_slot(addr, (start + n) % NEW_BUCKETS);
-            if self.new[slot] == id {
-                self.new[slot] = EMPTY;
+            if self.new.get(slot) == id {
+                self.new.set(slot, EMPTY);
                 refs -= 1;
             }
         }
@@ -511,9 +543,9 @@ impl AddrMan {
         self.by_network[Network::of(addr.ip()).index()].new -= 1;
 
         let slot = self.tried_slot(addr);
-        let evicted = self.tried[slot];
+        let evicted = self.tried.get(slot);
         if evicted != EMPTY {
-            self.tried[slot] = EMPTY;
+            self.tried.set(slot, EMPTY);
             if let Some(old) = self.entry_mut(evicted) {
                 old.in_tried = false;
                 let (old_addr, old_source) = (old.addr, old.source);
@@ -524,12 +556,12 @@ impl AddrMan {
                 if let Some(old) = self.entry_mut(evicted) {
                     old.ref_count = 1;
                 }
-                self.new[new_slot] = evicted;
+                self.new.set(new_slot, evicted);
                 self.n_new += 1;
                 self.by_network[Network::of(old_addr.ip()).index()].new += 1;
             }
         }
-        self.tried[slot] = id;
+        self.tried.set(slot, id);
         self.n_tried += 1;
         self.by_network[Network::of(addr.ip()).index()].tried += 1;
         if let Some(info) = self.entry_mut(id) {

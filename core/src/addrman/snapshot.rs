@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{canonical, netgroup, AddrInfo, AddrMan, BucketKey, EMPTY};
+use super::{canonical, AddrInfo, AddrMan, BucketKey, EMPTY};
 use super::{MAX_ADDRESSES, NEW_BUCKETS, NEW_BUCKETS_PER_ADDRESS};
 use crate::addrbook::SnapshotError;
 use crate::Instant;
@@ -100,7 +100,7 @@ impl AddrMan {
                 break;
             }
             let bucket = (start + n) % NEW_BUCKETS;
-            if self.new[self.new_slot(info.addr, bucket)] == id {
+            if self.new.get(self.new_slot(info.addr, bucket)) == id {
                 found.push(bucket as u16);
             }
         }
@@ -108,11 +108,14 @@ impl AddrMan {
     }
 
     /// Rebuilds a book from `snapshot`, its random choices seeded from
-    /// `rng_seed`. Returns the book and how many addresses were dropped
-    /// (unroutable, or whose slots were taken).
+    /// `rng_seed`, taking local and private addresses if
+    /// `accept_unroutable` (see [`AddrMan::set_accept_unroutable`]).
+    /// Returns the book and how many addresses were dropped (not to be
+    /// dialled, or whose slots were taken).
     pub fn from_snapshot(
         snapshot: &Snapshot,
         rng_seed: u64,
+        accept_unroutable: bool,
     ) -> Result<(AddrMan, usize), SnapshotError> {
         if snapshot.format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::UnsupportedFormat {
@@ -120,6 +123,7 @@ impl AddrMan {
             });
         }
         let mut book = AddrMan::new(snapshot.key, rng_seed);
+        book.set_accept_unroutable(accept_unroutable);
         let mut dropped = 0;
         for (index, saved) in snapshot.addresses.iter().enumerate() {
             let addr = canonical(saved.addr);
@@ -137,7 +141,7 @@ impl AddrMan {
                 )));
             }
             check_buckets(saved).map_err(invalid)?;
-            if !netgroup::is_routable(addr.ip()) || !place(&mut book, addr, saved) {
+            if !book.takes(addr) || !place(&mut book, addr, saved) {
                 dropped += 1;
             }
         }
@@ -173,7 +177,7 @@ fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
     let source = saved.source.to_canonical();
     if saved.tried {
         let slot = book.tried_slot(addr);
-        if book.tried[slot] != EMPTY {
+        if book.tried.get(slot) != EMPTY {
             return false;
         }
         let id = book.create(addr, source, saved.time);
@@ -186,7 +190,7 @@ fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
         if let Some(info) = book.entry_mut(id) {
             info.in_tried = true;
         }
-        book.tried[slot] = id;
+        book.tried.set(slot, id);
         return true;
     }
     let id = book.create(addr, source, saved.time);
@@ -194,12 +198,12 @@ fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
     let mut refs = 0;
     for &bucket in &saved.new_buckets {
         let mut slot = book.new_slot(addr, usize::from(bucket));
-        if book.new[slot] != EMPTY {
+        if book.new.get(slot) != EMPTY {
             // As Core: fall back to the first source's bucket.
             slot = book.new_slot(addr, book.key.new_bucket(addr, source));
         }
-        if book.new[slot] == EMPTY {
-            book.new[slot] = id;
+        if book.new.get(slot) == EMPTY {
+            book.new.set(slot, id);
             refs += 1;
         }
     }
@@ -278,7 +282,7 @@ mod tests {
     fn a_rebuilt_book_is_the_book_and_its_snapshot_the_snapshot() {
         let book = filled();
         let snapshot = book.snapshot();
-        let (rebuilt, dropped) = AddrMan::from_snapshot(&snapshot, 3).unwrap();
+        let (rebuilt, dropped) = AddrMan::from_snapshot(&snapshot, 3, false).unwrap();
         assert_eq!(dropped, 0);
         rebuilt.check().unwrap();
         assert_eq!(rebuilt.snapshot(), snapshot);
@@ -290,7 +294,7 @@ mod tests {
             assert_eq!(rebuilt.position(entry.addr), book.position(entry.addr));
         }
         // And again: rebuilding is idempotent, as a trace needs.
-        let (again, _) = AddrMan::from_snapshot(&rebuilt.snapshot(), 3).unwrap();
+        let (again, _) = AddrMan::from_snapshot(&rebuilt.snapshot(), 3, false).unwrap();
         assert_eq!(again.snapshot(), snapshot);
     }
 
@@ -304,7 +308,7 @@ mod tests {
         snapshot.addresses[new].addr = "0.0.0.0:8333".parse().unwrap();
         let tried = snapshot.addresses.iter().position(|e| e.tried).unwrap();
         snapshot.addresses[tried].addr = "255.255.255.255:8333".parse().unwrap();
-        let (book, dropped) = AddrMan::from_snapshot(&snapshot, 3).unwrap();
+        let (book, dropped) = AddrMan::from_snapshot(&snapshot, 3, false).unwrap();
         assert_eq!(dropped, 2);
         assert_eq!(book.len(), before - 2);
         book.check().unwrap();
@@ -319,25 +323,25 @@ mod tests {
 
         let mut bad = good.clone();
         bad.addresses[new_entry].new_buckets = vec![1024];
-        let err = AddrMan::from_snapshot(&bad, 3).unwrap_err();
+        let err = AddrMan::from_snapshot(&bad, 3, false).unwrap_err();
         assert!(err.to_string().contains(&format!("#{new_entry}")), "{err}");
         assert!(err.to_string().contains("1024 does not exist"), "{err}");
 
         let mut bad = good.clone();
         bad.addresses[new_entry].new_buckets = vec![1; 9];
-        assert!(AddrMan::from_snapshot(&bad, 3).is_err());
+        assert!(AddrMan::from_snapshot(&bad, 3, false).is_err());
 
         let mut bad = good.clone();
         bad.addresses.push(bad.addresses[0].clone());
         assert!(matches!(
-            AddrMan::from_snapshot(&bad, 3),
+            AddrMan::from_snapshot(&bad, 3, false),
             Err(SnapshotError::Duplicate { .. })
         ));
 
         let mut bad = good;
         bad.format = 99;
         assert!(matches!(
-            AddrMan::from_snapshot(&bad, 3),
+            AddrMan::from_snapshot(&bad, 3, false),
             Err(SnapshotError::UnsupportedFormat { found: 99 })
         ));
     }
@@ -355,7 +359,7 @@ mod tests {
         assert_eq!(book.add(NOW, &addrs, source, Duration::ZERO), 3);
         let text = serde_json::to_string(&book.snapshot()).unwrap();
         let read: Snapshot = serde_json::from_str(&text).unwrap();
-        let (loaded, dropped) = AddrMan::from_snapshot(&read, 1).unwrap();
+        let (loaded, dropped) = AddrMan::from_snapshot(&read, 1, false).unwrap();
         assert_eq!((loaded.len(), dropped), (3, 0));
         assert_eq!(loaded.key(), &BucketKey::core_test_key());
     }

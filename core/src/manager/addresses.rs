@@ -13,6 +13,12 @@
 //!   "5 days ago"; relayed addresses are aged by 2 hours; port 0 is
 //!   dropped; unroutable addresses never enter the book;
 //! - addresses are taken only from peers that completed their handshake;
+//! - a fresh address (seen in the last 10 minutes) in a small message (at
+//!   most 10), new to the book, is relayed to 2 ready peers, picked by a
+//!   keyed hash of the address and the day, so that announcements spread.
+//!   Core relays whether or not the address is new and remembers per peer
+//!   what it sent; relaying only news bounds the flood the same way without
+//!   a per-peer filter;
 //! - `getaddr` is answered once per connection, only to inbound peers, from
 //!   a sample refreshed every 21 to 27 hours, so peers cannot map the book
 //!   by asking repeatedly.
@@ -25,6 +31,7 @@ use crate::{Action, Advertised, ConnId, ConnKind, Ignored, Instant, PeerEvent};
 
 use super::book::MAX_ADDR_TO_SEND;
 use super::conn::Phase;
+use super::ids::keyed_hash;
 use super::ConnManager;
 
 /// Core `MAX_ADDR_RATE_PER_SECOND`, in thousandths of an address.
@@ -53,10 +60,60 @@ pub(super) fn initial_addr_tokens(kind: ConnKind, now: Instant) -> TokenBucket {
     TokenBucket::holding(tokens, now)
 }
 
+/// Most addresses in a message whose fresh ones are relayed (Core).
+const MAX_RELAYED: usize = 10;
+/// How recent a claimed time must be for the address to be relayed.
+const RELAY_FRESH: Duration = Duration::from_secs(10 * 60);
+const DAY_NANOS: u64 = 24 * 60 * 60 * 1_000_000_000;
+
+/// The peers whose handshake completed, in a vector with O(1) removal, so
+/// that relaying picks among them without scanning every connection.
+#[derive(Debug, Default)]
+pub(super) struct ReadyPeers {
+    ids: Vec<ConnId>,
+    at: super::ids::IdMap<usize>,
+}
+
+impl ReadyPeers {
+    pub(super) fn insert(&mut self, id: ConnId) {
+        if !self.at.contains_key(&id) {
+            self.at.insert(id, self.ids.len());
+            self.ids.push(id);
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: ConnId) {
+        let Some(i) = self.at.remove(&id) else {
+            return;
+        };
+        self.ids.swap_remove(i);
+        if let Some(&moved) = self.ids.get(i) {
+            self.at.insert(moved, i);
+        }
+    }
+
+    /// Up to two peers other than `not`, from `hash`, in O(1).
+    fn pick_two(&self, hash: u64, not: ConnId) -> Vec<ConnId> {
+        let skip = self.at.get(&not).copied();
+        let m = self.ids.len() - usize::from(skip.is_some());
+        // The k-th peer that is not `not`.
+        let nth = |k: usize| self.ids[k + usize::from(skip.is_some_and(|s| k >= s))];
+        match m {
+            0 => Vec::new(),
+            1 => vec![nth(0)],
+            _ => {
+                let first = (hash % m as u64) as usize;
+                let second = (first + 1 + ((hash >> 32) % (m as u64 - 1)) as usize) % m;
+                vec![nth(first), nth(second)]
+            }
+        }
+    }
+}
+
 /// The cached answer to `getaddr`.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SampleCache {
-    addrs: Vec<SocketAddr>,
+    addrs: Vec<Advertised>,
     expires: Option<Instant>,
 }
 
@@ -96,10 +153,15 @@ impl ConnManager {
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };
-        let banned = |ip: IpAddr| {
-            !bans.is_empty() && bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip))
+        // Banned, or already connected to (Core connects once per address).
+        let unusable = |addr: SocketAddr| {
+            let ip = addr.ip();
+            groups.has(addr)
+                || (!bans.is_empty()
+                    && bans.covers(ip, now)
+                    && !allowlist.iter().any(|s| s.contains(ip)))
         };
-        book.select(now, |group| groups.get(group), banned, max)
+        book.select(now, |group| groups.get(group), unusable, max)
     }
 
     pub(super) fn on_learned(
@@ -159,9 +221,40 @@ impl ConnManager {
         let added = self
             .book
             .as_mut()
-            .map_or(0, |book| book.learn(now, &claimed, source, penalty));
-        self.stats.addresses_learned += added as u64;
+            .map_or_else(Vec::new, |book| book.learn(now, &claimed, source, penalty));
+        self.stats.addresses_learned += added.len() as u64;
+        if let (Some(from), true) = (from, claimed.len() <= MAX_RELAYED) {
+            let fresh = claimed
+                .iter()
+                .filter(|&&(addr, seen)| now - seen < RELAY_FRESH && added.contains(&addr))
+                .copied();
+            self.relay(from, fresh.collect());
+        }
         Ok(())
+    }
+
+    /// Passes fresh announcements on to 2 ready peers each (not back to
+    /// `from`), one message per peer.
+    fn relay(&mut self, from: ConnId, addrs: Vec<(SocketAddr, Instant)>) {
+        let day = self.now.as_nanos() / DAY_NANOS;
+        let mut outgoing: std::collections::BTreeMap<ConnId, Vec<Advertised>> = Default::default();
+        for (addr, seen) in addrs {
+            let ip = match addr.ip().to_canonical() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            };
+            let hash = keyed_hash(self.relay_key, &(ip, addr.port(), day));
+            for peer in self.ready.pick_two(hash, from) {
+                outgoing
+                    .entry(peer)
+                    .or_default()
+                    .push(Advertised::new(addr, seen));
+            }
+        }
+        for (id, addrs) in outgoing {
+            self.stats.addresses_relayed += addrs.len() as u64;
+            self.emit(Action::NotifyPeer(PeerEvent::ShareAddresses { id, addrs }));
+        }
     }
 
     pub(super) fn on_addresses_requested(&mut self, id: ConnId) -> Result<(), Ignored> {

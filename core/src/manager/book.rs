@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::addrbook::{AddrBook, SelectPolicy};
 use crate::addrman::{AddrMan, BucketKey};
-use crate::{AddressBook, AddressError, BookCounts, GroupKey, Instant, Keys};
+use crate::{AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Instant, Keys};
 
 /// Bitcoin Core `MAX_ADDR_TO_SEND`: the most addresses one `addr` message
 /// may carry and one `getaddr` answer holds.
@@ -26,22 +26,33 @@ pub(crate) enum Book {
 }
 
 impl Book {
-    /// An empty book of `kind` keyed by `keys`; `None` for `External`.
-    pub fn new(kind: AddressBook, keys: &Keys, max_per_group: u32) -> Option<Book> {
-        match kind {
+    /// An empty book of the configured kind, keyed by `keys`; `None` for
+    /// `External`.
+    pub fn new(config: &Config, keys: &Keys) -> Option<Book> {
+        let accept = config.book_accepts_unroutable;
+        match config.address_book {
             AddressBook::External => None,
-            AddressBook::Btcd => Some(Book::Btcd {
+            AddressBook::Btcd => {
                 // Keyed so that it equals a book rebuilt from its snapshot.
-                book: Box::new(AddrBook::keyed(btcd_key(keys), keys.book)),
-                policy: SelectPolicy {
-                    max_per_group,
-                    ..SelectPolicy::default()
-                },
-            }),
-            AddressBook::Core => Some(Book::Core(Box::new(AddrMan::new(
-                BucketKey::from_bytes(keys.addrman),
-                keys.book,
-            )))),
+                let mut book = AddrBook::keyed(btcd_key(keys), keys.book);
+                book.set_accept_unroutable(accept);
+                Some(Book::btcd(book, config))
+            }
+            AddressBook::Core => {
+                let mut book = AddrMan::new(BucketKey::from_bytes(keys.addrman), keys.book);
+                book.set_accept_unroutable(accept);
+                Some(Book::Core(Box::new(book)))
+            }
+        }
+    }
+
+    fn btcd(book: AddrBook, config: &Config) -> Book {
+        Book::Btcd {
+            book: Box::new(book),
+            policy: SelectPolicy {
+                max_per_group: config.max_outbound_per_group,
+                ..SelectPolicy::default()
+            },
         }
     }
 
@@ -61,21 +72,23 @@ impl Book {
     }
 
     /// Addresses heard from `source`, each with its claimed time; `penalty`
-    /// ages relayed ones (Core). Returns how many were added.
+    /// ages relayed ones (Core). Returns the ones the book took.
     pub fn learn(
         &mut self,
         now: Instant,
         addrs: &[(SocketAddr, Instant)],
         source: IpAddr,
         penalty: Duration,
-    ) -> usize {
-        match self {
-            Book::Btcd { book, .. } => addrs
-                .iter()
-                .filter(|&&(addr, seen)| book.add_seen(now, addr, source, seen))
-                .count(),
-            Book::Core(book) => book.add(now, addrs, source, penalty),
-        }
+    ) -> Vec<SocketAddr> {
+        let mut took = |&(addr, seen): &(SocketAddr, Instant)| match self {
+            Book::Btcd { book, .. } => book.add_seen(now, addr, source, seen),
+            Book::Core(book) => book.add(now, &[(addr, seen)], source, penalty) == 1,
+        };
+        addrs
+            .iter()
+            .filter(|a| took(a))
+            .map(|&(addr, _)| addr)
+            .collect()
     }
 
     /// A dial of `addr` ended (either way). btcd's book counted the attempt
@@ -105,9 +118,9 @@ impl Book {
     }
 
     /// A sample to answer a peer's `getaddr`: 23 % of the book, at most
-    /// 1 000, without terrible addresses.
-    pub fn sample(&mut self, now: Instant) -> Vec<SocketAddr> {
-        match self {
+    /// 1 000, without terrible addresses, each with its last-seen time.
+    pub fn sample(&mut self, now: Instant) -> Vec<Advertised> {
+        let addrs = match self {
             Book::Btcd { book, .. } => {
                 let wanted = (book.len() * MAX_PCT_ADDR_TO_SEND / 100).min(MAX_ADDR_TO_SEND);
                 let mut out: Vec<SocketAddr> = Vec::with_capacity(wanted);
@@ -127,22 +140,42 @@ impl Book {
             Book::Core(book) => {
                 book.get_addr(now, MAX_ADDR_TO_SEND, MAX_PCT_ADDR_TO_SEND, None, true)
             }
+        };
+        addrs
+            .into_iter()
+            .map(|addr| Advertised::new(addr, self.last_seen(addr).unwrap_or(now)))
+            .collect()
+    }
+
+    fn last_seen(&self, addr: SocketAddr) -> Option<Instant> {
+        match self {
+            Book::Btcd { book, .. } => book.get(addr).map(|a| a.timestamp()),
+            Book::Core(book) => book.get(addr).map(|a| a.time()),
         }
     }
 
-    /// The next address to dial. `usable` says whether a candidate may be
-    /// dialled (not banned, its group not full); `is_full_group` tells the
-    /// two apart for the error.
+    /// The next address to dial: `groups` counts the outbound connections
+    /// of a group (one at `max_per_group` is full), `unusable` says a
+    /// candidate is banned or already connected to. btcd's book applies
+    /// its own `newAddressFunc` policy (groups only); the manager refuses a
+    /// banned address it returns.
     pub fn select(
         &mut self,
         now: Instant,
         groups: impl Fn(&GroupKey) -> u32,
-        banned: impl Fn(IpAddr) -> bool,
+        unusable: impl Fn(SocketAddr) -> bool,
         max_per_group: u32,
     ) -> Result<SocketAddr, AddressError> {
         match self {
             Book::Btcd { book, policy } => book.select(now, policy, groups),
-            Book::Core(book) => core_select(book, now, groups, banned, max_per_group),
+            Book::Core(book) => core_select(book, now, groups, unusable, max_per_group),
+        }
+    }
+
+    pub fn tried_addresses(&self) -> Vec<SocketAddr> {
+        match self {
+            Book::Btcd { book, .. } => book.tried_addresses(),
+            Book::Core(book) => book.tried_addresses(),
         }
     }
 
@@ -180,7 +213,7 @@ fn core_select(
     book: &mut AddrMan,
     now: Instant,
     groups: impl Fn(&GroupKey) -> u32,
-    banned: impl Fn(IpAddr) -> bool,
+    unusable: impl Fn(SocketAddr) -> bool,
     max_per_group: u32,
 ) -> Result<SocketAddr, AddressError> {
     book.resolve_collisions(now);
@@ -201,7 +234,7 @@ fn core_select(
             .get(addr)
             .and_then(|info| info.last_try())
             .is_some_and(|t| now - t < RECENT);
-        if addr.port() == 0 || banned(addr.ip()) || (recently_tried && tries < SKIP_RECENT_TRIES) {
+        if addr.port() == 0 || unusable(addr) || (recently_tried && tries < SKIP_RECENT_TRIES) {
             continue;
         }
         return Ok(addr);
@@ -221,34 +254,32 @@ mod restore {
     use crate::{BookSnapshot, Restored};
 
     impl Book {
-        /// The book of `kind` holding what `snapshot` saved: rebuilt if the
-        /// kinds match; otherwise a fresh book keyed by `keys` into which
-        /// the saved addresses are moved (tried ones stay tried, if their
-        /// slot is free).
+        /// The configured kind of book holding what `snapshot` saved:
+        /// rebuilt if the kinds match; otherwise a fresh book keyed by
+        /// `keys` into which the saved addresses are moved (tried ones stay
+        /// tried, if their slot is free).
         pub fn restore(
-            kind: AddressBook,
+            config: &Config,
             keys: &Keys,
-            max_per_group: u32,
             snapshot: &BookSnapshot,
             now: Instant,
         ) -> Result<(Option<Book>, Restored), SnapshotError> {
             let saved = snapshot.len();
-            let book = match (kind, snapshot) {
+            let accept = config.book_accepts_unroutable;
+            let book = match (config.address_book, snapshot) {
                 (AddressBook::External, _) => {
                     return Ok((None, Restored::default()));
                 }
-                (AddressBook::Btcd, BookSnapshot::Btcd(s)) => Book::Btcd {
-                    book: Box::new(AddrBook::from_snapshot(s, keys.book)?),
-                    policy: SelectPolicy {
-                        max_per_group,
-                        ..SelectPolicy::default()
-                    },
-                },
-                (AddressBook::Core, BookSnapshot::Core(s)) => {
-                    Book::Core(Box::new(AddrMan::from_snapshot(s, keys.book)?.0))
+                (AddressBook::Btcd, BookSnapshot::Btcd(s)) => {
+                    let mut book = AddrBook::from_snapshot(s, keys.book)?;
+                    book.set_accept_unroutable(accept);
+                    Book::btcd(book, config)
                 }
-                (kind, other) => {
-                    let mut book = Book::new(kind, keys, max_per_group)
+                (AddressBook::Core, BookSnapshot::Core(s)) => {
+                    Book::Core(Box::new(AddrMan::from_snapshot(s, keys.book, accept)?.0))
+                }
+                (_, other) => {
+                    let mut book = Book::new(config, keys)
                         .ok_or(SnapshotError::UnsupportedFormat { found: 0 })?;
                     for (addr, source, seen, success) in entries(other) {
                         book.learn(now, &[(addr, seen)], source, Duration::ZERO);
@@ -258,8 +289,7 @@ mod restore {
                     }
                     // Through its own snapshot, so that the book is one a
                     // trace header can carry and rebuild exactly.
-                    let (book, _) =
-                        Book::restore(kind, keys, max_per_group, &book.snapshot(), now)?;
+                    let (book, _) = Book::restore(config, keys, &book.snapshot(), now)?;
                     let kept = book.as_ref().map_or(0, |b| {
                         let counts = b.counts();
                         counts.new + counts.tried

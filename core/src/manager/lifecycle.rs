@@ -144,6 +144,7 @@ impl ConnManager {
             let ended = (conn.kind, conn.handshaked, conn.addr);
             self.book_lost(ended);
         }
+        self.ready.remove(id);
         self.stats.disconnected += 1;
         tracing::debug!(conn = id.raw(), ?reason, "disconnected");
         self.emit(Action::NotifyPeer(PeerEvent::Disconnected { id, reason }));
@@ -227,6 +228,7 @@ impl ConnManager {
             _ => Direction::Outbound,
         };
         self.stats.handshakes += 1;
+        self.ready.insert(id);
         tracing::debug!(conn = id.raw(), %addr, "handshaked");
         if direction == Direction::Outbound {
             self.book_good(addr);

@@ -27,7 +27,7 @@ use crate::{
     Ignored, Input, Instant, ListenerId, Rng, Stats,
 };
 
-use addresses::SampleCache;
+use addresses::{ReadyPeers, SampleCache};
 use bans::Bans;
 use book::Book;
 use conn::{tally, Conn};
@@ -80,6 +80,10 @@ pub struct ConnManager {
     lookups: VecDeque<ConnId>,
     /// The answer to `getaddr`, reused for a day.
     sample: SampleCache,
+    /// Established connections whose handshake completed.
+    ready: ReadyPeers,
+    /// Keys the choice of the peers an address is relayed to.
+    relay_key: u64,
 }
 
 impl ConnManager {
@@ -91,9 +95,11 @@ impl ConnManager {
         config.validate()?;
         let keys = config.rng_seed.ok_or(ConfigError::NoSeed)?.keys();
         Ok(ConnManager {
-            book: Book::new(config.address_book, &keys, config.max_outbound_per_group),
+            book: Book::new(&config, &keys),
             lookups: VecDeque::new(),
             sample: SampleCache::default(),
+            ready: ReadyPeers::default(),
+            relay_key: keys.relay,
             inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
             scores: IdMap::default(),
@@ -128,14 +134,8 @@ impl ConnManager {
         let mut mgr = ConnManager::new(config, now).map_err(crate::RestoreError::Config)?;
         let keys = mgr.config.rng_seed.ok_or(ConfigError::NoSeed);
         let keys = keys.map_err(crate::RestoreError::Config)?.keys();
-        let (book, restored) = Book::restore(
-            mgr.config.address_book,
-            &keys,
-            mgr.config.max_outbound_per_group,
-            snapshot,
-            now,
-        )
-        .map_err(crate::RestoreError::Snapshot)?;
+        let (book, restored) = Book::restore(&mgr.config, &keys, snapshot, now)
+            .map_err(crate::RestoreError::Snapshot)?;
         mgr.book = book;
         Ok((mgr, restored))
     }
@@ -315,6 +315,14 @@ impl ConnManager {
         self.book.as_ref().map(Book::counts)
     }
 
+    /// The addresses in the tried table of the book inside (each one
+    /// completed a handshake); empty without a book.
+    pub fn book_tried_addresses(&self) -> Vec<SocketAddr> {
+        self.book
+            .as_ref()
+            .map_or_else(Vec::new, Book::tried_addresses)
+    }
+
     /// Checks the address book inside against all its invariants (a pass
     /// over its tables: for tests, the simulator and fuzzing).
     pub fn check_book(&self) -> Result<(), String> {
@@ -358,8 +366,9 @@ impl ConnManager {
         if !self.scores.is_empty() {
             self.scores.remove(&id);
         }
-        if let Some(group) = conn.group {
-            self.groups.release(group);
+        self.ready.remove(id);
+        if let (Some(_), Some(addr)) = (conn.group, conn.addr) {
+            self.groups.release(addr);
         }
         if conn.timer.is_some() {
             self.timers.cancelled();

@@ -37,9 +37,7 @@ impl ConnManager {
             ConnKind::Manual
         };
         let mut conn = Conn::new(kind, Phase::Queued, Some(addr));
-        let group = GroupKey::of(addr.ip());
-        self.groups.add(group);
-        conn.group = Some(group);
+        conn.group = Some(self.groups.add(addr));
         let id = self.insert(conn);
         tracing::debug!(conn = id.raw(), %addr, permanent, "connect requested");
         if self.lifecycle == Lifecycle::Running {
@@ -158,8 +156,7 @@ impl ConnManager {
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.addr = Some(addr);
-            conn.group = Some(group);
-            self.groups.add(group);
+            conn.group = Some(self.groups.add(addr));
         }
         self.dial(id);
         Ok(())

@@ -1,11 +1,11 @@
 //! [`Handle`]: the application's commands to a running manager.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connmgr::{ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, Stats, Subnet};
+use connmgr::{Advertised, ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, Stats, Subnet};
 
 use super::chan::{channel, Sender};
 use crate::Error;
@@ -30,10 +30,12 @@ pub(crate) enum Command {
         duration: Duration,
         reply: Reply<Result<Option<ConnId>, Ignored>>,
     },
-    /// Gossip for the address source.
+    /// Addresses advertised to the node: for the book inside the manager,
+    /// or the address source.
     Learned {
-        addr: SocketAddr,
-        source: IpAddr,
+        from: Option<ConnId>,
+        addrs: Vec<Advertised>,
+        reply: Reply<Result<Option<ConnId>, Ignored>>,
     },
     Query(Query),
     /// Save the address book now.
@@ -119,12 +121,21 @@ impl Handle {
         self.feed(Input::Remove { id }).await.map(drop)
     }
 
-    /// Tells the address source that a peer at `source` told us about
-    /// `addr` (gossip); the source decides what to do with it.
-    pub async fn learned(&self, addr: SocketAddr, source: IpAddr) -> Result<(), Error> {
-        self.tx
-            .send(Command::Learned { addr, source })
-            .map_err(|_| Error::Stopped)
+    /// Addresses advertised to the node: by the peer of `from` (its `addr`
+    /// message, each address with the time the peer claims it was seen),
+    /// or, with `None`, the application's own (seeds, DNS). They go to the
+    /// address book inside the manager (`Input::Learned`, under Bitcoin
+    /// Core's caps), or to the address source when the book is outside.
+    pub async fn learned(&self, from: Option<ConnId>, addrs: Vec<Advertised>) -> Result<(), Error> {
+        let asked = self.ask(|reply| Command::Learned { from, addrs, reply });
+        Ok(asked.await?.map(drop)?)
+    }
+
+    /// The inbound peer of `id` asked for addresses (`getaddr`): the book
+    /// inside answers once per connection with an
+    /// [`Event::ShareAddresses`](connmgr::Event::ShareAddresses).
+    pub async fn addresses_requested(&self, id: ConnId) -> Result<(), Error> {
+        self.feed(Input::AddressesRequested { id }).await.map(drop)
     }
 
     /// Bans `subnet` for `duration` (from now): its live connections are

@@ -21,7 +21,8 @@ use super::chan::{Receiver, Sender};
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
-use crate::{accept_error, dial_error, save_source, tell_source, Clock, Core, Error, PersistError};
+use crate::{accept_error, dial_error, learned_input, save_source, tell_source};
+use crate::{Clock, Core, Error, PersistError};
 
 /// Wake-ups handled in a row without waiting before the driver yields to
 /// its executor, so that a busy manager cannot starve the application's
@@ -202,7 +203,11 @@ impl<R: Runtime> State<R> {
                 let until = self.now() + duration;
                 let _ = reply.send(self.input(Input::Ban { subnet, until }));
             }
-            Command::Learned { addr, source } => self.source.learned(self.now(), addr, source),
+            Command::Learned { from, addrs, reply } => {
+                let now = self.now();
+                let input = learned_input(&self.core, &mut *self.source, now, from, addrs);
+                let _ = reply.send(input.map_or(Ok(None), |input| self.input(input)));
+            }
             Command::Query(question) => question(self.core.manager()),
             Command::Save(reply) => {
                 let _ = reply.send(self.save());
@@ -308,7 +313,7 @@ impl<R: Runtime> State<R> {
     }
 
     fn save(&mut self) -> Result<(), Error> {
-        save_source(&mut *self.source, self.core.manager().stats())
+        save_source(&mut *self.source, &self.core)
     }
 
     fn set_paused(&mut self, listener: ListenerId, paused: bool) {
@@ -374,7 +379,8 @@ impl<R: Runtime> State<R> {
         }
         let stats = self.core.manager().stats();
         let trace = self.core.close().err();
-        let book = self.source.save().err();
+        let inside = self.core.manager().book_snapshot();
+        let book = self.source.save(inside.as_ref()).err();
         PersistError::check(stats, trace, book)
     }
 }

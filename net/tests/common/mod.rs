@@ -248,3 +248,24 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
+
+/// `addr`, advertised as seen now (the runtimes' clock is the Unix time).
+pub fn advertised(addr: SocketAddr) -> connmgr::Advertised {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    connmgr::Advertised::new(addr, connmgr::Instant::from_nanos(unix.as_nanos() as u64))
+}
+
+/// Whether the book saved at `path` knows `addr`: `Some(true)` if tried,
+/// `Some(false)` if new, `None` if unknown (or no file yet).
+pub fn saved_state(path: &std::path::Path, addr: SocketAddr) -> Option<bool> {
+    match connmgr_store::load_book(path).ok()?? {
+        connmgr::BookSnapshot::Btcd(s) => {
+            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
+        }
+        connmgr::BookSnapshot::Core(s) => {
+            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
+        }
+    }
+}

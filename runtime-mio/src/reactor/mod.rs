@@ -16,8 +16,8 @@ use std::ops::Range;
 use std::rc::Weak;
 use std::time::Duration;
 
-use connmgr::{ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
-use connmgr_net::{save_source, Clock, Core, Error, PersistError};
+use connmgr::{Advertised, ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
+use connmgr_net::{learned_input, save_source, Clock, Core, Error, PersistError};
 use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Poll, Registry, Token};
@@ -153,6 +153,27 @@ impl Reactor {
         self.submit(Input::Handshaked { id }, None).map(drop)
     }
 
+    /// Addresses advertised to the node: by the peer of `from` (its `addr`
+    /// message, each with the time the peer claims it was seen), or, with
+    /// `None`, the application's own. They go to the address book inside
+    /// the manager (under Bitcoin Core's caps), or to the address source
+    /// when the book is outside.
+    pub fn learned(&mut self, from: Option<ConnId>, addrs: Vec<Advertised>) -> Result<(), Ignored> {
+        let now = self.clock.now();
+        match learned_input(&self.core, &mut *self.source, now, from, addrs) {
+            Some(input) => self.submit(input, None).map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// The inbound peer of `id` asked for addresses (`getaddr`): the book
+    /// inside answers once per connection with an
+    /// [`Event::ShareAddresses`](connmgr::Event::ShareAddresses).
+    pub fn addresses_requested(&mut self, id: ConnId) -> Result<(), Ignored> {
+        self.submit(Input::AddressesRequested { id }, None)
+            .map(drop)
+    }
+
     /// Closes a connection (or cancels a request) for good.
     pub fn remove(&mut self, id: ConnId) -> Result<(), Ignored> {
         self.submit(Input::Remove { id }, None).map(drop)
@@ -205,7 +226,8 @@ impl Reactor {
         self.shut_down = true;
         let _ = self.submit(Input::Stop, None);
         self.close_everything();
-        let book = self.source.save().err();
+        let inside = self.core.manager().book_snapshot();
+        let book = self.source.save(inside.as_ref()).err();
         let trace = self.core.close().err();
         PersistError::check(self.core.manager().stats(), trace, book)
     }
@@ -214,7 +236,7 @@ impl Reactor {
     /// shutdown), for an operator's signal. A failure is logged, leaves the
     /// old file as it was, and is returned as [`Error::Persist`].
     pub fn save(&mut self) -> Result<(), Error> {
-        save_source(&mut *self.source, self.core.manager().stats())
+        save_source(&mut *self.source, &self.core)
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
