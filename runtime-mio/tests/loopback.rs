@@ -96,6 +96,7 @@ fn automatic_outbound_takes_addresses_from_the_source() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = Config {
         target_outbound: 3,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mut reactor = Builder::new(config)
@@ -414,15 +415,10 @@ fn the_address_book_is_saved_periodically_while_running() {
         .unwrap();
     reactor.start().unwrap();
     let learned: std::net::SocketAddr = "127.0.0.1:18444".parse().unwrap();
-    let now = reactor.now();
-    reactor.source_mut().learned(now, learned, learned.ip());
+    let known = vec![common::advertised(&reactor, learned)];
+    reactor.learned(None, known).unwrap();
     let mut seen = Seen::default();
-    let saved = |_: &Seen, _: &connmgr_mio::Reactor| {
-        connmgr_store::load(&path, 1)
-            .ok()
-            .flatten()
-            .is_some_and(|book| book.contains(learned))
-    };
+    let saved = |_: &Seen, _: &connmgr_mio::Reactor| common::saved_state(&path, learned).is_some();
     assert!(run_until(&mut reactor, &mut seen, LIMIT, saved));
     reactor.save().unwrap();
     reactor.shutdown().unwrap();

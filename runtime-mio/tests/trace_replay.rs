@@ -22,6 +22,7 @@ fn a_recorded_run_replays_identically() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = Config {
         target_outbound: 2,
+        address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
     let mut reactor = Builder::new(config)
@@ -84,6 +85,75 @@ fn a_recorded_run_replays_identically() {
     assert_eq!(inputs, stats.inputs);
     assert_eq!(unchecked_inputs, 0);
     assert!(actions_compared >= 20, "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// With the address book inside the manager: a first life learns addresses
+/// and saves them; a second, recorded, starts from the saved book (carried
+/// in the trace's header), dials from it, and hears of more from a peer
+/// after its handshake. The trace replays identically.
+#[test]
+fn a_run_with_the_book_inside_replays_identically() {
+    let dir = std::env::temp_dir().join(format!("connmgr-mio-book-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (peers, path) = (dir.join("peers.json"), dir.join("run.trace.jsonl"));
+    let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+
+    let mut first = Builder::new(common::manual_config())
+        .peers_file(&peers)
+        .accept_local_addresses(true)
+        .build()
+        .unwrap();
+    let known = vec![
+        common::advertised(&first, remote.local_addr().unwrap()),
+        common::advertised(&first, refused_addr()),
+    ];
+    first.learned(None, known).unwrap();
+    first.shutdown().unwrap();
+    drop(first);
+
+    let config = Config {
+        target_outbound: 2,
+        dial_timeout: Duration::from_millis(500),
+        ..Config::default()
+    };
+    let mut reactor = Builder::new(config)
+        .peers_file(&peers)
+        .accept_local_addresses(true)
+        .record_trace(&path)
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(
+        &mut reactor,
+        &mut seen,
+        Duration::from_secs(10),
+        |seen, _| { seen.connected >= 1 }
+    ));
+    let id = seen.peers[0].id();
+    reactor.handshaked(id).unwrap();
+    let more = vec![
+        common::advertised(&reactor, "127.0.0.2:18444".parse().unwrap()),
+        common::advertised(&reactor, "127.0.0.3:18444".parse().unwrap()),
+    ];
+    reactor.learned(Some(id), more).unwrap();
+    assert_eq!(reactor.manager().stats().addresses_learned, 2);
+    assert_eq!(reactor.manager().book_counts().unwrap().tried, 1);
+    let stats = reactor.shutdown().unwrap();
+    drop(reactor);
+
+    let read = || BufReader::new(std::fs::File::open(&path).unwrap());
+    let report = trace::replay(read()).unwrap();
+    assert!(report.is_identical(), "{report}");
+    let header = trace::TraceReader::new(read()).unwrap().header().clone();
+    assert_eq!(header.book.map(|b| b.len()), Some(2));
+    assert!(stats.inputs >= 4);
+    assert_eq!(
+        common::saved_state(&peers, remote.local_addr().unwrap()),
+        Some(true)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

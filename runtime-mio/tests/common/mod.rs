@@ -131,3 +131,21 @@ pub fn read_to_end(peer: &Peer, limit: Duration) -> std::io::Result<()> {
         }
     }
 }
+
+/// `addr`, advertised as seen now (the reactor's clock is the Unix time).
+pub fn advertised(reactor: &Reactor, addr: SocketAddr) -> connmgr::Advertised {
+    connmgr::Advertised::new(addr, reactor.now())
+}
+
+/// Whether the book saved at `path` knows `addr`: `Some(true)` if tried,
+/// `Some(false)` if new, `None` if unknown (or no file yet).
+pub fn saved_state(path: &std::path::Path, addr: SocketAddr) -> Option<bool> {
+    match connmgr_store::load_book(path).ok()?? {
+        connmgr::BookSnapshot::Btcd(s) => {
+            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
+        }
+        connmgr::BookSnapshot::Core(s) => {
+            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
+        }
+    }
+}
