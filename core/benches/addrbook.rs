@@ -1,5 +1,6 @@
-//! The address book's cost: `select` and `get_address` on books fed 10 k,
-//! 100 k and 1 M gossiped addresses, and the memory per stored address.
+//! btcd's address book's cost: `add`, `select` and `get_address` on books
+//! fed 10 k, 100 k and 1 M gossiped addresses, and the memory per stored
+//! address. (`addrman.rs` measures Bitcoin Core's book the same way.)
 //!
 //! btcd's table sizes cap a book at 81 920 addresses (65 536 new + 16 384
 //! tried), so "1 M" is a million addresses *offered*: the book keeps what
@@ -137,6 +138,20 @@ fn select_and_good(bencher: Bencher<'_, '_>, offered: usize) {
             book.good(now, addr);
         }
         picked
+    });
+}
+
+/// One fresh gossiped address into the book (full or filling).
+#[divan::bench(args = SIZES, sample_count = 100, sample_size = 1000)]
+fn add(bencher: Bencher<'_, '_>, offered: usize) {
+    let mut book = build(offered);
+    let mut rng = Rng::new(u64::MAX - offered as u64);
+    let sources: Vec<IpAddr> = (0..2000).map(|_| random_ip(&mut rng)).collect();
+    let now = start();
+    bencher.bench_local(move || {
+        let addr = SocketAddr::new(random_ip(&mut rng), 8333);
+        let source = sources[rng.below(sources.len() as u64) as usize];
+        book.add_seen(now, addr, source, now - Duration::from_secs(3600))
     });
 }
 

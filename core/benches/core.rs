@@ -1,5 +1,6 @@
-//! The core's cost, with no sockets: one full automatic cycle, and the same
-//! cycle with 1 k, 100 k and 1 M other live connections.
+//! The core's cost, with no sockets: one full automatic cycle, the same
+//! cycle with 1 k, 100 k and 1 M other live connections, and the cycle with
+//! Bitcoin Core's address book inside the manager.
 //!
 //! A cycle is what a churning outbound slot costs the manager: `Closed` →
 //! `Disconnected` + `RequestAddress` (the replacement) → `AddressResult` →
@@ -10,7 +11,9 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Input, Instant, ListenerId, PeerEvent, Seed};
+use connmgr::{
+    Action, Advertised, Config, ConnId, ConnManager, Input, Instant, ListenerId, PeerEvent, Seed,
+};
 use divan::{AllocProfiler, Bencher};
 
 #[global_allocator]
@@ -75,8 +78,10 @@ fn manager(live: u32) -> (ConnManager, Instant, Vec<ConnId>) {
 }
 
 /// Closes `slot`'s connection and answers everything until its replacement
-/// is connected; returns the replacement's id.
+/// is connected (and, with the book inside, handshaked); returns the
+/// replacement's id.
 fn cycle(mgr: &mut ConnManager, now: Instant, slot: ConnId) -> ConnId {
+    let handshake = mgr.book_counts().is_some();
     let mut next = slot;
     let mut input = Some(Input::Closed { id: slot });
     while let Some(current) = input.take() {
@@ -96,7 +101,12 @@ fn cycle(mgr: &mut ConnManager, now: Instant, slot: ConnId) -> ConnId {
                         result: Ok(()),
                     });
                 }
-                Action::NotifyPeer(PeerEvent::Connected { id, .. }) => next = id,
+                Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+                    next = id;
+                    if handshake {
+                        input = Some(Input::Handshaked { id });
+                    }
+                }
                 _ => {}
             }
         }
@@ -104,11 +114,16 @@ fn cycle(mgr: &mut ConnManager, now: Instant, slot: ConnId) -> ConnId {
     next
 }
 
-fn bench_cycles(bencher: Bencher<'_, '_>, live: u32) {
-    let (mut mgr, mut now, mut slots) = manager(live);
+/// Cycles the slots of a `running` manager in turn, `step` apart.
+fn bench_cycles(
+    bencher: Bencher<'_, '_>,
+    running: (ConnManager, Instant, Vec<ConnId>),
+    step: Duration,
+) {
+    let (mut mgr, mut now, mut slots) = running;
     let mut i = 0;
     bencher.bench_local(move || {
-        now = now + Duration::from_micros(1);
+        now = now + step;
         let slot = i % slots.len();
         slots[slot] = cycle(&mut mgr, now, slots[slot]);
         i += 1;
@@ -118,13 +133,64 @@ fn bench_cycles(bencher: Bencher<'_, '_>, live: u32) {
 /// One full automatic cycle at the target, nothing else live.
 #[divan::bench]
 fn automatic_cycle(bencher: Bencher<'_, '_>) {
-    bench_cycles(bencher, 0);
+    bench_cycles(bencher, manager(0), Duration::from_micros(1));
 }
 
 /// The same cycle with `live` other connections held.
 #[divan::bench(args = [1_000, 100_000, 1_000_000])]
 fn automatic_cycle_with_live(bencher: Bencher<'_, '_>, live: u32) {
-    bench_cycles(bencher, live);
+    bench_cycles(bencher, manager(live), Duration::from_micros(1));
+}
+
+/// A running manager at its target of 8 with Bitcoin Core's book inside,
+/// fed `known` addresses in distinct /16s; each connection handshaked.
+fn manager_with_book(known: u32) -> (ConnManager, Instant, Vec<ConnId>) {
+    let config = Config {
+        rng_seed: Some(Seed::from_u64(1)),
+        ..Config::default()
+    };
+    let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");
+    let now = Instant::from_secs(1_700_000_000);
+    let addrs = (0..known)
+        .map(|i| {
+            let ip = Ipv4Addr::from(0x0B00_0000 + i * 0x1_0000 + i % 251 + 1);
+            Advertised::new(SocketAddr::V4(SocketAddrV4::new(ip, 8333)), now)
+        })
+        .collect();
+    mgr.handle(now, Input::Learned { from: None, addrs })
+        .expect("learned");
+    mgr.handle(now, Input::Start).expect("start");
+    let mut pending: Vec<Action> = std::iter::from_fn(|| mgr.poll_action()).collect();
+    let mut outbound = Vec::new();
+    while let Some(action) = pending.pop() {
+        let reply = match action {
+            Action::Dial { id, attempt, .. } => Input::DialResult {
+                id,
+                attempt,
+                result: Ok(()),
+            },
+            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+                outbound.push(id);
+                Input::Handshaked { id }
+            }
+            _ => continue,
+        };
+        mgr.handle(now, reply).expect("reply");
+        pending.extend(std::iter::from_fn(|| mgr.poll_action()));
+    }
+    assert_eq!(outbound.len(), 8);
+    (mgr, now, outbound)
+}
+
+/// The cycle with the book inside: `Closed` → `Disconnected` + `Dial` (the
+/// book picks) → `DialResult` ok → `Connected` → `Handshaked` → `Ready`
+/// (the book's `Good`), with a book of `known` addresses.
+#[divan::bench(args = [1_000, 10_000, 60_000])]
+fn automatic_cycle_with_book_inside(bencher: Bencher<'_, '_>, known: u32) {
+    // A second apart: the book skips addresses tried in the last 10
+    // minutes, and a real node does not cycle a slot a million times a
+    // second.
+    bench_cycles(bencher, manager_with_book(known), Duration::from_secs(1));
 }
 
 /// A manager holding `live` inbound connections from distinct addresses,

@@ -120,7 +120,7 @@ pub struct Stats {
     pub handshake_timeouts: u64,
     /// Addresses offered to the book inside (after the caps below).
     pub addresses_offered: u64,
-    /// Addresses the book inside took (new to it, or one more bucket).
+    /// Addresses new to the book inside (the ones it relays).
     pub addresses_learned: u64,
     /// Advertised addresses dropped by a connection's token bucket.
     pub addresses_rate_limited: u64,

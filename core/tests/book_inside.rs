@@ -330,3 +330,92 @@ fn a_saved_btcd_book_moves_into_a_core_book() {
     assert_eq!(mgr.book_counts().unwrap().new, restored.kept);
     mgr.check_book().unwrap();
 }
+
+#[test]
+fn a_fresh_address_is_relayed_when_new_to_the_book_and_not_echoed() {
+    let mut d = started(AddressBook::Core);
+    d.actions(Input::Start);
+    let peers: Vec<ConnId> = ["203.0.114.5:50000", "198.51.99.5:50000", "192.0.3.5:50000"]
+        .into_iter()
+        .map(|remote| ready_inbound(&mut d, remote))
+        .collect();
+    let news = advertised(["45.1.1.1:8333".to_owned()], T);
+    let relayed = |actions: &[Action]| -> Vec<ConnId> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::NotifyPeer(PeerEvent::ShareAddresses { id, addrs }) => {
+                    assert_eq!(addrs.len(), 1);
+                    Some(*id)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let first = d.actions(Input::Learned {
+        from: Some(peers[0]),
+        addrs: news.clone(),
+    });
+    let to = relayed(&first);
+    assert_eq!(to.len(), 2, "{first:?}");
+    assert!(!to.contains(&peers[0]), "never back to its sender");
+    // The peers it went to pass it on to us again: known, so it stops here.
+    for &peer in &to {
+        let echo = d.actions(Input::Learned {
+            from: Some(peer),
+            addrs: news.clone(),
+        });
+        assert_eq!(relayed(&echo), vec![], "{echo:?}");
+    }
+    assert_eq!(d.mgr.stats().addresses_relayed, 2);
+}
+
+#[test]
+fn the_getaddr_sample_is_redrawn_once_the_book_has_doubled() {
+    let mut d = started(AddressBook::Core);
+    d.actions(Input::Learned {
+        from: None,
+        addrs: sixty(),
+    });
+    d.actions(Input::Start);
+    let ask = |d: &mut Driver, remote: &str| -> Vec<Advertised> {
+        let id = ready_inbound(d, remote);
+        let actions = d.actions(Input::AddressesRequested { id });
+        let [Action::NotifyPeer(PeerEvent::ShareAddresses { addrs, .. })] = &actions[..] else {
+            panic!("{actions:?}")
+        };
+        addrs.clone()
+    };
+    let young = ask(&mut d, "203.0.114.5:50000");
+    let size = |d: &Driver| {
+        let counts = d.mgr.book_counts().unwrap();
+        counts.new + counts.tried
+    };
+    let drawn_from = size(&d);
+    // Some growth, short of doubling: the same sample.
+    let more = |from: u32, n: u32| {
+        advertised(
+            (from..from + n).map(|i| format!("{}.{}.7.7:8333", 60 + i / 200, i % 200)),
+            T,
+        )
+    };
+    d.actions(Input::Learned {
+        from: None,
+        addrs: more(0, 20),
+    });
+    assert!(size(&d) < 2 * drawn_from);
+    assert_eq!(ask(&mut d, "198.51.99.5:50000"), young);
+    // Doubled: a new sample, from the grown book.
+    d.actions(Input::Learned {
+        from: None,
+        addrs: more(20, 200),
+    });
+    assert!(size(&d) >= 2 * drawn_from);
+    let grown = ask(&mut d, "192.0.3.5:50000");
+    assert!(
+        grown.len() > young.len(),
+        "{} vs {}",
+        grown.len(),
+        young.len()
+    );
+}

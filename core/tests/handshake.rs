@@ -106,6 +106,20 @@ fn without_a_handshake_in_time_a_connection_is_closed_and_the_policy_acts() {
     assert_eq!(d.mgr.counts().inbound, 0);
 }
 
+/// Answers automatic request `id` with an address whose dial succeeds.
+fn connect_request(d: &mut Driver, id: ConnId) {
+    let dialled = d.actions(Input::AddressResult {
+        id,
+        result: Ok(addr("203.0.113.7:8333")),
+    });
+    let attempt = Driver::dial_of(&dialled, id).unwrap();
+    d.actions(Input::DialResult {
+        id,
+        attempt,
+        result: Ok(()),
+    });
+}
+
 #[test]
 fn an_automatic_connection_without_a_handshake_is_replaced() {
     let config = Config {
@@ -118,16 +132,7 @@ fn an_automatic_connection_without_a_handshake_is_replaced() {
     let [Action::RequestAddress { id }] = start[..] else {
         panic!("{start:?}")
     };
-    let dialled = d.actions(Input::AddressResult {
-        id,
-        result: Ok(addr("203.0.113.7:8333")),
-    });
-    let attempt = Driver::dial_of(&dialled, id).unwrap();
-    d.actions(Input::DialResult {
-        id,
-        attempt,
-        result: Ok(()),
-    });
+    connect_request(&mut d, id);
     let expired = d.advance_manual(d.now + Duration::from_secs(30));
     assert!(expired.contains(&Action::Close {
         id,
@@ -139,6 +144,38 @@ fn an_automatic_connection_without_a_handshake_is_replaced() {
             .any(|a| matches!(a, Action::RequestAddress { id: new } if *new != id)),
         "replaced: {expired:?}"
     );
+}
+
+#[test]
+fn a_connection_lost_before_its_handshake_counts_as_a_failed_attempt() {
+    let config = Config {
+        target_outbound: 1,
+        address_book: connmgr::AddressBook::External,
+        ..Config::default()
+    };
+    let mut d = Driver::new(config);
+    let mut request = match d.actions(Input::Start)[..] {
+        [Action::RequestAddress { id }] => id,
+        ref other => panic!("{other:?}"),
+    };
+    // A full peer that accepts and drops at once is no success, however
+    // often TCP connects: the throttle still engages.
+    for failures in 1..=2 {
+        connect_request(&mut d, request);
+        let closed = d.actions(Input::Closed { id: request });
+        assert_eq!(d.mgr.failed_attempts(), failures);
+        request = closed
+            .iter()
+            .find_map(|a| match a {
+                Action::RequestAddress { id } => Some(*id),
+                _ => None,
+            })
+            .expect("replaced");
+    }
+    connect_request(&mut d, request);
+    assert_eq!(d.mgr.failed_attempts(), 2, "TCP alone resets nothing");
+    d.actions(Input::Handshaked { id: request });
+    assert_eq!(d.mgr.failed_attempts(), 0);
 }
 
 #[test]

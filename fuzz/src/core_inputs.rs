@@ -522,7 +522,7 @@ fn learnt_addr(n: u16) -> SocketAddr {
         return pool_addr(n as u8);
     }
     let [hi, lo] = n.to_be_bytes();
-    let port = if n % 64 == 0 { 0 } else { 8333 };
+    let port = if n.is_multiple_of(64) { 0 } else { 8333 };
     SocketAddr::from(([45 + (hi % 4) * 50, hi, lo, 1], port))
 }
 

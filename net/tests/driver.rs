@@ -580,8 +580,11 @@ async fn a_run_with_the_book_inside_replays_identically<H: Harness>() {
         advertised("127.0.0.3:18444".parse().unwrap()),
     ];
     client.learned(Some(id), more).await.unwrap();
-    let learned = client.stats().await.unwrap().addresses_learned;
-    assert_eq!(learned, 2, "the outbound peer's addresses are taken");
+    // Every loopback address shares one new bucket, placed by the secret
+    // key: one of the two may lose its slot to an address learned before.
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.addresses_offered, 2, "the outbound peer is heard");
+    assert!((1..=2).contains(&stats.addresses_learned), "{stats:?}");
 
     // An inbound peer asks for addresses and is answered.
     let inbound_addr = client.listen_addrs()[0];

@@ -139,7 +139,11 @@ fn a_run_with_the_book_inside_replays_identically() {
         common::advertised(&reactor, "127.0.0.3:18444".parse().unwrap()),
     ];
     reactor.learned(Some(id), more).unwrap();
-    assert_eq!(reactor.manager().stats().addresses_learned, 2);
+    // Every loopback address shares one new bucket, placed by the secret
+    // key: one of the two may lose its slot to an address learned before.
+    let stats = reactor.manager().stats();
+    assert_eq!(stats.addresses_offered, 2, "the outbound peer is heard");
+    assert!((1..=2).contains(&stats.addresses_learned), "{stats:?}");
     assert_eq!(reactor.manager().book_counts().unwrap().tried, 1);
     let stats = reactor.shutdown().unwrap();
     drop(reactor);

@@ -228,13 +228,14 @@ pub fn load_book_within(path: &Path, limit: u64) -> Result<Option<BookSnapshot>,
     if probe.format != supported {
         return Err(unsupported(probe.format));
     }
-    if probe.book.is_none() {
-        let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, &e))?;
-        return Ok(Some(BookSnapshot::Btcd(snapshot)));
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| corrupt(path, &e))
+    // Straight into the kind's own type: through the tagged enum, serde
+    // would buffer the document and errors would lose their line.
+    let snapshot = if probe.book.as_deref() == Some("core") {
+        serde_json::from_slice(&bytes).map(BookSnapshot::Core)
+    } else {
+        serde_json::from_slice::<Snapshot>(&bytes).map(BookSnapshot::Btcd)
+    };
+    snapshot.map(Some).map_err(|e| corrupt(path, &e))
 }
 
 /// Reads btcd's book saved at `path`; `Ok(None)` if there is no such file.
@@ -471,6 +472,36 @@ mod tests {
         fs::write(&path, r#"{"book":"mystery","format":1}"#).unwrap();
         let err = load_book(&path).unwrap_err();
         assert!(err.to_string().contains("\"mystery\""), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_core_book_is_reported_at_its_line() {
+        let dir = std::env::temp_dir().join(format!("connmgr-core-line-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("peers.json");
+        let mut core = connmgr::addrman::AddrMan::new(addrman::BucketKey::from_bytes([1; 32]), 1);
+        let now = Instant::from_secs(1_700_000_000);
+        for i in 1..=20u8 {
+            let addr = std::net::SocketAddr::from(([i, 2, 3, 4], 8333));
+            core.add(
+                now,
+                &[(addr, now)],
+                [9, 9, 9, 9].into(),
+                std::time::Duration::ZERO,
+            );
+        }
+        save_book(&path, &BookSnapshot::Core(core.snapshot())).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let damaged = text.replacen("\"addr\":\"7.", "\"addr\":\"777.", 1);
+        let line = damaged.lines().position(|l| l.contains("777.")).unwrap() + 1;
+        assert!(line > 1, "one address per line");
+        fs::write(&path, &damaged).unwrap();
+        let err = load_book(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { line: l, .. } if l == line),
+            "{err:?}, expected line {line}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -176,7 +176,8 @@ fn a_wrong_version_is_refused_naming_the_supported_one() {
     let text = fs::read_to_string(&path).unwrap();
     // A future version that also changed the layout: the version is what
     // gets reported, not the unknown field.
-    let future = text.replacen("{\"format\":1,", "{\"format\":2,\"extra\":true,", 1);
+    let future = text.replacen("\"format\":1,", "\"format\":2,\"extra\":true,", 1);
+    assert_ne!(future, text);
     fs::write(&path, &future).unwrap();
     let err = load(&path, 1).unwrap_err();
     assert!(
@@ -185,7 +186,7 @@ fn a_wrong_version_is_refused_naming_the_supported_one() {
     );
     let msg = err.to_string();
     assert!(msg.contains("format 2 is not supported"), "{msg}");
-    assert!(msg.contains("reads format 1"), "{msg}");
+    assert!(msg.contains("reads btcd's book in format 1"), "{msg}");
     assert!(msg.contains(&path.display().to_string()), "{msg}");
     expect_untouched(&path, future.as_bytes());
 }

@@ -28,8 +28,9 @@ use connmgr::{Input, Instant, PeerEvent, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
 const BOOK_CAPACITY: usize = connmgr::addrman::MAX_ADDRESSES;
-/// The full book check (a pass over every slot) runs every this many steps.
-const BOOK_CHECK_EVERY: u64 = 64;
+/// The full book check (a pass over every slot, a hash per entry) runs
+/// every this many steps, and at the end of a run.
+const BOOK_CHECK_EVERY: u64 = 1024;
 
 /// A broken promise, with what is needed to understand it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -346,7 +347,7 @@ impl Checker {
                 book.tried,
                 book.collisions
             );
-            if self.checks % BOOK_CHECK_EVERY == 0 {
+            if self.checks.is_multiple_of(BOOK_CHECK_EVERY) {
                 self.check_book(mgr)?;
             }
         }

@@ -37,6 +37,11 @@ pub struct SimConfig {
     pub node_config: Config,
     /// How many of the first nodes form the seed list everybody starts from.
     pub seed_nodes: usize,
+    /// How many other nodes' addresses a DNS seeder adds to each node's
+    /// seed list: a random sample of the network per node, as a crawler's
+    /// seeder answers. Without it every node starts from the same few seed
+    /// nodes, which then spend their lives evicting newcomers.
+    pub dns_answer: usize,
     /// Nodes whose inputs are recorded as traces.
     pub traced: Vec<NodeIdx>,
     /// How often outbound counts are sampled for the report's plot.
@@ -58,6 +63,7 @@ impl SimConfig {
             faults,
             node_config: Config::default(),
             seed_nodes: 5,
+            dns_answer: 20,
             traced: Vec::new(),
             sample_every: Duration::from_secs(5),
             sampled_nodes: 4,
@@ -434,12 +440,14 @@ impl Sim {
             Event::SeedsArrive { node } => {
                 let now = self.now;
                 let own = self.nodes[node].addr;
-                let seeds: Vec<SocketAddr> = self
-                    .seed_addrs
-                    .iter()
-                    .copied()
-                    .filter(|s| *s != own)
-                    .collect();
+                let mut seeds: Vec<SocketAddr> = self.seed_addrs.clone();
+                for _ in 0..self.cfg.dns_answer {
+                    let other = self.rng.below(self.nodes.len() as u64) as usize;
+                    seeds.push(self.nodes[other].addr);
+                }
+                seeds.sort_unstable();
+                seeds.dedup();
+                seeds.retain(|s| *s != own);
                 match &mut self.nodes[node].book {
                     Some(book) => {
                         for seed in seeds {

@@ -26,8 +26,12 @@ const SUPPORTED_FORMATS: &[u32] = &[SNAPSHOT_FORMAT];
 ///
 /// The placement key is saved so that a reloaded book keeps addresses where
 /// they were; the random generator is not, it is reseeded on load.
+///
+/// Its own fields are not strict: a saved file carries the book's kind
+/// beside them (`"book"`, see `BookSnapshot`), and the store reads the file
+/// straight into this type so that errors keep their line. Each address is
+/// strict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// The format version, [`SNAPSHOT_FORMAT`]; first, so a reader can
     /// check it before anything else.

@@ -29,8 +29,12 @@ use crate::Instant;
 pub const SNAPSHOT_FORMAT: u32 = 1;
 
 /// Everything an [`AddrMan`] keeps across restarts.
+///
+/// Its own fields are not strict: a saved file carries the book's kind
+/// beside them (`"book"`, see `BookSnapshot`), and the store reads the file
+/// straight into this type so that errors keep their line. Each address is
+/// strict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// The format version, [`SNAPSHOT_FORMAT`].
     pub format: u32,

@@ -72,7 +72,9 @@ impl Book {
     }
 
     /// Addresses heard from `source`, each with its claimed time; `penalty`
-    /// ages relayed ones (Core). Returns the ones the book took.
+    /// ages relayed ones (Core). Returns the ones new to the book: only
+    /// those are relayed, so an announcement travels each node once
+    /// instead of echoing between peers for as long as it is fresh.
     pub fn learn(
         &mut self,
         now: Instant,
@@ -82,7 +84,10 @@ impl Book {
     ) -> Vec<SocketAddr> {
         let mut took = |&(addr, seen): &(SocketAddr, Instant)| match self {
             Book::Btcd { book, .. } => book.add_seen(now, addr, source, seen),
-            Book::Core(book) => book.add(now, &[(addr, seen)], source, penalty) == 1,
+            Book::Core(book) => {
+                let known = book.get(addr).is_some();
+                book.add(now, &[(addr, seen)], source, penalty) == 1 && !known
+            }
         };
         addrs
             .iter()

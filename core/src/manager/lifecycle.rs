@@ -142,6 +142,11 @@ impl ConnManager {
     fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
         if let Some(conn) = self.conns.get(&id) {
             let ended = (conn.kind, conn.handshaked, conn.addr);
+            if self.handshake_gate() && conn.kind != ConnKind::Inbound && !conn.handshaked {
+                // Connected but never ready: as good as a failed dial, so
+                // a full peer that drops newcomers is not hammered.
+                self.failed_attempts = self.failed_attempts.saturating_add(1);
+            }
             self.book_lost(ended);
         }
         self.ready.remove(id);
@@ -231,6 +236,7 @@ impl ConnManager {
         self.ready.insert(id);
         tracing::debug!(conn = id.raw(), %addr, "handshaked");
         if direction == Direction::Outbound {
+            self.failed_attempts = 0;
             self.book_good(addr);
         }
         self.emit(Action::NotifyPeer(PeerEvent::Ready {
@@ -243,11 +249,18 @@ impl ConnManager {
 
     /// Starts the handshake clock of a connection that just became
     /// established, if the config sets one.
+    /// Whether a connection counts only once its handshake is done (a
+    /// handshake timeout is set). Without the gate, as in btcd, a TCP
+    /// connection is a success.
+    pub(super) fn handshake_gate(&self) -> bool {
+        !self.config.handshake_timeout.is_zero()
+    }
+
     pub(super) fn await_handshake(&mut self, id: ConnId) {
-        let timeout = self.config.handshake_timeout;
-        if timeout.is_zero() {
+        if !self.handshake_gate() {
             return;
         }
+        let timeout = self.config.handshake_timeout;
         let at = self.now + timeout;
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.arm(&mut self.timers, id, at);

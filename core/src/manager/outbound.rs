@@ -220,7 +220,9 @@ impl ConnManager {
         conn.address_retries = 0;
         conn.addr_tokens = super::addresses::initial_addr_tokens(conn.kind, self.now);
         let permanent = conn.kind == ConnKind::Permanent;
-        self.failed_attempts = 0;
+        if !self.handshake_gate() {
+            self.failed_attempts = 0;
+        }
         self.stats.dial_successes += 1;
         if let Some(addr) = addr {
             tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
