@@ -56,8 +56,13 @@ impl Hasher for IdHasher {
 }
 
 impl IdHasher {
+    /// A multiply moves entropy only upward, and the table picks buckets
+    /// with the low bits: the rotation brings the well-mixed high half
+    /// down. Without it, IPv4 addresses sharing a first octet (its byte is
+    /// the lowest) all fell in 1/256 of the buckets, and admitting one
+    /// inbound peer among 100 000 took 600 µs instead of 1.
     fn mix(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(GOLDEN);
+        self.0 = (self.0 ^ n).wrapping_mul(GOLDEN).rotate_left(26);
     }
 }
 
@@ -71,3 +76,21 @@ pub(crate) fn keyed_hash<T: std::hash::Hash + ?Sized>(key: u64, value: &T) -> u6
 }
 
 pub(crate) type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn addresses_sharing_a_first_octet_spread_over_the_low_bits() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let low: std::collections::BTreeSet<u64> = (0..4096u32)
+            .map(|n| IpAddr::V4(Ipv4Addr::from(0x3000_0000 + n * 13)))
+            .map(|ip| build.hash_one(ip) & 0xFFF)
+            .collect();
+        // Uniform hashing fills about 63 % of 4 096 buckets.
+        assert!(low.len() > 2000, "{} of 4096 low-bit values", low.len());
+    }
+}

@@ -124,7 +124,8 @@ impl InboundIndex {
     pub fn victim(&self, longest: u32, groups: u32) -> Option<ConnId> {
         let oldest_protected = match longest {
             0 => None,
-            n => self.by_age.iter().take(n as usize).next_back().copied(),
+            // Forward: `take(n).next_back()` would walk from the far end.
+            n => self.by_age.iter().take(n as usize).last().copied(),
         };
         let group_protected: Vec<ConnId> = self
             .keyed
