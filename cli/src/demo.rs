@@ -236,7 +236,7 @@ impl Row {
     /// Requests waiting for their next try (backoff or throttle).
     fn retrying(&self) -> u32 {
         let c = &self.counts;
-        (c.automatic_pending + c.manual_pending + c.permanent_pending).saturating_sub(c.dialing)
+        c.outbound_pending().saturating_sub(c.dialing)
     }
 }
 

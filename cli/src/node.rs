@@ -187,17 +187,17 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
 }
 
 fn status_line(counts: &Counts, stats: &Stats) -> String {
-    let pending = counts.automatic_pending + counts.manual_pending + counts.permanent_pending;
     format!(
-        "status: outbound {} (automatic {}, permanent {}, manual {})  inbound {}  pending {}  \
-         retrying {}  | dials {}, failed {}, timed out {}",
+        "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  inbound {}  \
+         pending {}  retrying {}  | dials {}, failed {}, timed out {}",
         counts.outbound_established(),
         counts.automatic_established,
+        counts.block_relay_established,
         counts.permanent_established,
         counts.manual_established,
         counts.inbound,
         counts.dialing,
-        pending.saturating_sub(counts.dialing),
+        counts.outbound_pending().saturating_sub(counts.dialing),
         stats.dials,
         stats.dial_failures,
         stats.dial_timeouts,
@@ -215,7 +215,7 @@ async fn serve(handle: Handle, mut events: Events) {
                 id,
                 addr,
                 direction,
-                permanent,
+                kind,
                 stream,
                 ..
             } => {
@@ -223,7 +223,7 @@ async fn serve(handle: Handle, mut events: Events) {
                     Direction::Outbound => "outbound",
                     Direction::Inbound => "inbound",
                 };
-                tracing::info!(conn = id.raw(), %addr, direction, permanent, "connected");
+                tracing::info!(conn = id.raw(), %addr, direction, ?kind, "connected");
                 tokio::spawn(hold(stream));
                 if handle.handshaked(id).await.is_err() {
                     return;

@@ -61,6 +61,7 @@ fn handle(rec: &mut Recorder<Vec<u8>>, t: Instant, input: Input) -> Step {
 fn example_trace() -> Vec<u8> {
     let config = Config {
         target_outbound: 2,
+        block_relay_outbound: 0,
         rng_seed: Some(Seed::from_u64(1)),
         // The run answers the address requests itself.
         address_book: connmgr::AddressBook::External,
@@ -269,13 +270,13 @@ fn a_corrupt_trace_is_an_error_naming_the_line() {
 #[test]
 fn an_unknown_version_is_an_error_naming_the_supported_one() {
     let path = variant("v7.jsonl", 1, |line| {
-        line.replacen(r#""version":3"#, r#""version":7"#, 1)
+        line.replacen(r#""version":4"#, r#""version":7"#, 1)
     });
     let (code, _, stderr) = replay(&path);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
-            "line 1: trace format version 7 is not supported; this build reads version 3"
+            "line 1: trace format version 7 is not supported; this build reads version 4"
         ),
         "{stderr}"
     );

@@ -50,7 +50,9 @@ impl Runtime {
                 let result = self.book.pop_front().ok_or(connmgr::AddressError::Empty);
                 self.replies.push_back(Input::AddressResult { id, result });
             }
-            Action::Dial { id, attempt, addr } => {
+            Action::Dial {
+                id, attempt, addr, ..
+            } => {
                 let refused = addr.port() == 1;
                 let result = if refused {
                     Err(DialError::Refused)

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::input::{AddressError, DialError};
-use crate::{ConnId, Instant, ListenerId, PeerEvent};
+use crate::{ConnId, ConnKind, Instant, ListenerId, PeerEvent};
 
 /// An instruction for the runtime, drained with
 /// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
@@ -26,6 +26,9 @@ pub enum Action {
         attempt: u32,
         /// Where to connect.
         addr: SocketAddr,
+        /// What the connection is for, and so what the application should
+        /// run on it.
+        kind: ConnKind,
     },
     /// Abandon this dial: drop it if in flight, close its socket if it
     /// already connected. No result is expected any more.

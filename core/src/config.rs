@@ -26,6 +26,10 @@ pub struct Config {
     /// Automatic outbound connections to keep (pending + established).
     /// Manual and permanent connections come on top. btcd: 8.
     pub target_outbound: u32,
+    /// Block-relay-only automatic connections to keep, on top of
+    /// `target_outbound` ([`ConnKind::BlockRelay`](crate::ConnKind)).
+    /// Bitcoin Core: 2. btcd has none.
+    pub block_relay_outbound: u32,
     /// Whether the manager makes automatic outbound connections at all
     /// (btcd: "`GetNewAddress` is set"). Off is btcd's "connect mode":
     /// only `Connect` makes outbound connections.
@@ -144,6 +148,7 @@ impl Config {
     pub fn btcd() -> Config {
         Config {
             target_outbound: 8,
+            block_relay_outbound: 0,
             automatic_outbound: true,
             retry_interval: Duration::from_secs(5),
             max_retry_interval: Duration::from_secs(5 * 60),
@@ -191,10 +196,13 @@ impl Config {
         if self.automatic_outbound && self.target_outbound == 0 {
             return Err(ConfigError::ZeroTarget);
         }
-        if self.target_outbound > MAX_TARGET_OUTBOUND {
-            return Err(ConfigError::TargetTooLarge {
-                target: self.target_outbound,
-            });
+        for (field, target) in [
+            ("target_outbound", self.target_outbound),
+            ("block_relay_outbound", self.block_relay_outbound),
+        ] {
+            if target > MAX_TARGET_OUTBOUND {
+                return Err(ConfigError::TargetTooLarge { field, target });
+            }
         }
         if self.max_failed_attempts == 0 {
             return Err(ConfigError::ZeroMaxFailedAttempts);
@@ -230,8 +238,9 @@ impl Default for Config {
     /// and 10 per group, 5 new inbound per second per group (bursts of 10),
     /// eviction when full (8 longest-connected and 4 groups protected), a
     /// 24 h ban at a misbehaviour score of 100, a 30 s handshake timeout
-    /// (btcd's server's), and the address book saved every 10 minutes (as
-    /// btcd's address manager does).
+    /// (btcd's server's), the address book saved every 10 minutes (as
+    /// btcd's address manager does), Bitcoin Core's address book inside the
+    /// manager, and Core's 2 block-relay-only connections.
     fn default() -> Config {
         Config {
             stable_after: Duration::from_secs(60),
@@ -250,6 +259,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(30),
             persist_interval: Duration::from_secs(10 * 60),
             address_book: AddressBook::Core,
+            block_relay_outbound: 2,
             ..Config::btcd()
         }
     }
@@ -272,8 +282,10 @@ pub enum ConfigError {
     },
     /// `target_outbound` is 0 while `automatic_outbound` is on.
     ZeroTarget,
-    /// `target_outbound` is above [`MAX_TARGET_OUTBOUND`].
+    /// An outbound target is above [`MAX_TARGET_OUTBOUND`].
     TargetTooLarge {
+        /// The field's name.
+        field: &'static str,
         /// The target given.
         target: u32,
     },
@@ -305,9 +317,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "config field `target_outbound` is 0 while `automatic_outbound` is on; set a target of at least 1, or turn automatic_outbound off for connect mode"
             ),
-            ConfigError::TargetTooLarge { target } => write!(
+            ConfigError::TargetTooLarge { field, target } => write!(
                 f,
-                "config field `target_outbound` is {target}, above the maximum of {MAX_TARGET_OUTBOUND}; no node can hold that many connections"
+                "config field `{field}` is {target}, above the maximum of {MAX_TARGET_OUTBOUND}; no node can hold that many connections"
             ),
             ConfigError::ZeroMaxFailedAttempts => write!(
                 f,

@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-use crate::{Advertised, ConnId, Direction, Instant, Reason, Subnet};
+use crate::{Advertised, ConnId, ConnKind, Direction, Instant, Reason, Subnet};
 
 /// What happened to a peer, with the connection (`S`: the runtime's stream
 /// type; `()` in the core's own [`PeerEvent`]) handed over on `Connected`.
@@ -32,8 +32,10 @@ pub enum Event<S = ()> {
         addr: SocketAddr,
         /// Who dialled.
         direction: Direction,
-        /// Whether it is redialled whenever it drops.
-        permanent: bool,
+        /// What the connection is for: among outbound ones, automatic
+        /// (full-relay or block-relay-only), manual, permanent (redialled
+        /// whenever it drops).
+        kind: ConnKind,
         /// The connection, to read and write. Dropping it closes it and
         /// tells the manager. Not part of a trace.
         #[cfg_attr(feature = "serde", serde(skip))]
@@ -118,8 +120,8 @@ pub struct ConnectedPeer {
     pub addr: SocketAddr,
     /// Who dialled.
     pub direction: Direction,
-    /// Whether it is redialled whenever it drops.
-    pub permanent: bool,
+    /// What the connection is for.
+    pub kind: ConnKind,
 }
 
 impl ConnectedPeer {
@@ -129,7 +131,7 @@ impl ConnectedPeer {
             id: self.id,
             addr: self.addr,
             direction: self.direction,
-            permanent: self.permanent,
+            kind: self.kind,
             stream,
         }
     }
@@ -153,14 +155,14 @@ impl PeerEvent {
                 id,
                 addr,
                 direction,
-                permanent,
+                kind,
                 stream: (),
             } => {
                 return Err(ConnectedPeer {
                     id,
                     addr,
                     direction,
-                    permanent,
+                    kind,
                 })
             }
             PeerEvent::Ready {
@@ -200,7 +202,7 @@ mod tests {
             id: ConnId::from_raw(7),
             addr,
             direction: Direction::Inbound,
-            permanent: true,
+            kind: ConnKind::Inbound,
             stream: (),
         };
         let peer = event.into_event::<()>().unwrap_err();
@@ -208,19 +210,19 @@ mod tests {
             id,
             addr: got,
             direction,
-            permanent,
+            kind,
             stream,
         } = peer.with_stream("socket")
         else {
             panic!("not Connected");
         };
         assert_eq!(
-            (id, got, direction, permanent, stream),
+            (id, got, direction, kind, stream),
             (
                 ConnId::from_raw(7),
                 addr,
                 Direction::Inbound,
-                true,
+                ConnKind::Inbound,
                 "socket"
             )
         );

@@ -46,6 +46,7 @@
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
+//! config.block_relay_outbound = 0; // Bitcoin Core's 2 block-relay-only: none here
 //! // The secret behind every key. A node draws it from the operating system
 //! // (the runtimes' builders do: `connmgr_net::os_seed`); a fixed one is for
 //! // reproducing a run.
@@ -61,7 +62,7 @@
 //! mgr.start(now).unwrap();
 //!
 //! // ...from which it picks one for its automatic connection and dials it...
-//! let Some(Action::Dial { id, attempt, addr: dialled }) = mgr.poll_action() else { panic!() };
+//! let Some(Action::Dial { id, attempt, addr: dialled, .. }) = mgr.poll_action() else { panic!() };
 //! assert_eq!(dialled, addr);
 //! assert_eq!(mgr.poll_timeout(), Some(now + mgr.config().dial_timeout));
 //! mgr.handle(now, Input::DialResult { id, attempt, result: Ok(()) }).unwrap();

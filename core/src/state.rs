@@ -9,14 +9,28 @@ use crate::Instant;
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ConnKind {
     /// Made by the manager to reach `target_outbound`; replaced when it fails
-    /// or ends.
+    /// or ends. A full-relay peer: blocks, transactions and addresses.
     Automatic,
+    /// Made by the manager to reach `block_relay_outbound`, replaced like
+    /// [`Automatic`](ConnKind::Automatic). The application relays only
+    /// blocks on it (no transactions, no addresses), so the peer cannot
+    /// tell it apart from a light client and an attacker cannot map it
+    /// from gossip (Bitcoin Core's block-relay-only connections).
+    BlockRelay,
     /// Asked for with a non-permanent `Connect`: one try, one connection.
     Manual,
     /// Asked for with a permanent `Connect`: redialled with backoff for ever.
     Permanent,
     /// Accepted by a listener.
     Inbound,
+}
+
+impl ConnKind {
+    /// Whether the manager makes and replaces connections of this kind to
+    /// keep a target.
+    pub fn is_automatic(self) -> bool {
+        matches!(self, ConnKind::Automatic | ConnKind::BlockRelay)
+    }
 }
 
 /// Where a connection is in its life.

@@ -10,6 +10,11 @@ pub struct Counts {
     pub automatic_pending: u32,
     /// Automatic connections established.
     pub automatic_established: u32,
+    /// Block-relay-only requests not (yet) connected, including throttled
+    /// ones.
+    pub block_relay_pending: u32,
+    /// Block-relay-only connections established.
+    pub block_relay_established: u32,
     /// Manual requests not yet connected.
     pub manual_pending: u32,
     /// Manual connections established.
@@ -36,9 +41,27 @@ impl Counts {
         self.automatic_pending + self.automatic_established
     }
 
+    /// Block-relay-only requests, pending and established: never above
+    /// `block_relay_outbound`.
+    pub fn block_relay(&self) -> u32 {
+        self.block_relay_pending + self.block_relay_established
+    }
+
+    /// Outbound requests of every kind not connected: dialling, waiting for
+    /// an address, or waiting for their next try.
+    pub fn outbound_pending(&self) -> u32 {
+        self.automatic_pending
+            + self.block_relay_pending
+            + self.manual_pending
+            + self.permanent_pending
+    }
+
     /// Established outbound connections of every kind.
     pub fn outbound_established(&self) -> u32 {
-        self.automatic_established + self.manual_established + self.permanent_established
+        self.automatic_established
+            + self.block_relay_established
+            + self.manual_established
+            + self.permanent_established
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use common::*;
 use connmgr::{
-    Action, Config, ConfigError, ConnManager, ConnState, DialError, Ignored, Input, Instant,
-    ListenerId, PeerEvent, Reason, Seed,
+    Action, Config, ConfigError, ConnKind, ConnManager, ConnState, DialError, Ignored, Input,
+    Instant, ListenerId, PeerEvent, Reason, Seed,
 };
 
 fn btcd(target: u32) -> Config {
@@ -228,7 +228,8 @@ fn connect_mode() {
         vec![Action::Dial {
             id,
             attempt: 1,
-            addr: target
+            addr: target,
+            kind: ConnKind::Permanent,
         }]
     );
     assert_eq!(
@@ -241,7 +242,7 @@ fn connect_mode() {
             id,
             addr: target,
             direction: connmgr::Direction::Outbound,
-            permanent: true,
+            kind: ConnKind::Permanent,
             stream: (),
         })]
     );
@@ -329,7 +330,8 @@ fn retry_permanent() {
         vec![Action::Dial {
             id,
             attempt: 1,
-            addr: peer
+            addr: peer,
+            kind: ConnKind::Permanent,
         }]
     );
     d.actions(Input::DialResult {
@@ -361,7 +363,8 @@ fn retry_permanent() {
         vec![Action::Dial {
             id,
             attempt: 2,
-            addr: peer
+            addr: peer,
+            kind: ConnKind::Permanent,
         }]
     );
     let actions = d.actions(Input::DialResult {

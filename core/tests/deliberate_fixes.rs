@@ -369,7 +369,8 @@ fn inputs_before_start_are_queued() {
         vec![Action::Dial {
             id: a,
             attempt: 1,
-            addr: addr("203.0.113.1:8333")
+            addr: addr("203.0.113.1:8333"),
+            kind: connmgr::ConnKind::Permanent,
         }]
     );
 }
@@ -508,6 +509,7 @@ fn group_is_counted_from_address_choice_not_handshake() {
 fn full_groups_end_in_an_address_failure_after_bounded_retries() {
     let config = Config {
         target_outbound: 2,
+        block_relay_outbound: 0,
         max_address_retries: 3,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
@@ -544,6 +546,7 @@ fn full_groups_end_in_an_address_failure_after_bounded_retries() {
 fn local_addresses_are_exempt_from_the_group_limit() {
     let mut d = Driver::new(Config {
         target_outbound: 4,
+        block_relay_outbound: 0,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
     });

@@ -124,6 +124,7 @@ fn connect_request(d: &mut Driver, id: ConnId) {
 fn an_automatic_connection_without_a_handshake_is_replaced() {
     let config = Config {
         target_outbound: 1,
+        block_relay_outbound: 0,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
     };
@@ -150,6 +151,7 @@ fn an_automatic_connection_without_a_handshake_is_replaced() {
 fn a_connection_lost_before_its_handshake_counts_as_a_failed_attempt() {
     let config = Config {
         target_outbound: 1,
+        block_relay_outbound: 0,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
     };

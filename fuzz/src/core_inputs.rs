@@ -45,6 +45,7 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
     c.accept_pause_initial = ms(pause_ms);
     c.accept_pause_max = ms(pause_ms * u.int_in_range(1..=200)?);
     c.target_outbound = u.int_in_range(1..=4)?;
+    c.block_relay_outbound = u.int_in_range(0..=2)?;
     c.automatic_outbound = u.arbitrary()?;
     c.max_failed_attempts = u.int_in_range(1..=4)?;
     c.throttle_interval = ms(u.int_in_range(1..=2_000)?);

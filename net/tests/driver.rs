@@ -9,7 +9,7 @@ use std::io::{BufReader, Read, Write};
 use std::time::Duration;
 
 use connmgr::trace::{replay, ReplayReport};
-use connmgr::{DialError, Direction, Event, Reason};
+use connmgr::{ConnKind, DialError, Direction, Event, Reason};
 use connmgr_net::{BuildError, Builder, Error};
 use connmgr_store::StaticList;
 
@@ -26,15 +26,15 @@ async fn connect_and_accept_end_to_end<H: Harness>() {
         id: got,
         addr: remote,
         direction,
-        permanent,
+        kind,
         mut stream,
     } = next::<H>(&mut client_events, "outbound Connected").await
     else {
         panic!("expected Connected");
     };
     assert_eq!(
-        (got, remote, direction, permanent),
-        (id, addr, Direction::Outbound, false)
+        (got, remote, direction, kind),
+        (id, addr, Direction::Outbound, ConnKind::Manual)
     );
     let Event::Connected {
         id: inbound_id,
@@ -160,7 +160,7 @@ async fn refused_gives_up_or_retries_per_policy<H: Harness>() {
     let listener = std::net::TcpListener::bind(addr).unwrap();
     let Event::Connected {
         id: got,
-        permanent,
+        kind,
         stream,
         ..
     } = until::<H>(&mut events, "Connected", |e| {
@@ -170,7 +170,7 @@ async fn refused_gives_up_or_retries_per_policy<H: Harness>() {
     else {
         unreachable!()
     };
-    assert_eq!((got, permanent), (id, true));
+    assert_eq!((got, kind), (id, ConnKind::Permanent));
     let (_peer, _) = listener.accept().unwrap();
 
     // Remove ends it for good.

@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "status: outbound {} inbound {} pending {} dialing {}",
             c.outbound_established(),
             c.inbound,
-            c.automatic_pending + c.manual_pending + c.permanent_pending,
+            c.outbound_pending(),
             c.dialing
         );
     }

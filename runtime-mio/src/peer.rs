@@ -84,7 +84,13 @@ impl Peer {
 
     /// Whether the manager redials this peer whenever it drops.
     pub fn is_permanent(&self) -> bool {
-        self.info.permanent
+        self.info.kind == connmgr::ConnKind::Permanent
+    }
+
+    /// What the connection is for (a block-relay-only peer gets only
+    /// blocks).
+    pub fn kind(&self) -> connmgr::ConnKind {
+        self.info.kind
     }
 
     /// The stream, for its other methods (`set_nodelay`, …).
@@ -108,7 +114,7 @@ impl fmt::Debug for Peer {
             .field("id", &self.info.id)
             .field("peer_addr", &self.info.addr)
             .field("direction", &self.info.direction)
-            .field("permanent", &self.info.permanent)
+            .field("kind", &self.info.kind)
             .field("fd", &self.stream.as_raw_fd())
             .finish()
     }

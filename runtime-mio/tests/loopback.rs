@@ -96,6 +96,7 @@ fn automatic_outbound_takes_addresses_from_the_source() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = Config {
         target_outbound: 3,
+        block_relay_outbound: 0,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
     };

@@ -22,6 +22,7 @@ fn a_recorded_run_replays_identically() {
     let remote = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = Config {
         target_outbound: 2,
+        block_relay_outbound: 0,
         address_book: connmgr::AddressBook::External,
         ..Config::default()
     };

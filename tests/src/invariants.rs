@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use connmgr::{Action, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
+use connmgr::{Action, Config, ConnId, ConnManager, Direction, GroupKey, Ignored};
 use connmgr::{Input, Instant, PeerEvent, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
@@ -196,16 +196,23 @@ impl Checker {
                     );
                 }
             }
-            Action::Dial { id, attempt, addr } => {
+            Action::Dial {
+                id,
+                attempt,
+                addr,
+                kind,
+            } => {
                 ensure!(
                     self.dialled.insert((id, attempt)),
                     "dial {id}/{attempt} was emitted twice"
                 );
+                let record = mgr.info(id).map(|info| info.kind);
+                ensure!(
+                    record.is_none_or(|k| k == kind),
+                    "dial {id}/{attempt} says {kind:?}, its record {record:?}"
+                );
                 // With the book inside, no RequestAddress says it is automatic.
-                if mgr
-                    .info(id)
-                    .is_some_and(|info| info.kind == ConnKind::Automatic)
-                {
+                if kind.is_automatic() {
                     self.automatic.insert(id);
                 }
                 self.outstanding_dials.insert((id, attempt));
@@ -326,6 +333,12 @@ impl Checker {
             "{} automatic outbound connections, target {}",
             counts.automatic(),
             self.config.target_outbound
+        );
+        ensure!(
+            counts.block_relay() <= self.config.block_relay_outbound,
+            "{} block-relay-only connections, target {}",
+            counts.block_relay(),
+            self.config.block_relay_outbound
         );
         ensure!(
             counts.inbound <= self.config.max_inbound,

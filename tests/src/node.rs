@@ -40,8 +40,10 @@ pub struct NodeStats {
     pub largest_backoff: Duration,
     /// Distinct network groups among established outbound connections at the end.
     pub outbound_groups: usize,
-    /// Automatic outbound connections established at the end.
+    /// Automatic (full-relay) outbound connections established at the end.
     pub outbound: u32,
+    /// Block-relay-only connections established at the end.
+    pub block_relay: u32,
     /// Invariant checks run.
     pub checks: u64,
     /// Crashes suffered.
@@ -258,6 +260,7 @@ impl Node {
             return stats;
         }
         stats.outbound = self.mgr.counts().automatic_established;
+        stats.block_relay = self.mgr.counts().block_relay_established;
         let groups: std::collections::BTreeSet<_> = self
             .sockets
             .keys()

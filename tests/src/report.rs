@@ -106,6 +106,12 @@ impl fmt::Display for Report {
             .map(|n| f64::from(n.outbound))
             .sum::<f64>()
             / nodes as f64;
+        let mean_block_relay = self
+            .nodes
+            .iter()
+            .map(|n| f64::from(n.block_relay))
+            .sum::<f64>()
+            / nodes as f64;
         writeln!(
             f,
             "seed {}: {} nodes, {:.0}s simulated, {} inputs",
@@ -125,7 +131,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  at the end: {mean_outbound:.2} outbound per node over {mean_groups:.2} groups"
+            "  at the end: {mean_outbound:.2} full-relay and {mean_block_relay:.2} block-relay-only outbound per node, over {mean_groups:.2} groups"
         )?;
         writeln!(
             f,

@@ -517,7 +517,9 @@ impl Sim {
                         },
                     );
                 }
-                Action::Dial { id, attempt, addr } => {
+                Action::Dial {
+                    id, attempt, addr, ..
+                } => {
                     self.nodes[node].dials.insert((id, attempt), ());
                     self.dial(node, id, attempt, addr);
                 }

@@ -35,7 +35,8 @@ fn bootstrap_of_1000_nodes_from_a_seed_list_reaches_every_target() {
     assert!(median < secs(60), "median time to target {median:?}");
     for (i, node) in report.nodes.iter().enumerate() {
         assert_eq!(node.outbound, 8, "node {i}");
-        assert_eq!(node.outbound_groups, 8, "node {i}: one outbound per group");
+        assert_eq!(node.block_relay, 2, "node {i}");
+        assert_eq!(node.outbound_groups, 10, "node {i}: one outbound per group");
     }
 }
 

@@ -192,6 +192,12 @@ impl ConnManager {
                 if conn.phase != Phase::Established || !conn.handshaked {
                     return Err(Ignored::NotReady(id));
                 }
+                if conn.kind == ConnKind::BlockRelay {
+                    return Err(Ignored::NotAllowed {
+                        id,
+                        why: "a block-relay-only peer relays no addresses",
+                    });
+                }
                 if addrs.len() > MAX_ADDR_TO_SEND {
                     self.stats.address_messages_oversized += 1;
                     return Err(Ignored::TooManyAddresses {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
-use crate::{Action, ConnId, ConnKind, Ignored, Instant, PeerEvent, Reason, Subnet};
+use crate::{Action, ConnId, Ignored, Instant, PeerEvent, Reason, Subnet};
 
 use super::conn::Phase;
 use super::ids::IdHasher;
@@ -181,8 +181,6 @@ impl ConnManager {
             }
             self.give_up(id, reason);
         }
-        if kind == ConnKind::Automatic {
-            self.replace();
-        }
+        self.replace(kind);
     }
 }

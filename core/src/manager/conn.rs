@@ -114,6 +114,8 @@ pub(crate) fn tally(counts: &mut Counts, conn: &Conn, add: bool) {
         (ConnKind::Inbound, _) if conn.allowlisted => &mut counts.inbound_allowlisted,
         (ConnKind::Automatic, false) => &mut counts.automatic_pending,
         (ConnKind::Automatic, true) => &mut counts.automatic_established,
+        (ConnKind::BlockRelay, false) => &mut counts.block_relay_pending,
+        (ConnKind::BlockRelay, true) => &mut counts.block_relay_established,
         (ConnKind::Manual, false) => &mut counts.manual_pending,
         (ConnKind::Manual, true) => &mut counts.manual_established,
         (ConnKind::Permanent, false) => &mut counts.permanent_pending,

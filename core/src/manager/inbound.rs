@@ -60,7 +60,7 @@ impl ConnManager {
             id,
             addr: remote,
             direction: Direction::Inbound,
-            permanent: false,
+            kind: ConnKind::Inbound,
             stream: (),
         }));
         self.await_handshake(id);

@@ -124,8 +124,14 @@ impl InboundIndex {
     pub fn victim(&self, longest: u32, groups: u32) -> Option<ConnId> {
         let oldest_protected = match longest {
             0 => None,
-            // Forward: `take(n).next_back()` would walk from the far end.
-            n => self.by_age.iter().take(n as usize).last().copied(),
+            // The n-th oldest (or the youngest, if fewer), walking n entries
+            // from the front: `take(n).next_back()` walks from the far end.
+            n => {
+                let k = (n as usize).min(self.by_age.len());
+                k.checked_sub(1)
+                    .and_then(|i| self.by_age.iter().nth(i))
+                    .copied()
+            }
         };
         let group_protected: Vec<ConnId> = self
             .keyed

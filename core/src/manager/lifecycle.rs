@@ -39,14 +39,15 @@ impl ConnManager {
                 continue;
             };
             match (conn.phase, conn.kind) {
-                (Phase::Queued, ConnKind::Automatic) => self.request_address(id),
+                (Phase::Queued, kind) if kind.is_automatic() => self.request_address(id),
                 (Phase::Queued, _) => self.dial(id),
                 _ => {}
             }
         }
-        if self.config.automatic_outbound {
-            while self.counts.automatic() < self.config.target_outbound {
-                self.new_automatic();
+        for kind in [ConnKind::Automatic, ConnKind::BlockRelay] {
+            let (target, have) = self.automatic_target(kind);
+            for _ in have..target {
+                self.new_automatic(kind);
             }
         }
         self.arm_persist();
@@ -163,8 +164,8 @@ impl ConnManager {
             }
             _ => {
                 let ended = self.take(id);
-                if redial && ended.is_some_and(|conn| conn.kind == ConnKind::Automatic) {
-                    self.replace();
+                if let (true, Some(conn)) = (redial, ended) {
+                    self.replace(conn.kind);
                 }
             }
         }
@@ -180,8 +181,8 @@ impl ConnManager {
             self.emit(Action::CancelDial { id, attempt });
         }
         self.give_up(id, reason);
-        if kind == ConnKind::Automatic && then == Then::FollowPolicy {
-            self.replace();
+        if then == Then::FollowPolicy {
+            self.replace(kind);
         }
     }
 
@@ -228,12 +229,17 @@ impl ConnManager {
         handshake(&mut self.counts, conn);
         // An established connection's one timer is its handshake's.
         conn.disarm(&mut self.timers);
-        let direction = match conn.kind {
+        let kind = conn.kind;
+        let direction = match kind {
             ConnKind::Inbound => Direction::Inbound,
             _ => Direction::Outbound,
         };
         self.stats.handshakes += 1;
-        self.ready.insert(id);
+        if kind != ConnKind::BlockRelay {
+            // Relayed addresses go to ready peers: never over a
+            // block-relay-only connection, which must not be mapped.
+            self.ready.insert(id);
+        }
         tracing::debug!(conn = id.raw(), %addr, "handshaked");
         if direction == Direction::Outbound {
             self.failed_attempts = 0;

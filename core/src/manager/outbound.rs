@@ -59,18 +59,31 @@ impl ConnManager {
             return Err(Ignored::AtTarget);
         }
         if self.lifecycle == Lifecycle::Running {
-            return Ok(self.new_automatic());
+            return Ok(self.new_automatic(ConnKind::Automatic));
         }
         let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Queued, None));
         self.queued.push(id);
         Ok(id)
     }
 
-    /// A fresh automatic request, asking for its address at once.
-    pub(super) fn new_automatic(&mut self) -> ConnId {
-        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::AwaitingAddress, None));
+    /// A fresh automatic request of `kind`, asking for its address at once.
+    pub(super) fn new_automatic(&mut self, kind: ConnKind) -> ConnId {
+        let id = self.insert(Conn::new(kind, Phase::AwaitingAddress, None));
         self.ask_address(id);
         id
+    }
+
+    /// How many connections of automatic `kind` the manager keeps, and
+    /// how many it has (pending or established).
+    pub(super) fn automatic_target(&self, kind: ConnKind) -> (u32, u32) {
+        if !self.config.automatic_outbound {
+            return (0, 0);
+        }
+        match kind {
+            ConnKind::Automatic => (self.config.target_outbound, self.counts.automatic()),
+            ConnKind::BlockRelay => (self.config.block_relay_outbound, self.counts.block_relay()),
+            _ => (0, 0),
+        }
     }
 
     pub(super) fn request_address(&mut self, id: ConnId) {
@@ -100,12 +113,17 @@ impl ConnManager {
             return;
         };
         conn.attempt = conn.attempt.wrapping_add(1);
-        let attempt = conn.attempt;
+        let (attempt, kind) = (conn.attempt, conn.kind);
         enter(&mut self.counts, conn, Phase::Dialing);
         conn.arm(&mut self.timers, id, self.now + self.config.dial_timeout);
         self.stats.dials += 1;
         tracing::debug!(conn = id.raw(), attempt, %addr, "dial");
-        self.emit(Action::Dial { id, attempt, addr });
+        self.emit(Action::Dial {
+            id,
+            attempt,
+            addr,
+            kind,
+        });
     }
 
     pub(super) fn on_address_result(
@@ -219,19 +237,19 @@ impl ConnManager {
         conn.connected_at = self.now;
         conn.address_retries = 0;
         conn.addr_tokens = super::addresses::initial_addr_tokens(conn.kind, self.now);
-        let permanent = conn.kind == ConnKind::Permanent;
+        let kind = conn.kind;
         if !self.handshake_gate() {
             self.failed_attempts = 0;
         }
         self.stats.dial_successes += 1;
         if let Some(addr) = addr {
-            tracing::debug!(conn = id.raw(), %addr, permanent, "connected");
+            tracing::debug!(conn = id.raw(), %addr, ?kind, "connected");
             let direction = Direction::Outbound;
             self.emit(Action::NotifyPeer(PeerEvent::Connected {
                 id,
                 addr,
                 direction,
-                permanent,
+                kind,
                 stream: (),
             }));
         }
@@ -253,9 +271,7 @@ impl ConnManager {
         }
         self.failed_attempts = self.failed_attempts.saturating_add(1);
         self.give_up(id, reason);
-        if kind == ConnKind::Automatic {
-            self.replace();
-        }
+        self.replace(kind);
     }
 
     pub(super) fn give_up(&mut self, id: ConnId, reason: Reason) {
@@ -287,22 +303,21 @@ impl ConnManager {
         self.emit(Action::RetryAfter { id, at });
     }
 
-    /// Makes a new automatic request in place of one that ended, unless that
-    /// would exceed the target. After too many consecutive failures the new
+    /// Makes a new request of automatic `kind` in place of one that ended,
+    /// unless that would exceed its target (a connection of any other kind
+    /// is not replaced). After too many consecutive failures the new
     /// request waits `throttle_interval` before asking for an address.
-    pub(super) fn replace(&mut self) {
-        if self.lifecycle != Lifecycle::Running
-            || !self.config.automatic_outbound
-            || self.counts.automatic() >= self.config.target_outbound
-        {
+    pub(super) fn replace(&mut self, kind: ConnKind) {
+        let (target, have) = self.automatic_target(kind);
+        if self.lifecycle != Lifecycle::Running || have >= target {
             return;
         }
         if self.failed_attempts < self.config.max_failed_attempts {
             self.stats.replacements += 1;
-            self.new_automatic();
+            self.new_automatic(kind);
             return;
         }
-        let id = self.insert(Conn::new(ConnKind::Automatic, Phase::Waiting, None));
+        let id = self.insert(Conn::new(kind, Phase::Waiting, None));
         let at = self.now + self.config.throttle_interval;
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.arm(&mut self.timers, id, at);
@@ -332,7 +347,7 @@ impl ConnManager {
                 self.emit(Action::CancelDial { id, attempt });
                 self.request_failed(id, Reason::DialFailed(DialError::TimedOut));
             }
-            (Phase::Waiting, ConnKind::Automatic) => self.request_address(id),
+            (Phase::Waiting, kind) if kind.is_automatic() => self.request_address(id),
             (Phase::Waiting, _) => self.dial(id),
             (Phase::Established, _) => {
                 debug_assert!(!conn.handshaked, "a handshake timer outlived its handshake");

@@ -70,6 +70,7 @@
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
+//! config.block_relay_outbound = 0;
 //! config.rng_seed = Some(Seed::from_u64(1)); // the runtimes draw one from the OS
 //! config.address_book = connmgr::AddressBook::External; // the runtime answers addresses
 //! let mgr = ConnManager::new(config, Instant::ZERO).unwrap();
@@ -135,7 +136,10 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Version 3 added the address book inside the manager: the config's
 /// `address_book`, the header's `"book"` and its address lines, and the
 /// inputs that feed the book; a version 2 trace ran without one.
-pub const VERSION: u32 = 3;
+/// Version 4 added connection kinds: `Dial` carries the kind, `Connected`
+/// carries it in place of `permanent`, and the config has the
+/// block-relay-only target.
+pub const VERSION: u32 = 4;
 
 /// The first line of a trace: what is needed to rebuild the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,6 +310,10 @@ impl fmt::Display for TraceError {
             TraceError::UnsupportedVersion { line, version: 2 } => write!(
                 f,
                 "line {line}: trace format version 2 is not supported; this build reads version {VERSION}, in which the manager may hold the address book (a version 2 trace ran without one: record the run anew)"
+            ),
+            TraceError::UnsupportedVersion { line, version: 3 } => write!(
+                f,
+                "line {line}: trace format version 3 is not supported; this build reads version {VERSION}, whose dials and connections carry their kind (full-relay, block-relay-only, …) and whose default config keeps block-relay-only connections (record the run anew)"
             ),
             TraceError::UnsupportedVersion { line, version } => write!(
                 f,

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::*;
 use crate::{
-    AcceptError, Action, AddressError, ConnId, ConnManager, DialError, Direction, Ignored, Input,
-    ListenerId, PeerEvent, Seed,
+    AcceptError, Action, AddressError, ConnId, ConnKind, ConnManager, DialError, Direction,
+    Ignored, Input, ListenerId, PeerEvent, Seed,
 };
 
 fn addr(s: &str) -> SocketAddr {
@@ -20,6 +20,7 @@ fn addr(s: &str) -> SocketAddr {
 fn config() -> Config {
     Config {
         target_outbound: 2,
+        block_relay_outbound: 0,
         rng_seed: Some(Seed::from_u64(1)),
         address_book: crate::AddressBook::External,
         ..Config::default()
@@ -172,7 +173,7 @@ fn real_run() -> (Vec<u8>, Log) {
     );
     assert!(matches!(
         step.actions[..],
-        [Action::NotifyPeer(PeerEvent::Connected { id, permanent: true, .. })] if id == p
+        [Action::NotifyPeer(PeerEvent::Connected { id, kind: ConnKind::Permanent, .. })] if id == p
     ));
 
     // Inbound: one admitted, then an accept error pauses the listener.
@@ -300,7 +301,7 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":3,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":4,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
@@ -313,7 +314,7 @@ fn lines_are_as_documented() {
         r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
     );
     assert!(
-        lines[2].starts_with(r#"{"t":1000000000,"input":"Start","actions":[{"Dial":{"id":1,"attempt":1,"addr":"198.51.100.1:8333"}},{"RequestAddress":{"id":2}}"#),
+        lines[2].starts_with(r#"{"t":1000000000,"input":"Start","actions":[{"Dial":{"id":1,"attempt":1,"addr":"198.51.100.1:8333","kind":"Permanent"}},{"RequestAddress":{"id":2}}"#),
         "{}",
         lines[2]
     );
@@ -509,11 +510,11 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads version 3"
+        "line 1: trace format version 7 is not supported; this build reads version 4"
     );
-    // Version 1 (a numeric seed) and 2 (no book inside) are told why they
-    // cannot replay.
-    for old in [1, 2] {
+    // Version 1 (a numeric seed), 2 (no book inside) and 3 (no connection
+    // kinds) are told why they cannot replay.
+    for old in [1, 2, 3] {
         header["version"] = Value::from(old);
         let err = read_error(&replace_line(&trace, 1, &header.to_string()));
         assert!(err.to_string().contains("record the run anew"), "{err}");
@@ -823,6 +824,7 @@ fn text_quoted_from_a_hostile_trace_is_escaped_and_short() {
 fn book_config_and_snapshot(n: u8) -> (Config, crate::BookSnapshot) {
     let config = Config {
         target_outbound: 2,
+        block_relay_outbound: 1,
         rng_seed: Some(Seed::from_u64(9)),
         ..Config::default()
     };
@@ -857,7 +859,12 @@ fn book_run() -> Vec<u8> {
             _ => None,
         })
         .collect();
-    assert_eq!(dials.len(), 2, "{:?}", step.actions);
+    assert_eq!(
+        dials.len(),
+        3,
+        "2 full-relay, 1 block-relay: {:?}",
+        step.actions
+    );
     let (first, attempt) = dials[0];
     handle(
         &mut rec,

@@ -98,9 +98,9 @@ impl Driver {
             for action in &batch {
                 let reply = match *action {
                     Action::RequestAddress { id } => Some(responder.address(self.now, id)),
-                    Action::Dial { id, attempt, addr } => {
-                        responder.dial(self.now, id, attempt, addr)
-                    }
+                    Action::Dial {
+                        id, attempt, addr, ..
+                    } => responder.dial(self.now, id, attempt, addr),
                     _ => None,
                 };
                 if let Some(reply) = reply {
@@ -192,12 +192,14 @@ pub fn fixed_ok(a: &str) -> Fixed<impl FnMut(Instant) -> Result<(), connmgr::Dia
     }
 }
 
+/// The connections `actions` report connected, each with whether it is
+/// permanent.
 pub fn connected(actions: &[Action]) -> Vec<(ConnId, bool)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::NotifyPeer(PeerEvent::Connected { id, permanent, .. }) => {
-                Some((*id, *permanent))
+            Action::NotifyPeer(PeerEvent::Connected { id, kind, .. }) => {
+                Some((*id, *kind == connmgr::ConnKind::Permanent))
             }
             _ => None,
         })

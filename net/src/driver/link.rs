@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use connmgr::{ConnId, Direction};
+use connmgr::{ConnId, ConnKind, Direction};
 
 use super::chan::Sender;
 
@@ -19,7 +19,7 @@ pub struct PeerLink {
     id: ConnId,
     peer_addr: SocketAddr,
     direction: Direction,
-    permanent: bool,
+    kind: ConnKind,
     /// Where to report the end; `None` once reported.
     closed: Option<Sender<ConnId>>,
 }
@@ -29,14 +29,14 @@ impl PeerLink {
         id: ConnId,
         peer_addr: SocketAddr,
         direction: Direction,
-        permanent: bool,
+        kind: ConnKind,
         closed: Sender<ConnId>,
     ) -> PeerLink {
         PeerLink {
             id,
             peer_addr,
             direction,
-            permanent,
+            kind,
             closed: Some(closed),
         }
     }
@@ -56,9 +56,15 @@ impl PeerLink {
         self.direction
     }
 
+    /// What the connection is for (a block-relay-only peer gets only
+    /// blocks).
+    pub fn kind(&self) -> ConnKind {
+        self.kind
+    }
+
     /// Whether the manager redials this peer when the connection ends.
     pub fn is_permanent(&self) -> bool {
-        self.permanent
+        self.kind == ConnKind::Permanent
     }
 
     /// Whether the manager has been told this connection ended.
@@ -102,7 +108,7 @@ impl fmt::Debug for PeerLink {
             .field("id", &self.id)
             .field("peer_addr", &self.peer_addr)
             .field("direction", &self.direction)
-            .field("permanent", &self.permanent)
+            .field("kind", &self.kind)
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -116,7 +122,13 @@ mod tests {
     fn link() -> (PeerLink, crate::driver::chan::Receiver<ConnId>) {
         let (tx, rx) = channel();
         let addr = "192.0.2.1:8333".parse().unwrap();
-        let link = PeerLink::new(ConnId::from_raw(4), addr, Direction::Outbound, false, tx);
+        let link = PeerLink::new(
+            ConnId::from_raw(4),
+            addr,
+            Direction::Outbound,
+            ConnKind::Manual,
+            tx,
+        );
         (link, rx)
     }
 

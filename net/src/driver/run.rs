@@ -274,7 +274,9 @@ impl<R: Runtime> State<R> {
                     .next_address(now, &|group| mgr.outbound_group_count(group));
                 let _ = self.input(Input::AddressResult { id, result });
             }
-            Action::Dial { id, attempt, addr } => {
+            Action::Dial {
+                id, attempt, addr, ..
+            } => {
                 self.dials.insert((id, attempt), self.runtime.connect(addr));
             }
             Action::CancelDial { id, attempt } => {
@@ -353,7 +355,7 @@ impl<R: Runtime> State<R> {
                     peer.id,
                     peer.addr,
                     peer.direction,
-                    peer.permanent,
+                    peer.kind,
                     self.closed_tx.clone(),
                 );
                 peer.with_stream(R::peer(io, link))

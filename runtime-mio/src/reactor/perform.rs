@@ -72,7 +72,9 @@ impl Reactor {
                     .next_address(now, &|group| mgr.outbound_group_count(group));
                 self.inputs.push_back(Input::AddressResult { id, result });
             }
-            Action::Dial { id, attempt, addr } => {
+            Action::Dial {
+                id, attempt, addr, ..
+            } => {
                 if let Err(error) = self.dial(id, attempt, addr) {
                     tracing::debug!(conn = id.raw(), %addr, %error, "dial failed at once");
                     self.inputs.push_back(Input::DialResult {
