@@ -130,4 +130,6 @@ pub enum Reason {
     Misbehaving,
     /// No handshake within `Config::handshake_timeout`.
     HandshakeTimeout,
+    /// A feeler connection did its job: the peer completed its handshake.
+    FeelerDone,
 }

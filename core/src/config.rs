@@ -30,6 +30,13 @@ pub struct Config {
     /// `target_outbound` ([`ConnKind::BlockRelay`](crate::ConnKind)).
     /// Bitcoin Core: 2. btcd has none.
     pub block_relay_outbound: u32,
+    /// The mean time between feeler connections
+    /// ([`ConnKind::Feeler`](crate::ConnKind)), drawn from an exponential
+    /// distribution so their times cannot be predicted. Zero: none. They
+    /// need Bitcoin Core's book inside (`address_book`) and
+    /// `automatic_outbound`, and start only while the automatic targets are
+    /// met. Bitcoin Core: 2 minutes.
+    pub feeler_interval: Duration,
     /// Whether the manager makes automatic outbound connections at all
     /// (btcd: "`GetNewAddress` is set"). Off is btcd's "connect mode":
     /// only `Connect` makes outbound connections.
@@ -149,6 +156,7 @@ impl Config {
         Config {
             target_outbound: 8,
             block_relay_outbound: 0,
+            feeler_interval: Duration::ZERO,
             automatic_outbound: true,
             retry_interval: Duration::from_secs(5),
             max_retry_interval: Duration::from_secs(5 * 60),
@@ -240,7 +248,8 @@ impl Default for Config {
     /// 24 h ban at a misbehaviour score of 100, a 30 s handshake timeout
     /// (btcd's server's), the address book saved every 10 minutes (as
     /// btcd's address manager does), Bitcoin Core's address book inside the
-    /// manager, and Core's 2 block-relay-only connections.
+    /// manager, Core's 2 block-relay-only connections, and a feeler every
+    /// 2 minutes on average.
     fn default() -> Config {
         Config {
             stable_after: Duration::from_secs(60),
@@ -260,6 +269,7 @@ impl Default for Config {
             persist_interval: Duration::from_secs(10 * 60),
             address_book: AddressBook::Core,
             block_relay_outbound: 2,
+            feeler_interval: Duration::from_secs(120),
             ..Config::btcd()
         }
     }

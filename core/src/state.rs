@@ -17,6 +17,12 @@ pub enum ConnKind {
     /// tell it apart from a light client and an attacker cannot map it
     /// from gossip (Bitcoin Core's block-relay-only connections).
     BlockRelay,
+    /// A short test of an address in the book, made by the manager every
+    /// `feeler_interval` on average: a new address (moved to the tried
+    /// table if it answers), or a tried one that a newcomer would evict
+    /// (kept if it answers). Closed as soon as its handshake completes;
+    /// never counted in a target. The application runs only the handshake.
+    Feeler,
     /// Asked for with a non-permanent `Connect`: one try, one connection.
     Manual,
     /// Asked for with a permanent `Connect`: redialled with backoff for ever.
@@ -30,6 +36,13 @@ impl ConnKind {
     /// keep a target.
     pub fn is_automatic(self) -> bool {
         matches!(self, ConnKind::Automatic | ConnKind::BlockRelay)
+    }
+
+    /// Whether addresses are exchanged over connections of this kind:
+    /// not over block-relay-only ones (which must not be mapped), nor
+    /// feelers (which only handshake).
+    pub fn relays_addresses(self) -> bool {
+        !matches!(self, ConnKind::BlockRelay | ConnKind::Feeler)
     }
 }
 

@@ -15,6 +15,8 @@ pub struct Counts {
     pub block_relay_pending: u32,
     /// Block-relay-only connections established.
     pub block_relay_established: u32,
+    /// Feeler connections, pending or established: at most one.
+    pub feelers: u32,
     /// Manual requests not yet connected.
     pub manual_pending: u32,
     /// Manual connections established.
@@ -141,6 +143,10 @@ pub struct Stats {
     pub handshakes: u64,
     /// Connections closed for want of a handshake.
     pub handshake_timeouts: u64,
+    /// Feeler connections started.
+    pub feelers: u64,
+    /// Feelers whose peer completed its handshake.
+    pub feelers_handshaked: u64,
     /// Addresses offered to the book inside (after the caps below).
     pub addresses_offered: u64,
     /// Addresses new to the book inside (the ones it relays).

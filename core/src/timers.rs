@@ -21,6 +21,8 @@ pub(crate) enum Owner {
     Listener(ListenerId),
     /// The periodic `Persist`.
     Persist,
+    /// The next feeler connection.
+    Feeler,
 }
 
 /// A handle to a scheduled timer, kept by its owner to recognise it.

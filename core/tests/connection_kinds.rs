@@ -16,9 +16,13 @@ const T: Instant = Instant::from_secs(1_700_000_000);
 /// A started manager with Core's book inside, fed 60 addresses in 60
 /// groups, every dial connected and handshaked; the kinds connected.
 fn running() -> (Driver, BTreeMap<ConnId, ConnKind>) {
+    running_with(Config::default())
+}
+
+fn running_with(config: Config) -> (Driver, BTreeMap<ConnId, ConnKind>) {
     let mut d = Driver::new(Config {
         handshake_timeout: std::time::Duration::ZERO,
-        ..Config::default()
+        ..config
     });
     d.now = T;
     let addrs = (0..60)
@@ -122,4 +126,132 @@ fn a_block_relay_only_peer_is_neither_heard_on_addresses_nor_relayed_to() {
         d.now = d.now + std::time::Duration::from_secs(10);
     }
     assert!(d.mgr.stats().addresses_relayed >= 50);
+}
+
+/// Fires `d`'s timers one by one (for up to an hour) until a feeler is
+/// dialled; returns it, with the clock at its dial.
+fn next_feeler(d: &mut Driver) -> Option<(ConnId, u32, std::net::SocketAddr)> {
+    let end = d.now + std::time::Duration::from_secs(3600);
+    for _ in 0..10_000 {
+        let at = d.mgr.poll_timeout().filter(|at| *at <= end)?;
+        d.now = d.now.max(at);
+        for action in d.actions(Input::Tick) {
+            if let Action::Dial {
+                id,
+                attempt,
+                addr,
+                kind: ConnKind::Feeler,
+            } = action
+            {
+                return Some((id, attempt, addr));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn a_feeler_moves_a_new_address_to_tried_and_closes_after_its_handshake() {
+    let (mut d, _) = running();
+    let before = d.mgr.book_counts().unwrap();
+    let (id, attempt, addr) = next_feeler(&mut d).expect("a feeler within the hour");
+    assert!(
+        !d.mgr.book_tried_addresses().contains(&addr),
+        "a new address"
+    );
+    assert_eq!(d.mgr.counts().feelers, 1);
+    let connected = d.actions(Input::DialResult {
+        id,
+        attempt,
+        result: Ok(()),
+    });
+    assert!(connected.iter().any(|a| matches!(
+        a,
+        Action::NotifyPeer(PeerEvent::Connected {
+            kind: ConnKind::Feeler,
+            ..
+        })
+    )));
+    let done = d.actions(Input::Handshaked { id });
+    let reason = connmgr::Reason::FeelerDone;
+    assert!(done.contains(&Action::Close { id, reason }), "{done:?}");
+    assert!(done.contains(&Action::NotifyPeer(PeerEvent::Disconnected { id, reason })));
+    let after = d.mgr.book_counts().unwrap();
+    assert_eq!(after.tried, before.tried + 1);
+    assert!(d.mgr.book_tried_addresses().contains(&addr));
+    let counts = d.mgr.counts();
+    assert_eq!(
+        (counts.feelers, counts.automatic(), counts.block_relay()),
+        (0, 8, 2)
+    );
+    assert_eq!(d.mgr.stats().feelers_handshaked, 1);
+    assert_eq!(d.mgr.failed_attempts(), 0);
+}
+
+#[test]
+fn feelers_wait_for_the_targets_never_overlap_and_never_count_as_failures() {
+    // Dials stay out until answered, so the test decides when they end.
+    let hours = std::time::Duration::from_secs(10 * 3600);
+    let (mut d, kinds) = running_with(Config {
+        dial_timeout: hours,
+        ..Config::default()
+    });
+    // A slot short: no feeler for an hour while it is being refilled.
+    let lost = of_kind(&kinds, ConnKind::Automatic)[0];
+    let refill = d.actions(Input::Closed { id: lost });
+    let Some((refilled, attempt)) = refill.iter().find_map(|a| match a {
+        Action::Dial {
+            id,
+            attempt,
+            kind: ConnKind::Automatic,
+            ..
+        } => Some((*id, *attempt)),
+        _ => None,
+    }) else {
+        panic!("{refill:?}")
+    };
+    assert_eq!(next_feeler(&mut d), None, "the slot's dial is still out");
+    assert_eq!(d.mgr.stats().feelers, 0);
+
+    // Targets met again: one feeler, and no second one while it is out.
+    d.actions(Input::DialResult {
+        id: refilled,
+        attempt,
+        result: Ok(()),
+    });
+    let (feeler, attempt, _) = next_feeler(&mut d).expect("a feeler");
+    assert_eq!(next_feeler(&mut d), None, "one at a time");
+    assert_eq!(d.mgr.counts().feelers, 1);
+    let failed = d.actions(Input::DialResult {
+        id: feeler,
+        attempt,
+        result: Err(connmgr::DialError::Refused),
+    });
+    assert!(
+        !failed.iter().any(|a| matches!(a, Action::Dial { .. })),
+        "not replaced"
+    );
+    assert_eq!(d.mgr.counts().feelers, 0);
+    assert_eq!(
+        d.mgr.failed_attempts(),
+        0,
+        "a feeler's failure is the book's news"
+    );
+    assert_eq!(d.mgr.stats().feelers, 1);
+}
+
+#[test]
+fn btcd_and_connect_mode_make_no_feelers() {
+    for config in [
+        Config::btcd(),
+        Config {
+            automatic_outbound: false,
+            ..Config::default()
+        },
+    ] {
+        let mut d = Driver::new(config);
+        d.actions(Input::Start);
+        assert_eq!(next_feeler(&mut d), None);
+        assert_eq!(d.mgr.stats().feelers, 0);
+    }
 }

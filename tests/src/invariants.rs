@@ -341,6 +341,11 @@ impl Checker {
             self.config.block_relay_outbound
         );
         ensure!(
+            counts.feelers <= 1,
+            "{} feeler connections at once",
+            counts.feelers
+        );
+        ensure!(
             counts.inbound <= self.config.max_inbound,
             "{} inbound connections, max {}",
             counts.inbound,

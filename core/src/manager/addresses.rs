@@ -30,10 +30,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::token_bucket::TokenBucket;
-use crate::{Action, Advertised, ConnId, ConnKind, Ignored, Instant, PeerEvent};
+use crate::{Action, Advertised, ConnId, ConnKind, Ignored, Instant, PeerEvent, Subnet};
 
+use super::bans::Bans;
 use super::book::MAX_ADDR_TO_SEND;
 use super::conn::Phase;
+use super::groups::GroupCounts;
 use super::ids::keyed_hash;
 use super::ConnManager;
 
@@ -128,6 +130,20 @@ impl SampleCache {
     }
 }
 
+/// Whether `addr` must not be dialled: already connected to (Core connects
+/// once per address), or banned and not allow-listed.
+pub(super) fn unusable(
+    groups: &GroupCounts,
+    bans: &Bans,
+    allowlist: &[Subnet],
+    now: Instant,
+    addr: SocketAddr,
+) -> bool {
+    let ip = addr.ip().to_canonical();
+    groups.has(addr)
+        || (!bans.is_empty() && bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip)))
+}
+
 impl ConnManager {
     /// Asks for an address for request `id`: from the book inside (answered
     /// before `handle` returns) or from the application.
@@ -164,14 +180,7 @@ impl ConnManager {
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };
-        // Banned, or already connected to (Core connects once per address).
-        let unusable = |addr: SocketAddr| {
-            let ip = addr.ip();
-            groups.has(addr)
-                || (!bans.is_empty()
-                    && bans.covers(ip, now)
-                    && !allowlist.iter().any(|s| s.contains(ip)))
-        };
+        let unusable = |addr| unusable(groups, bans, allowlist, now, addr);
         book.select(now, |group| groups.get(group), unusable, max)
     }
 
@@ -192,10 +201,10 @@ impl ConnManager {
                 if conn.phase != Phase::Established || !conn.handshaked {
                     return Err(Ignored::NotReady(id));
                 }
-                if conn.kind == ConnKind::BlockRelay {
+                if !conn.kind.relays_addresses() {
                     return Err(Ignored::NotAllowed {
                         id,
-                        why: "a block-relay-only peer relays no addresses",
+                        why: "no addresses over block-relay-only or feeler connections",
                     });
                 }
                 if addrs.len() > MAX_ADDR_TO_SEND {

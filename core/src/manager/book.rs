@@ -177,6 +177,36 @@ impl Book {
         }
     }
 
+    /// Whether this book holds test-before-evict collisions for feelers to
+    /// settle (Core's does; btcd's evicts at once).
+    pub fn tests_collisions(&self) -> bool {
+        matches!(self, Book::Core(_))
+    }
+
+    /// Where a feeler should go (Core's `ThreadOpenConnections` for a
+    /// feeler): the tried address a waiting newcomer would evict, to test
+    /// it; otherwise an address of the new table not tried in the last 10
+    /// minutes (after 30 draws, any). No group rule: a feeler holds no
+    /// slot. `None` from btcd's book, or when nothing qualifies.
+    pub fn feeler_address(
+        &mut self,
+        now: Instant,
+        unusable: impl Fn(SocketAddr) -> bool,
+    ) -> Option<SocketAddr> {
+        let Book::Core(book) = self else {
+            return None;
+        };
+        book.resolve_collisions(now);
+        if let Some(addr) = book.select_tried_collision().filter(|a| !unusable(*a)) {
+            return Some(addr);
+        }
+        (0..MAX_TRIES).find_map(|tries| {
+            let addr = book.select(now, true, &[])?;
+            let skip = recently_tried(book, now, addr) && tries < SKIP_RECENT_TRIES;
+            (!unusable(addr) && !skip).then_some(addr)
+        })
+    }
+
     pub fn tried_addresses(&self) -> Vec<SocketAddr> {
         match self {
             Book::Btcd { book, .. } => book.tried_addresses(),
@@ -235,11 +265,8 @@ fn core_select(
             group_full = true;
             continue;
         }
-        let recently_tried = book
-            .get(addr)
-            .and_then(|info| info.last_try())
-            .is_some_and(|t| now - t < RECENT);
-        if addr.port() == 0 || unusable(addr) || (recently_tried && tries < SKIP_RECENT_TRIES) {
+        let recent = recently_tried(book, now, addr);
+        if addr.port() == 0 || unusable(addr) || (recent && tries < SKIP_RECENT_TRIES) {
             continue;
         }
         return Ok(addr);
@@ -249,6 +276,12 @@ fn core_select(
     } else {
         AddressError::NoneSuitable
     })
+}
+
+fn recently_tried(book: &AddrMan, now: Instant, addr: SocketAddr) -> bool {
+    book.get(addr)
+        .and_then(|info| info.last_try())
+        .is_some_and(|t| now - t < RECENT)
 }
 
 /// Rebuilding a saved book, or moving its addresses into the other kind.

@@ -116,6 +116,7 @@ pub(crate) fn tally(counts: &mut Counts, conn: &Conn, add: bool) {
         (ConnKind::Automatic, true) => &mut counts.automatic_established,
         (ConnKind::BlockRelay, false) => &mut counts.block_relay_pending,
         (ConnKind::BlockRelay, true) => &mut counts.block_relay_established,
+        (ConnKind::Feeler, _) => &mut counts.feelers,
         (ConnKind::Manual, false) => &mut counts.manual_pending,
         (ConnKind::Manual, true) => &mut counts.manual_established,
         (ConnKind::Permanent, false) => &mut counts.permanent_pending,

@@ -51,6 +51,7 @@ impl ConnManager {
             }
         }
         self.arm_persist();
+        self.arm_feeler();
         Ok(())
     }
 
@@ -62,8 +63,10 @@ impl ConnManager {
         }
         self.lifecycle = Lifecycle::Stopped;
         tracing::info!(live = self.conns.len(), "stopping");
-        if self.persist_timer.take().is_some() {
-            self.timers.cancelled();
+        for timer in [&mut self.periodic.persist, &mut self.periodic.feeler] {
+            if timer.take().is_some() {
+                self.timers.cancelled();
+            }
         }
         let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
@@ -143,7 +146,8 @@ impl ConnManager {
     fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
         if let Some(conn) = self.conns.get(&id) {
             let ended = (conn.kind, conn.handshaked, conn.addr);
-            if self.handshake_gate() && conn.kind != ConnKind::Inbound && !conn.handshaked {
+            let counted = !matches!(conn.kind, ConnKind::Inbound | ConnKind::Feeler);
+            if self.handshake_gate() && counted && !conn.handshaked {
                 // Connected but never ready: as good as a failed dial, so
                 // a full peer that drops newcomers is not hammered.
                 self.failed_attempts = self.failed_attempts.saturating_add(1);
@@ -191,13 +195,13 @@ impl ConnManager {
         let interval = self.config.persist_interval;
         if !interval.is_zero() {
             let at = self.now + interval;
-            self.persist_timer = Some(self.timers.schedule(at, Owner::Persist));
+            self.periodic.persist = Some(self.timers.schedule(at, Owner::Persist));
         }
     }
 
     /// Asks the runtime to save, and schedules the next time.
     pub(super) fn persist_timer_fired(&mut self) {
-        self.persist_timer = None;
+        self.periodic.persist = None;
         if self.lifecycle != Lifecycle::Running {
             debug_assert!(false, "a Persist timer outlived the run");
             return;
@@ -235,7 +239,7 @@ impl ConnManager {
             _ => Direction::Outbound,
         };
         self.stats.handshakes += 1;
-        if kind != ConnKind::BlockRelay {
+        if kind.relays_addresses() {
             // Relayed addresses go to ready peers: never over a
             // block-relay-only connection, which must not be mapped.
             self.ready.insert(id);
@@ -250,11 +254,16 @@ impl ConnManager {
             addr,
             direction,
         }));
+        if kind == ConnKind::Feeler {
+            // Its job is done: the book heard the address is good.
+            self.stats.feelers_handshaked += 1;
+            let reason = Reason::FeelerDone;
+            self.emit(Action::Close { id, reason });
+            self.connection_lost(id, reason, Then::End);
+        }
         Ok(())
     }
 
-    /// Starts the handshake clock of a connection that just became
-    /// established, if the config sets one.
     /// Whether a connection counts only once its handshake is done (a
     /// handshake timeout is set). Without the gate, as in btcd, a TCP
     /// connection is a success.
@@ -262,6 +271,8 @@ impl ConnManager {
         !self.config.handshake_timeout.is_zero()
     }
 
+    /// Starts the handshake clock of a connection that just became
+    /// established, if the config sets one.
     pub(super) fn await_handshake(&mut self, id: ConnId) {
         if !self.handshake_gate() {
             return;

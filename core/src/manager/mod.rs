@@ -9,6 +9,7 @@ mod addresses;
 mod bans;
 mod book;
 mod conn;
+mod feelers;
 mod groups;
 mod ids;
 mod inbound;
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 
 use crate::ban_score::BanScore;
 use crate::group::GroupKey;
-use crate::timers::{Entry, Owner, TimerSeq, Timers};
+use crate::timers::{Entry, Owner, Timers};
 use crate::{
     Action, BookCounts, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts,
     Ignored, Input, Instant, ListenerId, Rng, Stats,
@@ -31,6 +32,7 @@ use addresses::{ReadyPeers, SampleCache};
 use bans::Bans;
 use book::Book;
 use conn::{tally, Conn};
+use feelers::Periodic;
 use groups::GroupCounts;
 use ids::IdMap;
 use inbound::ListenerPause;
@@ -68,8 +70,8 @@ pub struct ConnManager {
     /// Misbehaviour scores of the connections that have one.
     scores: IdMap<BanScore>,
     rng: Rng,
-    /// The periodic `Persist`'s timer, while running.
-    persist_timer: Option<TimerSeq>,
+    /// The manager's own timers, while running.
+    periodic: Periodic,
     /// Whether the address source came up empty since it last gave an
     /// address (reported once, at warn level).
     short_of_addresses: bool,
@@ -104,7 +106,7 @@ impl ConnManager {
             bans: Bans::default(),
             scores: IdMap::default(),
             rng: Rng::new(keys.jitter),
-            persist_timer: None,
+            periodic: Periodic::default(),
             short_of_addresses: false,
             config,
             now,
@@ -386,7 +388,7 @@ impl ConnManager {
     }
 
     fn timer_is_live(&self, entry: &Entry) -> bool {
-        is_live(&self.conns, &self.listeners, self.persist_timer, entry)
+        is_live(&self.conns, &self.listeners, self.periodic, entry)
     }
 
     /// Fires every timer due at `now` that was set before this tick began;
@@ -411,6 +413,7 @@ impl ConnManager {
                 }
                 Owner::Listener(listener) => self.listener_timer_fired(listener),
                 Owner::Persist => self.persist_timer_fired(),
+                Owner::Feeler => self.feeler_timer_fired(),
             }
         }
     }
@@ -427,9 +430,9 @@ impl ConnManager {
             }
             self.timers.pop(false);
         }
-        let (conns, listeners, persist) = (&self.conns, &self.listeners, self.persist_timer);
+        let (conns, listeners, periodic) = (&self.conns, &self.listeners, self.periodic);
         self.timers
-            .compact_if_needed(|entry| is_live(conns, listeners, persist, entry));
+            .compact_if_needed(|entry| is_live(conns, listeners, periodic, entry));
     }
 }
 
@@ -448,13 +451,14 @@ fn inbound_entry(id: ConnId, conn: &Conn) -> Option<inbound_index::Entry> {
 fn is_live(
     conns: &IdMap<Conn>,
     listeners: &BTreeMap<ListenerId, ListenerPause>,
-    persist: Option<TimerSeq>,
+    periodic: Periodic,
     entry: &Entry,
 ) -> bool {
     let held = match entry.owner {
         Owner::Conn(id) => conns.get(&id).and_then(|c| c.timer).map(|(seq, _)| seq),
         Owner::Listener(l) => listeners.get(&l).and_then(|p| p.timer),
-        Owner::Persist => persist,
+        Owner::Persist => periodic.persist,
+        Owner::Feeler => periodic.feeler,
     };
     held == Some(entry.seq)
 }

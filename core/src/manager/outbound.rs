@@ -269,7 +269,10 @@ impl ConnManager {
             self.schedule_retry(id);
             return;
         }
-        self.failed_attempts = self.failed_attempts.saturating_add(1);
+        if kind != ConnKind::Feeler {
+            // A feeler tests the book; its failures say nothing of ours.
+            self.failed_attempts = self.failed_attempts.saturating_add(1);
+        }
         self.give_up(id, reason);
         self.replace(kind);
     }
