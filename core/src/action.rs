@@ -132,4 +132,7 @@ pub enum Reason {
     HandshakeTimeout,
     /// A feeler connection did its job: the peer completed its handshake.
     FeelerDone,
+    /// The application named it the least useful full-relay outbound peer
+    /// while there was one above the target (`Input::LeastUseful`).
+    LeastUseful,
 }

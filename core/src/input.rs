@@ -131,6 +131,25 @@ pub enum Input {
         /// The connection.
         id: ConnId,
     },
+    /// Whether the application's chain tip has gone without advancing for
+    /// longer than blocks normally take (Bitcoin Core: 30 minutes), a sign
+    /// that the outbound peers may be withholding blocks. While stale, the
+    /// manager keeps one full-relay outbound connection above the target;
+    /// `stale: false` (the tip advanced) stops that.
+    TipStale {
+        /// Stale (`true`) or advancing again (`false`).
+        stale: bool,
+    },
+    /// The application's verdict on its full-relay outbound peers: `id` is
+    /// the least useful (Core: the one that announced a new block longest
+    /// ago). While full-relay outbound connections are above the target
+    /// (the extra one of a stale tip has connected), it is closed with
+    /// `Reason::LeastUseful`, provided it has been connected for at least
+    /// 30 seconds (Core's `MINIMUM_CONNECT_TIME`); otherwise ignored.
+    LeastUseful {
+        /// The connection.
+        id: ConnId,
+    },
 }
 
 /// Why an address source had no address.

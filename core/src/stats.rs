@@ -143,6 +143,11 @@ pub struct Stats {
     pub handshakes: u64,
     /// Connections closed for want of a handshake.
     pub handshake_timeouts: u64,
+    /// Times the tip went stale (`Input::TipStale`), each opening an extra
+    /// full-relay outbound slot.
+    pub stale_tips: u64,
+    /// Full-relay outbound peers closed as the least useful.
+    pub least_useful_evicted: u64,
     /// Feeler connections started.
     pub feelers: u64,
     /// Feelers whose peer completed its handshake.

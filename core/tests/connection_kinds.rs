@@ -255,3 +255,83 @@ fn btcd_and_connect_mode_make_no_feelers() {
         assert_eq!(d.mgr.stats().feelers, 0);
     }
 }
+
+/// Connects (and handshakes) every `Dial` in `actions` and what follows.
+fn connect_all(d: &mut Driver, actions: Vec<Action>) -> Vec<(ConnId, ConnKind)> {
+    let mut pending = actions;
+    let mut connected = Vec::new();
+    for _ in 0..100 {
+        let Some(action) = pending.pop() else { break };
+        match action {
+            Action::Dial { id, attempt, .. } => pending.extend(d.actions(Input::DialResult {
+                id,
+                attempt,
+                result: Ok(()),
+            })),
+            Action::NotifyPeer(PeerEvent::Connected { id, kind, .. }) => {
+                connected.push((id, kind));
+                pending.extend(d.actions(Input::Handshaked { id }));
+            }
+            _ => {}
+        }
+    }
+    connected
+}
+
+#[test]
+fn a_stale_tip_adds_one_full_relay_peer_and_the_least_useful_one_goes() {
+    let (mut d, kinds) = running();
+    let stale = d.actions(Input::TipStale { stale: true });
+    let extra = connect_all(&mut d, stale);
+    assert_eq!(extra.len(), 1, "one extra");
+    assert_eq!(extra[0].1, ConnKind::Automatic, "a full-relay one");
+    assert_eq!(d.mgr.counts().automatic_established, 9);
+    assert_eq!(d.mgr.stats().stale_tips, 1);
+
+    // The application names the least useful: too soon at first.
+    let oldest = of_kind(&kinds, ConnKind::Automatic)[0];
+    let young = extra[0].0;
+    d.now = d.now + std::time::Duration::from_secs(10);
+    let (result, _) = d.feed(Input::LeastUseful { id: young });
+    assert!(
+        matches!(result, Err(Ignored::NotAllowed { .. })),
+        "{result:?}"
+    );
+    let block_relay = of_kind(&kinds, ConnKind::BlockRelay)[0];
+    let (result, _) = d.feed(Input::LeastUseful { id: block_relay });
+    assert!(
+        matches!(result, Err(Ignored::NotAllowed { .. })),
+        "{result:?}"
+    );
+
+    // Old enough: closed, and while the tip stays stale the slot is
+    // refilled with a new extra peer.
+    d.now = d.now + std::time::Duration::from_secs(60);
+    let evicted = d.actions(Input::LeastUseful { id: oldest });
+    let reason = connmgr::Reason::LeastUseful;
+    assert!(
+        evicted.contains(&Action::Close { id: oldest, reason }),
+        "{evicted:?}"
+    );
+    let refilled = connect_all(&mut d, evicted);
+    assert_eq!(refilled.len(), 1);
+    assert_eq!(d.mgr.counts().automatic_established, 9);
+
+    // The tip advances: the next eviction brings the count back to the
+    // target and nothing replaces it; then nothing more is evicted.
+    d.actions(Input::TipStale { stale: false });
+    d.now = d.now + std::time::Duration::from_secs(60);
+    let evicted = d.actions(Input::LeastUseful { id: young });
+    assert!(
+        !evicted.iter().any(|a| matches!(a, Action::Dial { .. })),
+        "{evicted:?}"
+    );
+    assert_eq!(d.mgr.counts().automatic_established, 8);
+    let other = of_kind(&kinds, ConnKind::Automatic)[1];
+    let (result, _) = d.feed(Input::LeastUseful { id: other });
+    assert!(
+        matches!(result, Err(Ignored::NotAllowed { .. })),
+        "at target: {result:?}"
+    );
+    assert_eq!(d.mgr.stats().least_useful_evicted, 2);
+}

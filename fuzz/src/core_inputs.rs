@@ -198,6 +198,10 @@ pub(crate) enum Step {
     },
     /// A connected peer asks for addresses.
     AskAddresses { pick: u8 },
+    /// The chain tip goes stale, or advances again.
+    TipStale { stale: bool },
+    /// A connected peer is named the least useful.
+    LeastUseful { pick: u8 },
     /// Any input at all.
     Raw(Input),
 }
@@ -211,7 +215,7 @@ impl<'a> Arbitrary<'a> for Step {
                 Err(u.arbitrary()?)
             })
         };
-        Ok(match u.int_in_range(0u8..=24)? {
+        Ok(match u.int_in_range(0u8..=26)? {
             0..=3 => Step::AnswerAddress {
                 pick: u.arbitrary()?,
                 result: if u.ratio(9u8, 10)? {
@@ -278,6 +282,12 @@ impl<'a> Arbitrary<'a> for Step {
                 flood: u.ratio(1u8, 16)?,
             },
             24 => Step::AskAddresses {
+                pick: u.arbitrary()?,
+            },
+            25 => Step::TipStale {
+                stale: u.arbitrary()?,
+            },
+            26 => Step::LeastUseful {
                 pick: u.arbitrary()?,
             },
             _ => Step::Raw(u.arbitrary()?),
@@ -405,6 +415,11 @@ impl Runtime {
             },
             Step::Handshake { pick: i } => match pick(&self.connected, i) {
                 Some(id) => Input::Handshaked { id },
+                None => Input::Tick,
+            },
+            Step::TipStale { stale } => Input::TipStale { stale },
+            Step::LeastUseful { pick: i } => match pick(&self.connected, i) {
+                Some(id) => Input::LeastUseful { id },
                 None => Input::Tick,
             },
             Step::Learn {

@@ -80,6 +80,9 @@ pub struct Checker {
     /// Addresses an outbound handshake completed with, and those tried in
     /// the book the manager started from: the only ones that may be tried.
     proven: BTreeSet<SocketAddr>,
+    /// The tip was reported stale at some point: one full-relay outbound
+    /// may be above the target (until the application evicts it).
+    tip_went_stale: bool,
 }
 
 impl Checker {
@@ -110,6 +113,7 @@ impl Checker {
             largest_backoff: std::time::Duration::ZERO,
             checks: 0,
             proven: BTreeSet::new(),
+            tip_went_stale: false,
         }
     }
 
@@ -140,6 +144,9 @@ impl Checker {
     ) -> Result<(), Violation> {
         let now = now.max(mgr.now());
         self.checks += 1;
+        if let Input::TipStale { stale: true } = input {
+            self.tip_went_stale = true;
+        }
         if let Input::DialResult { id, attempt, .. } = input {
             let outstanding = self.outstanding_dials.contains(&(*id, *attempt));
             ensure!(
@@ -328,11 +335,17 @@ impl Checker {
     /// Invariants of the manager's state after the step.
     fn state(&mut self, now: Instant, mgr: &ConnManager) -> Result<(), Violation> {
         let counts = mgr.counts();
+        let target = self.config.target_outbound + u32::from(self.tip_went_stale);
         ensure!(
-            counts.automatic() <= self.config.target_outbound,
-            "{} automatic outbound connections, target {}",
+            counts.automatic() <= target,
+            "{} automatic outbound connections, target {} (the tip {} stale)",
             counts.automatic(),
-            self.config.target_outbound
+            self.config.target_outbound,
+            if self.tip_went_stale {
+                "went"
+            } else {
+                "never went"
+            }
         );
         ensure!(
             counts.block_relay() <= self.config.block_relay_outbound,

@@ -13,7 +13,7 @@ use super::{ConnManager, Lifecycle};
 
 /// What happens after a connection ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Then {
+pub(super) enum Then {
     /// Redial a permanent peer, replace an automatic one.
     FollowPolicy,
     /// Nothing: the id is done.
@@ -132,7 +132,7 @@ impl ConnManager {
     }
 
     /// The application ends `id`: close it if connected, cancel it if not.
-    fn end(&mut self, id: ConnId, reason: Reason, then: Then) -> Result<(), Ignored> {
+    pub(super) fn end(&mut self, id: ConnId, reason: Reason, then: Then) -> Result<(), Ignored> {
         let conn = self.conns.get(&id).ok_or_else(|| self.missing(id))?;
         if conn.phase == Phase::Established {
             self.emit(Action::Close { id, reason });

@@ -16,6 +16,7 @@ mod inbound;
 mod inbound_index;
 mod lifecycle;
 mod outbound;
+mod stale_tip;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -86,6 +87,8 @@ pub struct ConnManager {
     ready: ReadyPeers,
     /// Keys the choice of the peers an address is relayed to.
     relay_key: u64,
+    /// The tip is stale: keep one full-relay outbound above the target.
+    extra_full_relay: bool,
 }
 
 impl ConnManager {
@@ -102,6 +105,7 @@ impl ConnManager {
             sample: SampleCache::default(),
             ready: ReadyPeers::default(),
             relay_key: keys.relay,
+            extra_full_relay: false,
             inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
             scores: IdMap::default(),
@@ -195,6 +199,8 @@ impl ConnManager {
             Input::Handshaked { id } => self.on_handshaked(id).map(|()| None),
             Input::Learned { from, addrs } => self.on_learned(from, addrs).map(|()| None),
             Input::AddressesRequested { id } => self.on_addresses_requested(id).map(|()| None),
+            Input::TipStale { stale } => self.on_tip_stale(stale).map(|()| None),
+            Input::LeastUseful { id } => self.on_least_useful(id).map(|()| None),
         };
         self.answer_lookups();
         if let Err(ignored) = &result {

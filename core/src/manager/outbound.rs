@@ -80,7 +80,10 @@ impl ConnManager {
             return (0, 0);
         }
         match kind {
-            ConnKind::Automatic => (self.config.target_outbound, self.counts.automatic()),
+            ConnKind::Automatic => {
+                let extra = u32::from(self.extra_full_relay);
+                (self.config.target_outbound + extra, self.counts.automatic())
+            }
             ConnKind::BlockRelay => (self.config.block_relay_outbound, self.counts.block_relay()),
             _ => (0, 0),
         }

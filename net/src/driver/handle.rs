@@ -116,6 +116,18 @@ impl Handle {
         self.feed(Input::Handshaked { id }).await.map(drop)
     }
 
+    /// Reports whether the chain tip is stale (`Input::TipStale`): while it
+    /// is, one full-relay outbound peer is kept above the target.
+    pub async fn tip_stale(&self, stale: bool) -> Result<(), Error> {
+        self.feed(Input::TipStale { stale }).await.map(drop)
+    }
+
+    /// Names the least useful full-relay outbound peer
+    /// (`Input::LeastUseful`): closed if one is above the target.
+    pub async fn least_useful(&self, id: ConnId) -> Result<(), Error> {
+        self.feed(Input::LeastUseful { id }).await.map(drop)
+    }
+
     /// Closes a connection (or cancels a request) for good.
     pub async fn remove(&self, id: ConnId) -> Result<(), Error> {
         self.feed(Input::Remove { id }).await.map(drop)

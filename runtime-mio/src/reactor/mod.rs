@@ -153,6 +153,18 @@ impl Reactor {
         self.submit(Input::Handshaked { id }, None).map(drop)
     }
 
+    /// Reports whether the chain tip is stale (`Input::TipStale`): while it
+    /// is, one full-relay outbound peer is kept above the target.
+    pub fn tip_stale(&mut self, stale: bool) -> Result<(), Ignored> {
+        self.submit(Input::TipStale { stale }, None).map(drop)
+    }
+
+    /// Names the least useful full-relay outbound peer
+    /// (`Input::LeastUseful`): closed if one is above the target.
+    pub fn least_useful(&mut self, id: ConnId) -> Result<(), Ignored> {
+        self.submit(Input::LeastUseful { id }, None).map(drop)
+    }
+
     /// Addresses advertised to the node: by the peer of `from` (its `addr`
     /// message, each with the time the peer claims it was seen), or, with
     /// `None`, the application's own. They go to the address book inside
