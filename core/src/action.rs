@@ -38,6 +38,15 @@ pub enum Action {
         /// The attempt to abandon.
         attempt: u32,
     },
+    /// Save these block-relay-only peers as the anchors of the next start
+    /// (`Input::Anchors`). Emitted by `Stop`, before it closes them, when
+    /// the config keeps block-relay-only connections: only a clean stop
+    /// makes anchors. The runtime writes them crash-safely beside the
+    /// peers file, and deletes that file when it reads it back.
+    SaveAnchors {
+        /// At most two, each with a completed handshake.
+        addrs: Vec<SocketAddr>,
+    },
     /// Close the connection of `id`: the established one, or, when `id` has
     /// ended, the socket that a late `DialResult` just handed in. Use
     /// `shutdown(2)` if the application holds the stream.

@@ -131,6 +131,16 @@ pub enum Input {
         /// The connection.
         id: ConnId,
     },
+    /// The block-relay-only peers of the last run, saved when it stopped
+    /// cleanly (`Action::SaveAnchors`): before `Start`, so that the first
+    /// block-relay-only connections go to them, before any address from
+    /// the book. An attacker who filled the book while the node was down
+    /// still finds these connections taken. At most `block_relay_outbound`
+    /// are used.
+    Anchors {
+        /// The addresses, in the order saved.
+        addrs: Vec<SocketAddr>,
+    },
     /// Whether the application's chain tip has gone without advancing for
     /// longer than blocks normally take (Bitcoin Core: 30 minutes), a sign
     /// that the outbound peers may be withholding blocks. While stale, the

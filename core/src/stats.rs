@@ -148,6 +148,8 @@ pub struct Stats {
     pub stale_tips: u64,
     /// Full-relay outbound peers closed as the least useful.
     pub least_useful_evicted: u64,
+    /// Anchors dialled at start.
+    pub anchors_dialled: u64,
     /// Feeler connections started.
     pub feelers: u64,
     /// Feelers whose peer completed its handshake.

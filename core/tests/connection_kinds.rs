@@ -335,3 +335,72 @@ fn a_stale_tip_adds_one_full_relay_peer_and_the_least_useful_one_goes() {
     );
     assert_eq!(d.mgr.stats().least_useful_evicted, 2);
 }
+
+#[test]
+fn anchors_are_dialled_first_and_a_clean_stop_reports_the_block_relay_peers() {
+    let mut d = Driver::new(Config {
+        handshake_timeout: std::time::Duration::ZERO,
+        ..Config::default()
+    });
+    d.now = T;
+    let addrs = (0..60)
+        .map(|g| Advertised::new(addr(&format!("{}.9.9.9:8333", 20 + g)), T))
+        .collect();
+    d.actions(Input::Learned { from: None, addrs });
+    let anchors = vec![
+        addr("198.51.100.7:8333"),
+        addr("203.0.113.9:8333"),
+        addr("192.0.2.44:8333"),
+    ];
+    d.actions(Input::Anchors {
+        addrs: anchors.clone(),
+    });
+    let start = d.actions(Input::Start);
+    let dials: Vec<(std::net::SocketAddr, ConnKind)> = start
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dial { addr, kind, .. } => Some((*addr, *kind)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dials[..2],
+        [
+            (anchors[0], ConnKind::BlockRelay),
+            (anchors[1], ConnKind::BlockRelay)
+        ],
+        "the first two anchors, first; the third is one too many"
+    );
+    assert_eq!(
+        dials.len(),
+        10,
+        "8 full-relay from the book, no third block-relay"
+    );
+    assert_eq!(d.mgr.stats().anchors_dialled, 2);
+    let (late, _) = d.feed(Input::Anchors {
+        addrs: anchors.clone(),
+    });
+    assert_eq!(late, Err(Ignored::AlreadyStarted), "only before Start");
+
+    connect_all(&mut d, start);
+    let stop = d.actions(Input::Stop);
+    let saved = stop
+        .iter()
+        .position(|a| matches!(a, Action::SaveAnchors { .. }));
+    let first_close = stop.iter().position(|a| matches!(a, Action::Close { .. }));
+    assert!(saved < first_close, "reported before they close: {stop:?}");
+    let Some(Action::SaveAnchors { addrs }) = saved.map(|i| &stop[i]) else {
+        panic!("{stop:?}")
+    };
+    let mut addrs = addrs.clone();
+    addrs.sort();
+    let mut expected = anchors[..2].to_vec();
+    expected.sort();
+    assert_eq!(addrs, expected);
+
+    // btcd's config keeps no block-relay-only peers and reports nothing.
+    let mut btcd = Driver::new(Config::btcd());
+    btcd.actions(Input::Start);
+    let stop = btcd.actions(Input::Stop);
+    assert!(!stop.iter().any(|a| matches!(a, Action::SaveAnchors { .. })));
+}

@@ -318,6 +318,19 @@ impl<R> Builder<R> {
                 .collect();
             let _ = core.handle(now, Input::Learned { from: None, addrs });
         }
+        let mut source = source;
+        if inside {
+            match source.take_anchors() {
+                Ok(addrs) if addrs.is_empty() => {}
+                Ok(addrs) => {
+                    tracing::info!(anchors = addrs.len(), "anchors of the last clean stop");
+                    let _ = core.handle(now, Input::Anchors { addrs });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the anchors file was unusable and is gone; starting without anchors")
+                }
+            }
+        }
         Ok((
             self.runtime,
             Prepared {
@@ -458,6 +471,15 @@ pub fn save_source(source: &mut dyn AddressSource, core: &Core) -> Result<(), Er
                 book: Some(error),
             }))
         })
+}
+
+/// Keeps the anchors a clean stop reported (`Action::SaveAnchors`), as
+/// every runtime does. A failure is logged: the next start then simply has
+/// no anchors.
+pub fn save_anchors(source: &mut dyn AddressSource, addrs: &[SocketAddr]) {
+    if let Err(error) = source.save_anchors(addrs) {
+        tracing::warn!(%error, "the anchors were not saved");
+    }
 }
 
 /// Whether `a` and `b` name one file, whether or not it exists yet: the

@@ -81,7 +81,8 @@ mod seed;
 mod socket_errors;
 
 pub use builder::{
-    learned_input, save_source, tell_source, Builder, Core, Launch, Prepared, TraceSink,
+    learned_input, save_anchors, save_source, tell_source, Builder, Core, Launch, Prepared,
+    TraceSink,
 };
 pub use clock::Clock;
 pub use error::{BuildError, Error, PersistError};

@@ -271,6 +271,7 @@ async fn automatic_outbound_fills_the_target_from_the_address_source<H: Harness>
     let mut config = config();
     config.automatic_outbound = true;
     config.target_outbound = 3;
+    config.block_relay_outbound = 0;
     // The default: the address book inside the manager, with loopback let in.
     let (client, mut events) = H::start(
         Builder::new(config.clone())
@@ -642,6 +643,82 @@ async fn a_run_with_the_book_inside_replays_identically<H: Harness>() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Anchors across a clean restart: the block-relay-only peer of the first
+/// life is saved beside the peers file at shutdown, and the second life
+/// dials it first, as block-relay-only, having deleted the file (so a crash
+/// now would leave no anchors behind).
+async fn anchors_survive_a_clean_restart_and_are_read_once<H: Harness>() {
+    let dir = temp_dir(&format!("anchors-{}", H::NAME));
+    let peers = dir.join("peers.json");
+    let anchors_file = connmgr_store::anchors_path(&peers);
+    let (a, _a_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
+    let (b, _b_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
+    let servers = [a.listen_addrs()[0], b.listen_addrs()[0]];
+    let client_config = || connmgr::Config {
+        automatic_outbound: true,
+        target_outbound: 1,
+        block_relay_outbound: 1,
+        dial_timeout: Duration::from_secs(1),
+        ..config()
+    };
+    let builder = || {
+        Builder::new(client_config())
+            .peers_file(&peers)
+            .accept_local_addresses(true)
+    };
+
+    // First life: one full-relay and one block-relay-only peer.
+    let (first, mut events) = H::start(builder().seeds(servers)).unwrap();
+    let mut block_relay = None;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let Event::Connected {
+            id,
+            addr,
+            kind,
+            stream,
+            ..
+        } = until::<H>(&mut events, "Connected", |e| {
+            matches!(e, Event::Connected { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        first.handshaked(id).await.unwrap();
+        if kind == ConnKind::BlockRelay {
+            block_relay = Some(addr);
+        }
+        held.push(stream);
+    }
+    let anchor = block_relay.expect("a block-relay-only peer");
+    first.shutdown().await.unwrap();
+    let saved = std::fs::read_to_string(&anchors_file).unwrap();
+    assert!(saved.contains(&anchor.to_string()), "{saved}");
+    drop(held);
+
+    // Second life: the anchor first, and the file gone.
+    let (second, mut events) = H::start(builder()).unwrap();
+    assert!(!anchors_file.exists(), "read once, then deleted");
+    let Event::Connected { addr, kind, .. } = until::<H>(&mut events, "the anchor", |e| {
+        matches!(
+            e,
+            Event::Connected {
+                kind: ConnKind::BlockRelay,
+                ..
+            }
+        )
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!((addr, kind), (anchor, ConnKind::BlockRelay));
+    assert_eq!(second.stats().await.unwrap().anchors_dialled, 1);
+    second.shutdown().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Instantiates every test above for one harness.
 macro_rules! suite {
     ($module:ident, $runtime:ident) => {
@@ -650,6 +727,11 @@ macro_rules! suite {
 
             fn run<F: std::future::Future<Output = ()> + Send + 'static>(test: F) {
                 <common::$runtime as Harness>::run(test)
+            }
+
+            #[test]
+            fn anchors_survive_a_clean_restart_and_are_read_once() {
+                run(super::anchors_survive_a_clean_restart_and_are_read_once::<common::$runtime>())
             }
 
             #[test]

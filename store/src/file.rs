@@ -55,16 +55,26 @@ pub fn save(path: impl AsRef<Path>, book: &AddrBook) -> Result<(), StoreError> {
 ///
 /// One writer per path: hold the book's [`BookLock`](crate::BookLock).
 pub fn save_book(path: impl AsRef<Path>, book: &BookSnapshot) -> Result<(), StoreError> {
-    let path = path.as_ref();
+    let action = "replace the address book with the new copy";
+    replace_file(path.as_ref(), action, |out| write_snapshot(out, book))
+}
+
+/// Replaces `path` crash-safely with what `write` writes, as [`save_book`]
+/// describes.
+pub(crate) fn replace_file(
+    path: &Path,
+    action: &'static str,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), StoreError> {
     let tmp = temp_path(path);
     let permissions = fs::metadata(path).ok().map(|m| m.permissions());
-    write_synced(&tmp, book, permissions)?;
+    write_synced(&tmp, write, permissions)?;
     if let Err(source) = fs::rename(&tmp, path) {
         // Best effort: the error that matters is the rename's.
         let _ = fs::remove_file(&tmp);
         return Err(StoreError::Io {
             path: path.to_path_buf(),
-            action: "replace the address book with the new copy",
+            action,
             source,
         });
     }
@@ -108,10 +118,10 @@ fn create_exclusive(tmp: &Path, permissions: Option<Permissions>) -> io::Result<
     Ok(file)
 }
 
-/// Creates `tmp`, writes the snapshot into it and flushes it to disk.
+/// Creates `tmp`, writes into it and flushes it to disk.
 fn write_synced(
     tmp: &Path,
-    snapshot: &BookSnapshot,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
     permissions: Option<Permissions>,
 ) -> Result<(), StoreError> {
     let io = |action: &'static str| {
@@ -123,7 +133,7 @@ fn write_synced(
     };
     let file = create_exclusive(tmp, permissions).map_err(io("create"))?;
     let mut out = BufWriter::new(file);
-    let written = write_snapshot(&mut out, snapshot)
+    let written = write(&mut out)
         .map_err(io("write"))
         .and_then(|()| out.into_inner().map_err(|e| io("write")(e.into_error())))
         .and_then(|file| file.sync_all().map_err(io("flush to disk")));
@@ -283,7 +293,7 @@ pub fn load_within(path: &Path, seed: u64, limit: u64) -> Result<Option<AddrBook
 /// The file's bytes, if it exists: opened without blocking (a FIFO would
 /// wait for a writer), refused unless it is a regular file of at most
 /// `limit` bytes, and read no further than that even if it grows.
-fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
     let io = |action| {
         move |source| StoreError::Io {
             path: path.to_path_buf(),
@@ -329,7 +339,7 @@ pub fn load_or_empty(path: impl AsRef<Path>, seed: u64) -> Result<AddrBook, Stor
     Ok(load(path, seed)?.unwrap_or_else(|| AddrBook::new(seed)))
 }
 
-fn corrupt(path: &Path, e: &serde_json::Error) -> StoreError {
+pub(crate) fn corrupt(path: &Path, e: &serde_json::Error) -> StoreError {
     let full = e.to_string();
     let position = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&position).unwrap_or(&full);

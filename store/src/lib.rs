@@ -60,11 +60,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod anchors;
 mod error;
 mod file;
 mod lock;
 pub mod source;
 
+pub use anchors::{anchors_path, save_anchors, take_anchors, ANCHORS_FORMAT, MAX_ANCHORS_BYTES};
 pub use error::StoreError;
 pub use file::{
     check_writable, load, load_book, load_book_within, load_or_empty, load_within, save, save_book,

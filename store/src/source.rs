@@ -44,6 +44,18 @@ pub trait AddressSource: Send {
     fn save(&mut self, _inside: Option<&BookSnapshot>) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Keep `anchors` for the next start (`Action::SaveAnchors`), if the
+    /// source persists anything.
+    fn save_anchors(&mut self, _anchors: &[SocketAddr]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The anchors a clean stop saved, forgotten as they are handed over
+    /// (`Input::Anchors`): none if there are none.
+    fn take_anchors(&mut self) -> Result<Vec<SocketAddr>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The file of the address book inside the manager, locked while open:
@@ -93,6 +105,14 @@ impl AddressSource for BookFile {
             Some(book) => crate::save_book(&self.path, book),
             None => Ok(()),
         }
+    }
+
+    fn save_anchors(&mut self, anchors: &[SocketAddr]) -> Result<(), StoreError> {
+        crate::save_anchors(&crate::anchors_path(&self.path), anchors)
+    }
+
+    fn take_anchors(&mut self) -> Result<Vec<SocketAddr>, StoreError> {
+        crate::take_anchors(&crate::anchors_path(&self.path))
     }
 }
 

@@ -538,6 +538,9 @@ impl Sim {
                 // A simulated crash keeps the book as it was at the crash
                 // (`crash`), as if it had just been saved.
                 Action::Persist => {}
+                // Simulated nodes stop only by crashing, which leaves no
+                // anchors (only a clean stop reports them).
+                Action::SaveAnchors { .. } => {}
                 Action::NotifyPeer(PeerEvent::Connected {
                     id,
                     addr,

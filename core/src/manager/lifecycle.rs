@@ -44,6 +44,7 @@ impl ConnManager {
                 _ => {}
             }
         }
+        self.dial_anchors();
         for kind in [ConnKind::Automatic, ConnKind::BlockRelay] {
             let (target, have) = self.automatic_target(kind);
             for _ in have..target {
@@ -63,6 +64,7 @@ impl ConnManager {
         }
         self.lifecycle = Lifecycle::Stopped;
         tracing::info!(live = self.conns.len(), "stopping");
+        self.save_anchors();
         for timer in [&mut self.periodic.persist, &mut self.periodic.feeler] {
             if timer.take().is_some() {
                 self.timers.cancelled();

@@ -6,6 +6,7 @@
 //! entry points, the queries and the bookkeeping they share.
 
 mod addresses;
+mod anchors;
 mod bans;
 mod book;
 mod conn;
@@ -89,6 +90,8 @@ pub struct ConnManager {
     relay_key: u64,
     /// The tip is stale: keep one full-relay outbound above the target.
     extra_full_relay: bool,
+    /// The last clean run's block-relay-only peers, to dial at `Start`.
+    anchors: Vec<SocketAddr>,
 }
 
 impl ConnManager {
@@ -106,6 +109,7 @@ impl ConnManager {
             ready: ReadyPeers::default(),
             relay_key: keys.relay,
             extra_full_relay: false,
+            anchors: Vec::new(),
             inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
             scores: IdMap::default(),
@@ -199,6 +203,7 @@ impl ConnManager {
             Input::Handshaked { id } => self.on_handshaked(id).map(|()| None),
             Input::Learned { from, addrs } => self.on_learned(from, addrs).map(|()| None),
             Input::AddressesRequested { id } => self.on_addresses_requested(id).map(|()| None),
+            Input::Anchors { addrs } => self.on_anchors(addrs).map(|()| None),
             Input::TipStale { stale } => self.on_tip_stale(stale).map(|()| None),
             Input::LeastUseful { id } => self.on_least_useful(id).map(|()| None),
         };

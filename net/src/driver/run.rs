@@ -21,7 +21,7 @@ use super::chan::{Receiver, Sender};
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
-use crate::{accept_error, dial_error, learned_input, save_source, tell_source};
+use crate::{accept_error, dial_error, learned_input, save_anchors, save_source, tell_source};
 use crate::{Clock, Core, Error, PersistError};
 
 /// Wake-ups handled in a row without waiting before the driver yields to
@@ -311,6 +311,7 @@ impl<R: Runtime> State<R> {
             Action::Persist => {
                 let _ = self.save();
             }
+            Action::SaveAnchors { addrs } => save_anchors(&mut *self.source, &addrs),
         }
     }
 

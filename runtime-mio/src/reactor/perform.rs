@@ -11,7 +11,7 @@ use std::net::{Shutdown, SocketAddr};
 use connmgr::{
     Action, ConnId, DialError, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Reason,
 };
-use connmgr_net::{accept_error, dial_error, tell_source};
+use connmgr_net::{accept_error, dial_error, save_anchors, tell_source};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
@@ -94,6 +94,7 @@ impl Reactor {
             Action::Persist => {
                 let _ = self.save();
             }
+            Action::SaveAnchors { addrs } => save_anchors(&mut *self.source, &addrs),
         }
     }
 
