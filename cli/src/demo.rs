@@ -5,10 +5,14 @@
 //! the rest by gossip: on every connection both sides send one line with
 //! their own listening address and a few they know, and hand what they hear
 //! to their address book (`Handle::learned`). One node keeps a permanent
-//! connection to another. A few nodes are stopped and restarted on the same
-//! address during the run; a status table shows each node's outbound,
-//! inbound, pending and retrying counts. One node's inputs are recorded as
-//! a trace and replayed at the end, which must be identical.
+//! connection to another. Each also keeps two block-relay-only connections
+//! and makes a feeler now and then. A few nodes are stopped cleanly and
+//! restarted on the same address during the run, with their peers file:
+//! their book is kept and their block-relay-only peers (anchors) are dialled
+//! first. A status table shows each node's outbound (block-relay-only and
+//! feelers among them), inbound, pending and retrying counts. One node's
+//! inputs are recorded as a trace and replayed at the end, which must be
+//! identical.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -56,6 +60,8 @@ struct Node {
     known: Arc<Mutex<Vec<SocketAddr>>>,
     handle: Option<Handle>,
     lives: u32,
+    /// Its peers file, so a restart keeps its book and its anchors.
+    peers: PathBuf,
 }
 
 /// What happens when, as a fraction of the run.
@@ -128,6 +134,7 @@ fn start(
     let mut builder = Builder::new(config)
         .listen(node.addr)
         .seeds(seeds)
+        .peers_file(&node.peers)
         .accept_local_addresses(true);
     if let Some(path) = trace {
         builder = builder.record_trace(path);
@@ -251,12 +258,15 @@ async fn demo(args: &Args, trace: &Path) -> Result<(), Error> {
         SEEDS - 1,
         args.duration.as_secs()
     );
+    let files = std::env::temp_dir().join(format!("connmgr-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&files).map_err(|e| format!("{}: {e}", files.display()))?;
     let mut nodes: Vec<Node> = (0..count)
-        .map(|_| Node {
+        .map(|i| Node {
             addr: "127.0.0.1:0".parse().expect("an address"),
             known: Arc::new(Mutex::new(Vec::new())),
             handle: None,
             lives: 0,
+            peers: files.join(format!("node-{i}.peers.json")),
         })
         .collect();
     // The seeds start first: everyone else needs their addresses.
@@ -321,7 +331,17 @@ async fn demo(args: &Args, trace: &Path) -> Result<(), Error> {
                     let traced = (i == TRACED).then_some(trace);
                     start(args, i, &mut nodes[i], &seeds, traced)?;
                     restarts += 1;
-                    note(&mut log, format!("node {i} restarted on {}", nodes[i].addr));
+                    let anchors = match &nodes[i].handle {
+                        Some(h) => h.stats().await.map_or(0, |s| s.anchors_dialled),
+                        None => 0,
+                    };
+                    note(
+                        &mut log,
+                        format!(
+                            "node {i} restarted on {}: its book kept, {anchors} block-relay-only anchors dialled first",
+                            nodes[i].addr
+                        ),
+                    );
                 }
             }
         }
@@ -357,6 +377,7 @@ async fn demo(args: &Args, trace: &Path) -> Result<(), Error> {
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&files);
     println!(
         "stopped all nodes after {:.1} s: {reached}/{count} at their target at the end, \
          {restarts} restarts; the survivors dialled {dials} times, {connected} connected",
@@ -431,7 +452,7 @@ fn draw_table(
     line(
         &mut out,
         format!(
-            "t = {:4.1}s   node  address           state  outbound  inbound  pending  retrying",
+            "t = {:4.1}s   node  address           state  outbound  (block-relay  feeler)  inbound  pending  retrying",
             started.elapsed().as_secs_f64()
         ),
     );
@@ -440,17 +461,19 @@ fn draw_table(
         let traced = if i == TRACED { "traced" } else { "" };
         let text = if row.up {
             format!(
-                "              {i:>4}  {:<16}  up     {:>8}  {:>7}  {:>7}  {:>8}  {role} {traced}",
+                "              {i:>4}  {:<16}  up     {:>8}  {:>12}  {:>6}   {:>7}  {:>7}  {:>8}  {role} {traced}",
                 node.addr,
                 row.outbound(),
+                row.counts.block_relay_established,
+                row.counts.feelers,
                 row.counts.inbound,
                 row.pending(),
                 row.retrying()
             )
         } else {
             format!(
-                "              {i:>4}  {:<16}  DOWN   {:>8}  {:>7}  {:>7}  {:>8}  {role}",
-                node.addr, "-", "-", "-", "-"
+                "              {i:>4}  {:<16}  DOWN   {:>8}  {:>12}  {:>6}   {:>7}  {:>7}  {:>8}  {role}",
+                node.addr, "-", "-", "-", "-", "-", "-"
             )
         };
         line(&mut out, text);
@@ -459,7 +482,7 @@ fn draw_table(
     line(
         &mut out,
         format!(
-            "              all   {up:>2}/{:<2} up                {o:>8}  {i:>7}  {p:>7}  {r:>8}",
+            "              all   {up:>2}/{:<2} up                {o:>8}                         {i:>7}  {p:>7}  {r:>8}",
             rows.len()
         ),
     );

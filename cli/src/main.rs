@@ -54,9 +54,12 @@ enum Command {
     /// connect, lose peers and recover; replay one node's trace at the end.
     ///
     /// Each node keeps a few automatic outbound connections, bootstrapping
-    /// from a shared seed list; some nodes are stopped and restarted. A
-    /// status table shows each node's outbound, inbound, pending and
-    /// retrying counts. Exit status 0 when the replay is identical.
+    /// from a shared seed list, plus two block-relay-only connections and a
+    /// feeler now and then; some nodes are stopped cleanly and restarted,
+    /// dialling their block-relay-only anchors first. A status table shows
+    /// each node's outbound (block-relay-only and feelers among them),
+    /// inbound, pending and retrying counts. Exit status 0 when the replay
+    /// is identical.
     Demo(demo::Args),
     /// Run one node on real sockets until Ctrl-C.
     ///

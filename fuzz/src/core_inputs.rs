@@ -513,7 +513,10 @@ fn run_core(config: &Config, steps: &[(TimeStep, Step)]) -> Result<CoreLog, Stri
         let result = mgr.handle(now, input.clone());
         let actions: Vec<Action> = std::iter::from_fn(|| mgr.poll_action()).collect();
         if let (Input::Tick, Some(at)) = (&input, timeout_before) {
-            if effective_now >= at && actions.is_empty() {
+            // Progress: something to do, or the deadline moved on (a
+            // feeler's timer may fire, find no reason to dial, and re-arm).
+            let moved_on = mgr.poll_timeout().is_none_or(|next| next > at);
+            if effective_now >= at && actions.is_empty() && !moved_on {
                 return Err(format!(
                     "step {i}: a Tick at {effective_now}, at or after poll_timeout {at}, made no progress"
                 ));
