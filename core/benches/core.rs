@@ -35,33 +35,7 @@ fn manager(live: u32) -> (ConnManager, Instant, Vec<ConnId>) {
     let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");
     let now = Instant::from_secs(1);
     mgr.handle(now, Input::Start).expect("start");
-    let mut outbound = Vec::new();
-    let mut pending = Vec::new();
-    while let Some(action) = mgr.poll_action() {
-        pending.push(action);
-    }
-    while let Some(action) = pending.pop() {
-        let reply = match action {
-            Action::RequestAddress { id } => Input::AddressResult {
-                id,
-                result: Ok(PEER),
-            },
-            Action::Dial { id, attempt, .. } => Input::DialResult {
-                id,
-                attempt,
-                result: Ok(()),
-            },
-            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
-                outbound.push(id);
-                continue;
-            }
-            _ => continue,
-        };
-        mgr.handle(now, reply).expect("reply");
-        while let Some(action) = mgr.poll_action() {
-            pending.push(action);
-        }
-    }
+    let outbound = connect_all(&mut mgr, now);
     for i in 0..live {
         let remote = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(0x0A00_0000 + i), 1));
         mgr.handle(
@@ -75,6 +49,39 @@ fn manager(live: u32) -> (ConnManager, Instant, Vec<ConnId>) {
         while mgr.poll_action().is_some() {}
     }
     (mgr, now, outbound)
+}
+
+/// Answers everything the manager asks until it is idle: addresses with
+/// `PEER`, dials as connected, and (with the book inside) each connection
+/// as handshaked. Returns the connections made.
+fn connect_all(mgr: &mut ConnManager, now: Instant) -> Vec<ConnId> {
+    let handshake = mgr.book_counts().is_some();
+    let mut pending: Vec<Action> = std::iter::from_fn(|| mgr.poll_action()).collect();
+    let mut connected = Vec::new();
+    while let Some(action) = pending.pop() {
+        let reply = match action {
+            Action::RequestAddress { id } => Input::AddressResult {
+                id,
+                result: Ok(PEER),
+            },
+            Action::Dial { id, attempt, .. } => Input::DialResult {
+                id,
+                attempt,
+                result: Ok(()),
+            },
+            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+                connected.push(id);
+                if !handshake {
+                    continue;
+                }
+                Input::Handshaked { id }
+            }
+            _ => continue,
+        };
+        mgr.handle(now, reply).expect("reply");
+        pending.extend(std::iter::from_fn(|| mgr.poll_action()));
+    }
+    connected
 }
 
 /// Closes `slot`'s connection and answers everything until its replacement
@@ -160,24 +167,7 @@ fn manager_with_book(known: u32) -> (ConnManager, Instant, Vec<ConnId>) {
     mgr.handle(now, Input::Learned { from: None, addrs })
         .expect("learned");
     mgr.handle(now, Input::Start).expect("start");
-    let mut pending: Vec<Action> = std::iter::from_fn(|| mgr.poll_action()).collect();
-    let mut outbound = Vec::new();
-    while let Some(action) = pending.pop() {
-        let reply = match action {
-            Action::Dial { id, attempt, .. } => Input::DialResult {
-                id,
-                attempt,
-                result: Ok(()),
-            },
-            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
-                outbound.push(id);
-                Input::Handshaked { id }
-            }
-            _ => continue,
-        };
-        mgr.handle(now, reply).expect("reply");
-        pending.extend(std::iter::from_fn(|| mgr.poll_action()));
-    }
+    let outbound = connect_all(&mut mgr, now);
     assert_eq!(outbound.len(), 8);
     (mgr, now, outbound)
 }

@@ -29,28 +29,8 @@ fn running_with(config: Config) -> (Driver, BTreeMap<ConnId, ConnKind>) {
         .map(|g| Advertised::new(addr(&format!("{}.9.9.9:8333", 20 + g)), T))
         .collect();
     d.actions(Input::Learned { from: None, addrs });
-    let mut pending = d.actions(Input::Start);
-    let mut kinds = BTreeMap::new();
-    for _ in 0..100 {
-        let Some(action) = pending.pop() else { break };
-        match action {
-            Action::Dial {
-                id, attempt, kind, ..
-            } => {
-                assert_eq!(d.mgr.info(id).map(|i| i.kind), Some(kind));
-                pending.extend(d.actions(Input::DialResult {
-                    id,
-                    attempt,
-                    result: Ok(()),
-                }));
-            }
-            Action::NotifyPeer(PeerEvent::Connected { id, kind, .. }) => {
-                kinds.insert(id, kind);
-                pending.extend(d.actions(Input::Handshaked { id }));
-            }
-            _ => {}
-        }
-    }
+    let start = d.actions(Input::Start);
+    let kinds = connect_all(&mut d, start).into_iter().collect();
     (d, kinds)
 }
 
@@ -263,11 +243,16 @@ fn connect_all(d: &mut Driver, actions: Vec<Action>) -> Vec<(ConnId, ConnKind)> 
     for _ in 0..100 {
         let Some(action) = pending.pop() else { break };
         match action {
-            Action::Dial { id, attempt, .. } => pending.extend(d.actions(Input::DialResult {
-                id,
-                attempt,
-                result: Ok(()),
-            })),
+            Action::Dial {
+                id, attempt, kind, ..
+            } => {
+                assert_eq!(d.mgr.info(id).map(|i| i.kind), Some(kind));
+                pending.extend(d.actions(Input::DialResult {
+                    id,
+                    attempt,
+                    result: Ok(()),
+                }));
+            }
             Action::NotifyPeer(PeerEvent::Connected { id, kind, .. }) => {
                 connected.push((id, kind));
                 pending.extend(d.actions(Input::Handshaked { id }));

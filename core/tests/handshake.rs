@@ -106,6 +106,16 @@ fn without_a_handshake_in_time_a_connection_is_closed_and_the_policy_acts() {
     assert_eq!(d.mgr.counts().inbound, 0);
 }
 
+/// One automatic connection, its address from the application.
+fn one_automatic() -> Config {
+    Config {
+        target_outbound: 1,
+        block_relay_outbound: 0,
+        address_book: connmgr::AddressBook::External,
+        ..Config::default()
+    }
+}
+
 /// Answers automatic request `id` with an address whose dial succeeds.
 fn connect_request(d: &mut Driver, id: ConnId) {
     let dialled = d.actions(Input::AddressResult {
@@ -122,13 +132,7 @@ fn connect_request(d: &mut Driver, id: ConnId) {
 
 #[test]
 fn an_automatic_connection_without_a_handshake_is_replaced() {
-    let config = Config {
-        target_outbound: 1,
-        block_relay_outbound: 0,
-        address_book: connmgr::AddressBook::External,
-        ..Config::default()
-    };
-    let mut d = Driver::new(config);
+    let mut d = Driver::new(one_automatic());
     let start = d.actions(Input::Start);
     let [Action::RequestAddress { id }] = start[..] else {
         panic!("{start:?}")
@@ -149,13 +153,7 @@ fn an_automatic_connection_without_a_handshake_is_replaced() {
 
 #[test]
 fn a_connection_lost_before_its_handshake_counts_as_a_failed_attempt() {
-    let config = Config {
-        target_outbound: 1,
-        block_relay_outbound: 0,
-        address_book: connmgr::AddressBook::External,
-        ..Config::default()
-    };
-    let mut d = Driver::new(config);
+    let mut d = Driver::new(one_automatic());
     let mut request = match d.actions(Input::Start)[..] {
         [Action::RequestAddress { id }] => id,
         ref other => panic!("{other:?}"),
