@@ -188,13 +188,15 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
 
 fn status_line(counts: &Counts, stats: &Stats) -> String {
     format!(
-        "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  inbound {}  \
-         pending {}  retrying {}  | dials {}, failed {}, timed out {}",
+        "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  feeler {}  \
+         addr-fetch {}  inbound {}  pending {}  retrying {}  | dials {}, failed {}, timed out {}",
         counts.outbound_established(),
         counts.automatic_established,
         counts.block_relay_established,
         counts.permanent_established,
         counts.manual_established,
+        counts.feelers,
+        counts.addr_fetches,
         counts.inbound,
         counts.dialing,
         counts.outbound_pending().saturating_sub(counts.dialing),

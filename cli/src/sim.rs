@@ -29,7 +29,9 @@ pub struct Args {
     /// Virtual time to simulate: `600`, `600s`, `10m` or `1h`.
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub duration: Duration,
-    /// What goes wrong: none, mixed, harsh or restart-storm.
+    /// What goes wrong: none, mixed, harsh, restart-storm (every node
+    /// crashes half-way) or clean-restart (every node stops cleanly
+    /// half-way, keeping its anchors).
     #[arg(long, default_value = "mixed")]
     pub faults: FaultProfile,
     /// Record a node's inputs as a trace: `NODE:FILE` (repeatable). Later

@@ -190,8 +190,6 @@ fn inbound_manager(live: u32, max_inbound: u32) -> (ConnManager, Instant, Vec<Co
         automatic_outbound: false,
         max_inbound,
         evict_when_full: true,
-        evict_protect_longest: 8,
-        evict_protect_groups: 4,
         rng_seed: Some(Seed::from_u64(1)),
         ..Config::btcd()
     };
@@ -214,11 +212,11 @@ fn inbound_manager(live: u32, max_inbound: u32) -> (ConnManager, Instant, Vec<Co
     (mgr, now, ids)
 }
 
-/// One admission decision (and its connection's end) with 100 k inbound live
-/// and room to spare: `Accepted` then `Closed`.
-#[divan::bench]
-fn inbound_admission_with_100k_live(bencher: Bencher<'_, '_>) {
-    let (mut mgr, now, _) = inbound_manager(100_000, 200_000);
+/// One admission decision (and its connection's end) with `live` inbound
+/// connections and room to spare: `Accepted` then `Closed`.
+#[divan::bench(args = [1_000, 100_000])]
+fn inbound_admission(bencher: Bencher<'_, '_>, live: u32) {
+    let (mut mgr, now, _) = inbound_manager(live, 2 * live);
     let mut n = 0u32;
     bencher.bench_local(move || {
         n = n.wrapping_add(1);
@@ -238,11 +236,11 @@ fn inbound_admission_with_100k_live(bencher: Bencher<'_, '_>) {
     });
 }
 
-/// One eviction: inbound is full at 100 k, so every `Accepted` evicts the
-/// youngest of the largest group to make room.
-#[divan::bench]
-fn inbound_eviction_at_100k_full(bencher: Bencher<'_, '_>) {
-    let (mut mgr, mut now, _) = inbound_manager(100_000, 100_000);
+/// One eviction: inbound is full at `live`, so every `Accepted` weighs
+/// every inbound peer (Bitcoin Core's protections) and evicts one.
+#[divan::bench(args = [1_000, 100_000])]
+fn inbound_eviction_when_full(bencher: Bencher<'_, '_>, live: u32) {
+    let (mut mgr, mut now, _) = inbound_manager(live, live);
     let mut n = 0u32;
     bencher.bench_local(move || {
         n = n.wrapping_add(1);

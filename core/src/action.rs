@@ -132,8 +132,8 @@ pub enum Reason {
     RateLimited,
     /// The address is banned.
     Banned,
-    /// Evicted to make room for a new inbound connection: the youngest of
-    /// the network group with the most inbound connections.
+    /// Evicted to make room for a new inbound connection, by Bitcoin
+    /// Core's rules ([`eviction`](crate::eviction)).
     Evicted,
     /// Its misbehaviour score reached `ban_threshold`.
     Misbehaving,
@@ -144,4 +144,9 @@ pub enum Reason {
     /// The application named it the least useful full-relay outbound peer
     /// while there was one above the target (`Input::LeastUseful`).
     LeastUseful,
+    /// An address-fetch connection did its job: the peer sent addresses.
+    AddressesFetched,
+    /// An address-fetch connection's peer sent no addresses within 5
+    /// minutes of connecting.
+    AddrFetchTimeout,
 }

@@ -90,14 +90,12 @@ pub struct Config {
     /// The token bucket's size: how many may arrive at once.
     pub inbound_burst_per_group: u32,
     /// When inbound is full, evict an existing inbound connection for a new
-    /// one (Bitcoin Core's `SelectNodeToEvict`, simplified) instead of
-    /// refusing the new one (btcd).
+    /// one, by Bitcoin Core's rules (see [`eviction`](crate::eviction):
+    /// peers are protected by secret network group, ping, novel
+    /// transactions and blocks, uptime and network, weighing what the
+    /// application reports with `Input::PeerFact`), instead of refusing
+    /// the new one (btcd).
     pub evict_when_full: bool,
-    /// Eviction never touches this many longest-connected inbound peers.
-    pub evict_protect_longest: u32,
-    /// Eviction never touches the longest-connected peer of this many
-    /// network groups, chosen by a keyed hash the attacker cannot predict.
-    pub evict_protect_groups: u32,
     /// Addresses exempt from every inbound limit, eviction and ban; their
     /// connections do not count toward `max_inbound`.
     pub allowlist: Vec<Subnet>,
@@ -175,8 +173,6 @@ impl Config {
             inbound_rate_per_group: 0,
             inbound_burst_per_group: 0,
             evict_when_full: false,
-            evict_protect_longest: 0,
-            evict_protect_groups: 0,
             allowlist: Vec::new(),
             ban_threshold: 0,
             ban_duration: Duration::from_secs(24 * 3600),
@@ -244,7 +240,7 @@ impl Default for Config {
     /// peer's backoff forgiven only after 60 s of uptime, listeners paused
     /// 5 ms doubling to 1 s after accept errors, at most 2 inbound per IP
     /// and 10 per group, 5 new inbound per second per group (bursts of 10),
-    /// eviction when full (8 longest-connected and 4 groups protected), a
+    /// eviction when full (with Bitcoin Core's protections), a
     /// 24 h ban at a misbehaviour score of 100, a 30 s handshake timeout
     /// (btcd's server's), the address book saved every 10 minutes (as
     /// btcd's address manager does), Bitcoin Core's address book inside the
@@ -262,8 +258,6 @@ impl Default for Config {
             inbound_rate_per_group: 5,
             inbound_burst_per_group: 10,
             evict_when_full: true,
-            evict_protect_longest: 8,
-            evict_protect_groups: 4,
             ban_threshold: 100,
             handshake_timeout: Duration::from_secs(30),
             persist_interval: Duration::from_secs(10 * 60),

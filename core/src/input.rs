@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::{Advertised, ConnId, Instant, ListenerId, Subnet};
+use crate::{Advertised, ConnId, Instant, ListenerId, PeerFact, Subnet};
 
 /// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,14 @@ pub enum Input {
         addr: SocketAddr,
         /// Redial with backoff whenever it fails or drops.
         permanent: bool,
+    },
+    /// Connect to `addr` only to ask it for addresses: a short-lived
+    /// [`ConnKind::AddrFetch`](crate::ConnKind) connection, closed once the
+    /// peer's addresses come (`Learned` with more than one) or after 5
+    /// minutes. Returns the new [`ConnId`].
+    FetchAddresses {
+        /// The peer to ask (a seed node, typically).
+        addr: SocketAddr,
     },
     /// Ask for one more automatic outbound connection, if below the target.
     /// Returns the new [`ConnId`].
@@ -159,6 +167,15 @@ pub enum Input {
     LeastUseful {
         /// The connection.
         id: ConnId,
+    },
+    /// Something the application learned about the peer of `id` (its
+    /// ping, a novel block or transaction, its relay flag, its
+    /// permissions), for inbound eviction to weigh.
+    PeerFact {
+        /// The connection.
+        id: ConnId,
+        /// What was learned.
+        fact: PeerFact,
     },
 }
 

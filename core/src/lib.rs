@@ -36,8 +36,10 @@
 //!    returned as [`Ignored`]; a late successful dial whose request has ended
 //!    is answered with `Close` so its socket does not leak.
 //! 7. **Bounded work.** Each input costs O(log n) in live connections and
-//!    timers, plus the timers that fall due; nothing scans all connections
-//!    except `Stop`.
+//!    timers, plus the timers that fall due. Three scan the connections:
+//!    `Stop`, a ban (it closes what it covers) and an inbound eviction
+//!    (it weighs every inbound peer, as Bitcoin Core does, and only when
+//!    inbound is full).
 //!
 //! # Example
 //!
@@ -104,12 +106,14 @@ pub mod ban_score;
 mod book;
 mod config;
 mod event;
+pub mod eviction;
 pub mod group;
 mod id;
 mod ignored;
 mod input;
 mod manager;
 mod network;
+mod peer_fact;
 mod printable;
 mod rng;
 mod seed;
@@ -134,6 +138,7 @@ pub use ignored::Ignored;
 pub use input::{AcceptError, AddressError, DialError, Input};
 pub use manager::ConnManager;
 pub use network::Network;
+pub use peer_fact::{PeerFact, PeerFacts};
 pub use printable::{printable, EXCERPT_CHARS};
 pub use rng::Rng;
 pub use seed::{Keys, Seed, SeedError};

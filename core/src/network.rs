@@ -3,8 +3,12 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// The network an address is reached over (Bitcoin Core's `Network`, for the
-/// kinds of address this crate handles).
+/// The network an address is reached over (Bitcoin Core's `Network`).
+///
+/// Addresses here are IP addresses, so [`Network::of`] only ever says IPv4
+/// or IPv6; the overlay networks are named because policies speak of them
+/// (inbound eviction keeps a share of its protection for peers over Tor,
+/// I2P and CJDNS, which are slower and lose on every other criterion).
 ///
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is IPv4, as everywhere in
 /// this crate. Address books count their entries per network so that a node
@@ -19,11 +23,23 @@ pub enum Network {
     Ipv4,
     /// IPv6.
     Ipv6,
+    /// Tor (an onion service).
+    Onion,
+    /// I2P.
+    I2p,
+    /// CJDNS.
+    Cjdns,
 }
 
 impl Network {
     /// Every network, in a fixed order (for per-network tables).
-    pub const ALL: [Network; 2] = [Network::Ipv4, Network::Ipv6];
+    pub const ALL: [Network; 5] = [
+        Network::Ipv4,
+        Network::Ipv6,
+        Network::Onion,
+        Network::I2p,
+        Network::Cjdns,
+    ];
 
     /// The network of `ip`.
     pub fn of(ip: IpAddr) -> Network {
@@ -44,6 +60,9 @@ impl fmt::Display for Network {
         f.write_str(match self {
             Network::Ipv4 => "ipv4",
             Network::Ipv6 => "ipv6",
+            Network::Onion => "onion",
+            Network::I2p => "i2p",
+            Network::Cjdns => "cjdns",
         })
     }
 }

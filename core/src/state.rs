@@ -23,6 +23,12 @@ pub enum ConnKind {
     /// (kept if it answers). Closed as soon as its handshake completes;
     /// never counted in a target. The application runs only the handshake.
     Feeler,
+    /// Asked for with `FetchAddresses`: one try, to ask the peer for
+    /// addresses (`getaddr`) and close once they come, or after 5 minutes
+    /// (Bitcoin Core's address-fetch connections, for a node whose book
+    /// is empty or that wants fresh addresses from a seed node). Never
+    /// counted in a target.
+    AddrFetch,
     /// Asked for with a non-permanent `Connect`: one try, one connection.
     Manual,
     /// Asked for with a permanent `Connect`: redialled with backoff for ever.

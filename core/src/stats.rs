@@ -17,6 +17,8 @@ pub struct Counts {
     pub block_relay_established: u32,
     /// Feeler connections, pending or established: at most one.
     pub feelers: u32,
+    /// Address-fetch connections, pending or established.
+    pub addr_fetches: u32,
     /// Manual requests not yet connected.
     pub manual_pending: u32,
     /// Manual connections established.
@@ -127,6 +129,8 @@ pub struct Stats {
     pub inbound_rejected_banned: u64,
     /// Inbound connections evicted for newcomers.
     pub evictions: u64,
+    /// Facts about peers taken (`Input::PeerFact`), for eviction.
+    pub peer_facts: u64,
     /// Addresses refused for dialling because they are banned.
     pub addresses_refused_banned: u64,
     /// Bans set (asked for or automatic).
@@ -154,6 +158,12 @@ pub struct Stats {
     pub feelers: u64,
     /// Feelers whose peer completed its handshake.
     pub feelers_handshaked: u64,
+    /// Address-fetch connections asked for (`FetchAddresses`).
+    pub addr_fetches: u64,
+    /// Address-fetch connections closed because their addresses came.
+    pub addr_fetches_answered: u64,
+    /// Address-fetch connections closed after 5 minutes without them.
+    pub addr_fetch_timeouts: u64,
     /// Addresses offered to the book inside (after the caps below).
     pub addresses_offered: u64,
     /// Addresses new to the book inside (the ones it relays).

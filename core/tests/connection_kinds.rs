@@ -389,3 +389,127 @@ fn anchors_are_dialled_first_and_a_clean_stop_reports_the_block_relay_peers() {
     let stop = btcd.actions(Input::Stop);
     assert!(!stop.iter().any(|a| matches!(a, Action::SaveAnchors { .. })));
 }
+
+/// Asks for an address fetch to `peer`; connects and handshakes it.
+fn fetch_connected(d: &mut Driver, peer: &str) -> ConnId {
+    let (id, actions) = d.feed(Input::FetchAddresses { addr: addr(peer) });
+    let id = id.unwrap().unwrap();
+    let connected = connect_all(d, actions);
+    assert_eq!(connected, vec![(id, ConnKind::AddrFetch)]);
+    id
+}
+
+fn addresses(n: u8) -> Vec<Advertised> {
+    (0..n)
+        .map(|i| Advertised::new(addr(&format!("150.{i}.1.1:8333")), T))
+        .collect()
+}
+
+#[test]
+fn an_address_fetch_closes_once_its_peer_sends_addresses() {
+    let (mut d, _) = running();
+    let id = fetch_connected(&mut d, "90.1.1.1:8333");
+    assert_eq!(d.mgr.counts().addr_fetches, 1);
+    let known = d.mgr.book_counts().unwrap().new;
+    // One address is the peer announcing itself: not the answer.
+    let one = d.actions(Input::Learned {
+        from: Some(id),
+        addrs: addresses(1),
+    });
+    assert!(
+        !one.iter().any(|a| matches!(a, Action::Close { .. })),
+        "{one:?}"
+    );
+    let answer = d.actions(Input::Learned {
+        from: Some(id),
+        addrs: addresses(20),
+    });
+    let reason = connmgr::Reason::AddressesFetched;
+    assert_eq!(
+        answer,
+        vec![
+            Action::Close { id, reason },
+            Action::NotifyPeer(PeerEvent::Disconnected { id, reason }),
+        ]
+    );
+    assert_eq!(d.mgr.book_counts().unwrap().new, known + 20);
+    let counts = d.mgr.counts();
+    assert_eq!(
+        (
+            counts.addr_fetches,
+            counts.automatic(),
+            counts.block_relay()
+        ),
+        (0, 8, 2),
+        "never counted in a target, never replaced"
+    );
+    let stats = d.mgr.stats();
+    assert_eq!((stats.addr_fetches, stats.addr_fetches_answered), (1, 1));
+}
+
+#[test]
+fn an_address_fetch_that_never_answers_closes_five_minutes_after_connecting() {
+    let (mut d, _) = running_with(Config {
+        feeler_interval: std::time::Duration::ZERO,
+        ..Config::default()
+    });
+    let id = fetch_connected(&mut d, "90.1.1.1:8333");
+    let deadline = d.now + std::time::Duration::from_secs(300);
+    let early = d.advance_manual(deadline - std::time::Duration::from_secs(1));
+    assert!(early.is_empty(), "{early:?}");
+    let late = d.advance_manual(deadline);
+    let reason = connmgr::Reason::AddrFetchTimeout;
+    assert!(late.contains(&Action::Close { id, reason }), "{late:?}");
+    assert_eq!(d.mgr.stats().addr_fetch_timeouts, 1);
+    assert_eq!(d.mgr.failed_attempts(), 0);
+}
+
+#[test]
+fn a_failed_address_fetch_is_given_up_and_counts_no_failure() {
+    let (mut d, _) = running();
+    let (id, actions) = d.feed(Input::FetchAddresses {
+        addr: addr("90.1.1.1:8333"),
+    });
+    let id = id.unwrap().unwrap();
+    let attempt = Driver::dial_of(&actions, id).expect("dialled at once");
+    let failed = d.actions(Input::DialResult {
+        id,
+        attempt,
+        result: Err(connmgr::DialError::Refused),
+    });
+    assert!(failed.iter().any(|a| matches!(
+        a,
+        Action::NotifyPeer(PeerEvent::GaveUp { id: gone, .. }) if *gone == id
+    )));
+    assert!(
+        !failed.iter().any(|a| matches!(a, Action::Dial { .. })),
+        "not retried, not replaced: {failed:?}"
+    );
+    assert_eq!(d.mgr.failed_attempts(), 0);
+}
+
+#[test]
+fn with_the_book_outside_an_address_fetch_still_ends_on_its_answer() {
+    let mut d = Driver::new(Config {
+        automatic_outbound: false,
+        ..Config::btcd()
+    });
+    d.now = T;
+    d.actions(Input::Start);
+    let id = fetch_connected(&mut d, "90.1.1.1:8333");
+    let (result, actions) = d.feed(Input::Learned {
+        from: Some(id),
+        addrs: addresses(3),
+    });
+    assert_eq!(result, Ok(None));
+    let reason = connmgr::Reason::AddressesFetched;
+    assert!(
+        actions.contains(&Action::Close { id, reason }),
+        "{actions:?}"
+    );
+    let (result, _) = d.feed(Input::Learned {
+        from: None,
+        addrs: addresses(3),
+    });
+    assert_eq!(result, Err(Ignored::NoBook), "anything else needs a book");
+}

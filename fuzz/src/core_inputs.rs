@@ -8,7 +8,7 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Result as DecodeResult, Unstructured};
 use connmgr::{
     AcceptError, Action, AddressBook, AddressError, Advertised, Backoff, Config, ConnId,
-    ConnManager, DialError, Ignored, Input, Instant, ListenerId, PeerEvent, Seed, Subnet,
+    ConnManager, DialError, Ignored, Input, Instant, ListenerId, PeerEvent, PeerFact, Seed, Subnet,
 };
 use connmgr_sim::Checker;
 
@@ -51,7 +51,11 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
     c.throttle_interval = ms(u.int_in_range(1..=2_000)?);
     c.dial_timeout = ms(u.int_in_range(1..=4_000)?);
     c.max_outbound_per_group = u.int_in_range(0..=2)?;
-    c.max_inbound = u.int_in_range(0..=4)?;
+    // Bitcoin Core's eviction chooses only among more than 20.
+    c.max_inbound = match u.ratio(1u8, 8)? {
+        true => u.int_in_range(21..=32)?,
+        false => u.int_in_range(0..=4)?,
+    };
     // btcd forgives on every success (zero); half the runs do that.
     c.stable_after = if u.arbitrary()? {
         Duration::ZERO
@@ -82,8 +86,6 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
     c.inbound_rate_per_group = u.int_in_range(0..=3)?;
     c.inbound_burst_per_group = u.int_in_range(1..=3)?;
     c.evict_when_full = u.arbitrary()?;
-    c.evict_protect_longest = u.int_in_range(0..=2)?;
-    c.evict_protect_groups = u.int_in_range(0..=2)?;
     c.allowlist = match u.int_in_range(0u8..=3)? {
         0 => vec![Subnet::host(pool_addr(u.arbitrary()?).ip())],
         1 => vec![pool_subnet(u.arbitrary()?, true)],
@@ -202,6 +204,8 @@ pub(crate) enum Step {
     TipStale { stale: bool },
     /// A connected peer is named the least useful.
     LeastUseful { pick: u8 },
+    /// Something is learned about a connected peer.
+    Fact { pick: u8, fact: PeerFact },
     /// Any input at all.
     Raw(Input),
 }
@@ -215,7 +219,7 @@ impl<'a> Arbitrary<'a> for Step {
                 Err(u.arbitrary()?)
             })
         };
-        Ok(match u.int_in_range(0u8..=26)? {
+        Ok(match u.int_in_range(0u8..=27)? {
             0..=3 => Step::AnswerAddress {
                 pick: u.arbitrary()?,
                 result: if u.ratio(9u8, 10)? {
@@ -289,6 +293,10 @@ impl<'a> Arbitrary<'a> for Step {
             },
             26 => Step::LeastUseful {
                 pick: u.arbitrary()?,
+            },
+            27 => Step::Fact {
+                pick: u.arbitrary()?,
+                fact: u.arbitrary()?,
             },
             _ => Step::Raw(u.arbitrary()?),
         })
@@ -420,6 +428,10 @@ impl Runtime {
             Step::TipStale { stale } => Input::TipStale { stale },
             Step::LeastUseful { pick: i } => match pick(&self.connected, i) {
                 Some(id) => Input::LeastUseful { id },
+                None => Input::Tick,
+            },
+            Step::Fact { pick: i, fact } => match pick(&self.connected, i) {
+                Some(id) => Input::PeerFact { id, fact },
                 None => Input::Tick,
             },
             Step::Learn {

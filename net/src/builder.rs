@@ -406,7 +406,8 @@ fn book_inside(
 /// manager, returned for the runtime to feed (so it is traced); or, with
 /// the book outside, the source's `learned`, each address with the
 /// advertising peer's IP (the unspecified address for the application's
-/// own), and nothing to feed.
+/// own), and nothing to feed unless they are an address fetch's answer,
+/// which the manager must hear to end the connection.
 pub fn learned_input(
     core: &Core,
     source: &mut dyn AddressSource,
@@ -418,14 +419,17 @@ pub fn learned_input(
     if mgr.book_counts().is_some() {
         return Some(Input::Learned { from, addrs });
     }
-    let peer = from
-        .and_then(|id| mgr.info(id))
+    let info = from.and_then(|id| mgr.info(id));
+    let peer = info
         .and_then(|info| info.addr)
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    for advertised in addrs {
+    for advertised in &addrs {
         source.learned(now, advertised.addr, peer);
     }
-    None
+    // The manager still hears an address fetch's answer: it ends the
+    // connection.
+    let fetch = info.is_some_and(|info| info.kind == connmgr::ConnKind::AddrFetch);
+    fetch.then_some(Input::Learned { from, addrs })
 }
 
 /// Tells the address source what a peer event means to it, as every

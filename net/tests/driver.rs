@@ -560,6 +560,9 @@ async fn a_run_with_the_book_inside_replays_identically<H: Harness>() {
     let mut client_config = config();
     client_config.automatic_outbound = true;
     client_config.target_outbound = 2;
+    // Full-relay only: the one peer that answers must be heard on addresses,
+    // which a block-relay-only connection is not.
+    client_config.block_relay_outbound = 0;
     client_config.dial_timeout = Duration::from_millis(300);
     let builder = Builder::new(client_config)
         .listen(loopback())

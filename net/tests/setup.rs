@@ -72,10 +72,10 @@ fn a_default_config_run_records_its_seed_and_replays_identically() {
     let out = Shared::default();
     let config = Config {
         automatic_outbound: false,
-        max_inbound: 3,
-        // Ties between groups, and the protected group, are keyed hashes.
-        evict_protect_longest: 0,
-        evict_protect_groups: 1,
+        // Bitcoin Core's eviction protects up to 28 peers before the
+        // uptime half: 30 leaves room to evict, and which groups are
+        // protected is a keyed hash.
+        max_inbound: 30,
         ..Config::default()
     };
     let mut prepared = Builder::<Inspect>::new(config)
@@ -86,7 +86,7 @@ fn a_default_config_run_records_its_seed_and_replays_identically() {
     let core = &mut prepared.core;
     let start = core.manager().now();
     let mut evicted = 0;
-    for i in 0..12u8 {
+    for i in 0..40u8 {
         let now = start + std::time::Duration::from_secs(u64::from(i));
         let input = match i {
             0 => Input::Start,

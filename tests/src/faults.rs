@@ -30,8 +30,9 @@ pub struct FaultProfile {
     /// Share of nodes that start with an empty address book and get the seed
     /// list later.
     pub empty_books: f64,
-    /// Whether every node restarts at once, half-way through the run.
-    pub everybody_restarts: bool,
+    /// Whether every node restarts at once, half-way through the run, and
+    /// how it goes down.
+    pub everybody_restarts: Option<Shutdown>,
 }
 
 impl FaultProfile {
@@ -49,7 +50,7 @@ impl FaultProfile {
             partition_every: None,
             partition_for: Duration::ZERO,
             empty_books: 0.0,
-            everybody_restarts: false,
+            everybody_restarts: None,
         }
     }
 
@@ -90,13 +91,24 @@ impl FaultProfile {
     pub fn restart_storm() -> FaultProfile {
         FaultProfile {
             name: "restart-storm",
-            everybody_restarts: true,
+            everybody_restarts: Some(Shutdown::Crash),
+            ..FaultProfile::none()
+        }
+    }
+
+    /// Every node stops cleanly half-way through (saving its anchors) and
+    /// starts again.
+    pub fn clean_restart() -> FaultProfile {
+        FaultProfile {
+            name: "clean-restart",
+            everybody_restarts: Some(Shutdown::Clean),
             ..FaultProfile::none()
         }
     }
 
     /// The profiles `--faults` knows.
-    pub const NAMES: [&'static str; 4] = ["none", "mixed", "harsh", "restart-storm"];
+    pub const NAMES: [&'static str; 5] =
+        ["none", "mixed", "harsh", "restart-storm", "clean-restart"];
 }
 
 impl FromStr for FaultProfile {
@@ -108,9 +120,21 @@ impl FromStr for FaultProfile {
             "mixed" => Ok(FaultProfile::mixed()),
             "harsh" => Ok(FaultProfile::harsh()),
             "restart-storm" => Ok(FaultProfile::restart_storm()),
+            "clean-restart" => Ok(FaultProfile::clean_restart()),
             _ => Err(UnknownProfile(name.to_owned())),
         }
     }
+}
+
+/// How a node goes down before it restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// The process dies: nothing is saved beyond the last save, and the
+    /// anchors file (deleted when last read) is not written.
+    Crash,
+    /// `Stop`: the manager reports its anchors, which are saved and dialled
+    /// first on the next start.
+    Clean,
 }
 
 /// A fault profile name that does not exist.

@@ -6,8 +6,13 @@
 //! the same rules (`docs/ARCHITECTURE.md`, "Invariants"):
 //!
 //! - every `Dial` is answered or cancelled, once;
-//! - automatic outbound never exceeds the target, inbound never `max_inbound`;
-//! - automatic outbound per network group stays within its limit;
+//! - each kind stays within its target (full-relay, one more after a stale
+//!   tip; block-relay-only; at most one feeler), inbound within
+//!   `max_inbound`;
+//! - automatic outbound per network group stays within its limit (so no two
+//!   full-relay or block-relay-only peers share a group by default);
+//! - an eviction happens only for a newcomer when inbound is full, and
+//!   never takes an allow-listed or `noban` peer;
 //! - no action names an id that has ended, except the `Close` of a late socket;
 //! - events are causal: `Connected` before `Ready` (at most once) before
 //!   `Disconnected`, nothing after `GaveUp`;
@@ -23,8 +28,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Direction, GroupKey, Ignored};
-use connmgr::{Input, Instant, PeerEvent, Reason};
+use connmgr::{Action, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
+use connmgr::{Input, Instant, PeerEvent, PeerFact, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
 const BOOK_CAPACITY: usize = connmgr::addrman::MAX_ADDRESSES;
@@ -83,6 +88,10 @@ pub struct Checker {
     /// The tip was reported stale at some point: one full-relay outbound
     /// may be above the target (until the application evicts it).
     tip_went_stale: bool,
+    /// Live inbound connections and their peers' addresses.
+    inbound: BTreeMap<ConnId, SocketAddr>,
+    /// Connections whose peer was reported `noban`.
+    noban: BTreeSet<ConnId>,
 }
 
 impl Checker {
@@ -114,6 +123,8 @@ impl Checker {
             checks: 0,
             proven: BTreeSet::new(),
             tip_went_stale: false,
+            inbound: BTreeMap::new(),
+            noban: BTreeSet::new(),
         }
     }
 
@@ -146,6 +157,25 @@ impl Checker {
         self.checks += 1;
         if let Input::TipStale { stale: true } = input {
             self.tip_went_stale = true;
+        }
+        if let (
+            Input::PeerFact {
+                id,
+                fact: PeerFact::NoBan,
+            },
+            Ok(_),
+        ) = (input, result)
+        {
+            self.noban.insert(*id);
+        }
+        for action in actions {
+            if let Action::Close {
+                id,
+                reason: Reason::Evicted,
+            } = action
+            {
+                self.evicted(*id, input, mgr)?;
+            }
         }
         if let Input::DialResult { id, attempt, .. } = input {
             let outstanding = self.outstanding_dials.contains(&(*id, *attempt));
@@ -260,7 +290,10 @@ impl Checker {
                 self.largest_backoff = self.largest_backoff.max(delay);
                 self.retry_due.insert(id, at);
             }
-            Action::NotifyPeer(PeerEvent::Connected { id, .. }) => {
+            Action::NotifyPeer(PeerEvent::Connected { id, addr, kind, .. }) => {
+                if kind == ConnKind::Inbound {
+                    self.inbound.insert(id, addr);
+                }
                 ensure!(
                     !matches!(
                         self.last_event.get(&id),
@@ -313,8 +346,33 @@ impl Checker {
         Ok(())
     }
 
+    /// An eviction makes room for the newcomer of an `Accepted` when
+    /// inbound is full, and takes an inbound peer that is neither
+    /// allow-listed nor `noban`.
+    fn evicted(&self, id: ConnId, input: &Input, mgr: &ConnManager) -> Result<(), Violation> {
+        ensure!(
+            matches!(input, Input::Accepted { .. }),
+            "{id} evicted on {input:?}, not for a newcomer"
+        );
+        let addr = self.inbound.get(&id);
+        ensure!(addr.is_some(), "{id} evicted but not inbound");
+        ensure!(!self.noban.contains(&id), "{id} evicted though noban");
+        let allowed =
+            addr.is_some_and(|a| self.config.allowlist.iter().any(|s| s.contains(a.ip())));
+        ensure!(!allowed, "{id} evicted though allow-listed ({addr:?})");
+        let inbound = mgr.counts().inbound;
+        ensure!(
+            inbound == self.config.max_inbound,
+            "{id} evicted with {inbound} inbound of {}",
+            self.config.max_inbound
+        );
+        Ok(())
+    }
+
     fn end(&mut self, id: ConnId) {
         self.ended.insert(id);
+        self.inbound.remove(&id);
+        self.noban.remove(&id);
         self.retry_due.remove(&id);
         self.automatic.remove(&id);
         self.last_event.remove(&id);

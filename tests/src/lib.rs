@@ -24,7 +24,7 @@ pub mod node;
 pub mod report;
 pub mod sim;
 
-pub use faults::FaultProfile;
+pub use faults::{FaultProfile, Shutdown};
 pub use invariants::{Checker, Violation};
 pub use node::NodeStats;
 pub use report::{Report, Sample};

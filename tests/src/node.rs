@@ -38,7 +38,8 @@ pub struct NodeStats {
     pub retries: u64,
     /// Largest backoff seen.
     pub largest_backoff: Duration,
-    /// Distinct network groups among established outbound connections at the end.
+    /// Distinct network groups among established automatic (full-relay and
+    /// block-relay-only) connections at the end.
     pub outbound_groups: usize,
     /// Automatic (full-relay) outbound connections established at the end.
     pub outbound: u32,
@@ -48,6 +49,12 @@ pub struct NodeStats {
     pub checks: u64,
     /// Crashes suffered.
     pub crashes: u32,
+    /// Clean stops (`Stop`, anchors saved).
+    pub clean_stops: u32,
+    /// Anchors dialled at a start.
+    pub anchors_dialled: u64,
+    /// Block-relay-only connections made to an anchor of the last life.
+    pub anchors_reconnected: u64,
 }
 
 /// One step of a node, kept to explain a violation.
@@ -85,6 +92,10 @@ pub(crate) struct Node {
     pub next_tick: Option<Instant>,
     pub stats: NodeStats,
     pub steps: u64,
+    /// The anchors saved at the last clean stop (the anchors file).
+    pub anchors: Vec<SocketAddr>,
+    /// The anchors this life was started with, not yet reconnected.
+    pub restored_anchors: Vec<SocketAddr>,
 }
 
 impl Node {
@@ -114,6 +125,8 @@ impl Node {
             next_tick: None,
             stats: NodeStats::default(),
             steps: 0,
+            anchors: Vec::new(),
+            restored_anchors: Vec::new(),
         };
         node.begin_trace(now);
         node
@@ -154,6 +167,7 @@ impl Node {
         let old = self.mgr.stats();
         self.stats.dials += old.dials;
         self.stats.failures += old.dial_failures + old.address_failures;
+        self.stats.anchors_dialled += old.anchors_dialled;
         self.config.rng_seed = Some(seed);
         let key = seed.keys().book;
         let config = self.config.clone();
@@ -259,15 +273,16 @@ impl Node {
         if !self.alive {
             return stats;
         }
+        stats.anchors_dialled += self.mgr.stats().anchors_dialled;
         stats.outbound = self.mgr.counts().automatic_established;
         stats.block_relay = self.mgr.counts().block_relay_established;
         let groups: std::collections::BTreeSet<_> = self
             .sockets
             .keys()
             .filter_map(|id| self.mgr.info(*id))
+            // Feelers and address fetches hold no group slot.
             .filter(|info| {
-                info.kind != connmgr::ConnKind::Inbound
-                    && info.state == connmgr::ConnState::Established
+                info.kind.is_automatic() && info.state == connmgr::ConnState::Established
             })
             .filter_map(|info| info.addr)
             .map(|addr| connmgr::GroupKey::of(addr.ip()))

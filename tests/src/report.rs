@@ -142,6 +142,15 @@ impl fmt::Display for Report {
             sum(|n| u64::from(n.crashes)),
             largest_backoff.as_secs_f64()
         )?;
+        let stops = sum(|n| u64::from(n.clean_stops));
+        if stops > 0 {
+            writeln!(
+                f,
+                "  clean stops {stops}: anchors dialled {}, reconnected {}",
+                sum(|n| n.anchors_dialled),
+                sum(|n| n.anchors_reconnected)
+            )?;
+        }
         write!(f, "  invariant checks: {} (all held)", self.checks())
     }
 }

@@ -14,11 +14,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
-use connmgr::{AcceptError, Action, AddressBook, Advertised, BookSnapshot, Config, ConnId};
+use connmgr::{
+    AcceptError, Action, AddressBook, Advertised, BookSnapshot, Config, ConnId, ConnKind,
+};
 use connmgr::{DialError, Direction, Input, Instant, ListenerId, PeerEvent, Rng, Seed};
 
 use crate::addresses::node_addresses;
-use crate::faults::FaultProfile;
+use crate::faults::{FaultProfile, Shutdown};
 use crate::node::{Handled, LinkId, Node, NodeIdx, NodeStats};
 use crate::report::{Report, Sample};
 
@@ -179,7 +181,7 @@ enum Event {
         node: NodeIdx,
         book: Option<Box<BookSnapshot>>,
     },
-    RestartAll,
+    RestartAll(Shutdown),
     PartitionStart,
     PartitionEnd,
     SeedsArrive {
@@ -356,8 +358,9 @@ impl Sim {
         if let Some(every) = f.partition_every {
             self.schedule(self.now + every, Event::PartitionStart);
         }
-        if f.everybody_restarts {
-            self.schedule(self.now + self.cfg.duration / 2, Event::RestartAll);
+        if let Some(shutdown) = f.everybody_restarts {
+            let at = self.now + self.cfg.duration / 2;
+            self.schedule(at, Event::RestartAll(shutdown));
         }
     }
 
@@ -425,13 +428,27 @@ impl Sim {
                 // A new life draws a new seed, as a restarted process would;
                 // here it follows from the last one, so the run replays.
                 let seed = self.nodes[node].next_life_seed();
-                self.nodes[node].restart(self.now, seed, book.map(|b| *b));
+                let n = &mut self.nodes[node];
+                n.restart(self.now, seed, book.map(|b| *b));
+                // The runtime reads the anchors file (and deletes it).
+                let addrs = std::mem::take(&mut n.anchors);
+                n.restored_anchors.clone_from(&addrs);
+                if !addrs.is_empty() {
+                    self.feed(node, Input::Anchors { addrs })?;
+                }
                 self.feed(node, Input::Start)?;
             }
-            Event::RestartAll => {
+            Event::RestartAll(shutdown) => {
                 for node in 0..self.nodes.len() {
-                    if self.nodes[node].alive {
-                        self.crash(node);
+                    if !self.nodes[node].alive {
+                        continue;
+                    }
+                    match shutdown {
+                        Shutdown::Crash => self.crash(node),
+                        Shutdown::Clean => {
+                            self.feed(node, Input::Stop)?;
+                            self.go_down(node, Shutdown::Clean);
+                        }
                     }
                 }
             }
@@ -538,16 +555,23 @@ impl Sim {
                 // A simulated crash keeps the book as it was at the crash
                 // (`crash`), as if it had just been saved.
                 Action::Persist => {}
-                // Simulated nodes stop only by crashing, which leaves no
-                // anchors (only a clean stop reports them).
-                Action::SaveAnchors { .. } => {}
+                // The anchors file, written at a clean stop.
+                Action::SaveAnchors { addrs } => self.nodes[node].anchors = addrs,
                 Action::NotifyPeer(PeerEvent::Connected {
                     id,
                     addr,
                     direction,
+                    kind,
                     ..
                 }) => {
                     self.connected(node, addr, direction);
+                    let n = &mut self.nodes[node];
+                    if let Some(i) = n.restored_anchors.iter().position(|a| *a == addr) {
+                        if kind == ConnKind::BlockRelay {
+                            n.restored_anchors.swap_remove(i);
+                            n.stats.anchors_reconnected += 1;
+                        }
+                    }
                     // Both ends exchange `version` and `verack`: the
                     // handshake takes a round trip.
                     let at = self.now + self.latency() * 2;
@@ -626,7 +650,9 @@ impl Sim {
         if self.partitioned(node, to) || self.rng.unit() < self.cfg.faults.blackhole {
             return; // never answered: the core's timeout will fire
         }
-        if self.rng.unit() < self.cfg.faults.refuse || !self.nodes[to].alive {
+        // Whether the peer is up is decided when the SYN arrives (`syn`):
+        // a peer restarting at this very instant will be.
+        if self.rng.unit() < self.cfg.faults.refuse {
             let at = self.now + latency * 2;
             let error = DialError::Refused;
             self.schedule(
@@ -899,12 +925,25 @@ impl Sim {
     }
 
     fn crash(&mut self, node: NodeIdx) {
+        self.go_down(node, Shutdown::Crash);
+    }
+
+    /// Takes `node` down, closing its sockets, and schedules its restart
+    /// with the book it saved. A crash leaves no anchors: the file was
+    /// deleted when last read, and only a clean stop writes it.
+    fn go_down(&mut self, node: NodeIdx, how: Shutdown) {
         let n = &mut self.nodes[node];
         if !n.alive {
             return;
         }
         n.alive = false;
-        n.stats.crashes += 1;
+        match how {
+            Shutdown::Crash => {
+                n.stats.crashes += 1;
+                n.anchors.clear();
+            }
+            Shutdown::Clean => n.stats.clean_stops += 1,
+        }
         n.dials.clear();
         n.next_tick = None;
         let book = n.saved_book().map(Box::new);

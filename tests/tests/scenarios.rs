@@ -176,3 +176,40 @@ fn mixed_faults_keep_every_invariant_over_1000_seeds() {
     }
     assert!(checks > 1_000_000, "only {checks} checks ran");
 }
+
+/// Every node stops cleanly half-way (saving its block-relay-only peers as
+/// anchors) or crashes; back 30 s later, only the cleanly stopped dial
+/// anchors, first, and most reconnect.
+#[test]
+fn anchors_are_reconnected_after_a_clean_restart_and_never_after_a_crash() {
+    let nodes = 200;
+    let clean = run(SimConfig::new(
+        6,
+        nodes,
+        secs(240),
+        FaultProfile::clean_restart(),
+    ));
+    let sum = |report: &Report, get: fn(&connmgr_sim::NodeStats) -> u64| -> u64 {
+        report.nodes.iter().map(get).sum()
+    };
+    assert_eq!(sum(&clean, |n| u64::from(n.clean_stops)), nodes as u64);
+    // Every node had its two block-relay-only peers at the stop.
+    let dialled = sum(&clean, |n| n.anchors_dialled);
+    assert_eq!(dialled, 2 * nodes as u64, "{clean}");
+    let reconnected = sum(&clean, |n| n.anchors_reconnected);
+    assert!(
+        reconnected * 10 >= dialled * 9,
+        "{reconnected} of {dialled} anchors reconnected"
+    );
+    assert!(mean_between(&clean, 220, 240) > 7.5, "{clean}");
+
+    let crashed = run(SimConfig::new(
+        6,
+        nodes,
+        secs(240),
+        FaultProfile::restart_storm(),
+    ));
+    assert_eq!(sum(&crashed, |n| u64::from(n.crashes)), nodes as u64);
+    assert_eq!(sum(&crashed, |n| n.anchors_dialled), 0, "{crashed}");
+    assert_eq!(sum(&crashed, |n| n.anchors_reconnected), 0);
+}

@@ -189,8 +189,17 @@ impl ConnManager {
         from: Option<ConnId>,
         addrs: Vec<Advertised>,
     ) -> Result<(), Ignored> {
+        let fetched = self.fetch_answered(from, addrs.len());
         if self.book.is_none() {
-            return Err(Ignored::NoBook);
+            // Without a book the addresses went to the application's
+            // source, but an address fetch's answer still ends it.
+            return match fetched {
+                Some(id) => {
+                    self.addresses_fetched(id);
+                    Ok(())
+                }
+                None => Err(Ignored::NoBook),
+            };
         }
         let now = self.now;
         let (source, penalty, mut offered) = match from {
@@ -255,6 +264,9 @@ impl ConnManager {
                 .filter(|&&(addr, seen)| now - seen < RELAY_FRESH && added.contains(&addr))
                 .copied();
             self.relay(from, fresh.collect());
+        }
+        if let Some(id) = fetched {
+            self.addresses_fetched(id);
         }
         Ok(())
     }

@@ -124,7 +124,8 @@ impl ConnManager {
         let total = score.increase(persistent, transient, now);
         tracing::debug!(conn = id.raw(), total, "misbehaved");
         let threshold = self.config.ban_threshold;
-        if threshold > 0 && total >= threshold && !self.allowlisted(ip) {
+        let noban = conn.facts.noban;
+        if threshold > 0 && total >= threshold && !noban && !self.allowlisted(ip) {
             let until = now + self.config.ban_duration;
             self.ban(Subnet::host(ip), until, Reason::Misbehaving);
         }

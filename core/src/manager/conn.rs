@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use crate::group::GroupKey;
+use crate::peer_fact::PeerFacts;
 use crate::timers::{Owner, TimerSeq, Timers};
 use crate::token_bucket::TokenBucket;
 use crate::{ConnId, ConnKind, ConnState, Counts, Instant};
@@ -42,6 +43,8 @@ pub(crate) struct Conn {
     pub addr_tokens: TokenBucket,
     /// Whether this peer's `getaddr` was answered already.
     pub addresses_shared: bool,
+    /// What the application reported of the peer, for eviction.
+    pub facts: PeerFacts,
 }
 
 impl Conn {
@@ -60,6 +63,7 @@ impl Conn {
             handshaked: false,
             addr_tokens: TokenBucket::holding(0, Instant::ZERO),
             addresses_shared: false,
+            facts: PeerFacts::default(),
         }
     }
 
@@ -117,6 +121,7 @@ pub(crate) fn tally(counts: &mut Counts, conn: &Conn, add: bool) {
         (ConnKind::BlockRelay, false) => &mut counts.block_relay_pending,
         (ConnKind::BlockRelay, true) => &mut counts.block_relay_established,
         (ConnKind::Feeler, _) => &mut counts.feelers,
+        (ConnKind::AddrFetch, _) => &mut counts.addr_fetches,
         (ConnKind::Manual, false) => &mut counts.manual_pending,
         (ConnKind::Manual, true) => &mut counts.manual_established,
         (ConnKind::Permanent, false) => &mut counts.permanent_pending,

@@ -108,14 +108,7 @@ impl ConnManager {
         if self.counts.inbound < self.config.max_inbound {
             return None;
         }
-        let victim = match self.config.evict_when_full {
-            true => self.inbound.victim(
-                self.config.evict_protect_longest,
-                self.config.evict_protect_groups,
-            ),
-            false => None,
-        };
-        match victim {
+        match self.eviction_victim() {
             Some(victim) => {
                 self.evict(victim);
                 None
@@ -125,21 +118,6 @@ impl ConnManager {
                 Some(Reason::InboundFull)
             }
         }
-    }
-
-    fn evict(&mut self, id: ConnId) {
-        tracing::debug!(conn = id.raw(), "evicted");
-        self.stats.evictions += 1;
-        self.stats.disconnected += 1;
-        self.emit(Action::Close {
-            id,
-            reason: Reason::Evicted,
-        });
-        self.emit(Action::NotifyPeer(PeerEvent::Disconnected {
-            id,
-            reason: Reason::Evicted,
-        }));
-        self.take(id);
     }
 
     pub(super) fn on_accept_failed(

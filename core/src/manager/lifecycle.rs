@@ -145,10 +145,13 @@ impl ConnManager {
         Ok(())
     }
 
-    fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
+    pub(super) fn connection_lost(&mut self, id: ConnId, reason: Reason, then: Then) {
         if let Some(conn) = self.conns.get(&id) {
             let ended = (conn.kind, conn.handshaked, conn.addr);
-            let counted = !matches!(conn.kind, ConnKind::Inbound | ConnKind::Feeler);
+            let counted = !matches!(
+                conn.kind,
+                ConnKind::Inbound | ConnKind::Feeler | ConnKind::AddrFetch
+            );
             if self.handshake_gate() && counted && !conn.handshaked {
                 // Connected but never ready: as good as a failed dial, so
                 // a full peer that drops newcomers is not hammered.
@@ -256,6 +259,9 @@ impl ConnManager {
             addr,
             direction,
         }));
+        if kind == ConnKind::AddrFetch {
+            self.arm_addr_fetch_deadline(id);
+        }
         if kind == ConnKind::Feeler {
             // Its job is done: the book heard the address is good.
             self.stats.feelers_handshaked += 1;
@@ -277,6 +283,10 @@ impl ConnManager {
     /// established, if the config sets one.
     pub(super) fn await_handshake(&mut self, id: ConnId) {
         if !self.handshake_gate() {
+            // No handshake to wait for: an address fetch's clock starts now.
+            if self.conns.get(&id).map(|c| c.kind) == Some(ConnKind::AddrFetch) {
+                self.arm_addr_fetch_deadline(id);
+            }
             return;
         }
         let timeout = self.config.handshake_timeout;

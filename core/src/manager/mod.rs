@@ -5,11 +5,13 @@
 //! `lifecycle` (start, stop, disconnect, remove, closed). This file holds the
 //! entry points, the queries and the bookkeeping they share.
 
+mod addr_fetch;
 mod addresses;
 mod anchors;
 mod bans;
 mod book;
 mod conn;
+mod eviction;
 mod feelers;
 mod groups;
 mod ids;
@@ -20,7 +22,7 @@ mod outbound;
 mod stale_tip;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::ban_score::BanScore;
 use crate::group::GroupKey;
@@ -173,6 +175,7 @@ impl ConnManager {
             Input::Start => self.on_start().map(|()| None),
             Input::Stop => self.on_stop().map(|()| None),
             Input::Connect { addr, permanent } => self.on_connect(addr, permanent).map(Some),
+            Input::FetchAddresses { addr } => self.on_fetch_addresses(addr).map(Some),
             Input::NewConnReq => self.on_new_conn_req().map(Some),
             Input::Disconnect { id } => self.on_disconnect(id).map(|()| None),
             Input::Remove { id } => self.on_remove(id).map(|()| None),
@@ -206,6 +209,7 @@ impl ConnManager {
             Input::Anchors { addrs } => self.on_anchors(addrs).map(|()| None),
             Input::TipStale { stale } => self.on_tip_stale(stale).map(|()| None),
             Input::LeastUseful { id } => self.on_least_useful(id).map(|()| None),
+            Input::PeerFact { id, fact } => self.on_peer_fact(id, fact).map(|()| None),
         };
         self.answer_lookups();
         if let Err(ignored) = &result {
@@ -358,10 +362,8 @@ impl ConnManager {
     fn insert(&mut self, conn: Conn) -> ConnId {
         let id = self.fresh_id();
         tally(&mut self.counts, &conn, true);
-        if conn.kind == ConnKind::Inbound {
-            if let Some(entry) = inbound_entry(id, &conn) {
-                self.inbound.add(entry);
-            }
+        if let Some(ip) = inbound_ip(&conn) {
+            self.inbound.add(ip);
         }
         self.conns.insert(id, conn);
         id
@@ -371,10 +373,8 @@ impl ConnManager {
     fn take(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
         tally(&mut self.counts, &conn, false);
-        if conn.kind == ConnKind::Inbound {
-            if let Some(entry) = inbound_entry(id, &conn) {
-                self.inbound.remove(entry);
-            }
+        if let Some(ip) = inbound_ip(&conn) {
+            self.inbound.remove(ip);
         }
         if !self.scores.is_empty() {
             self.scores.remove(&id);
@@ -447,16 +447,12 @@ impl ConnManager {
     }
 }
 
-/// What the inbound index knows of an inbound connection.
-fn inbound_entry(id: ConnId, conn: &Conn) -> Option<inbound_index::Entry> {
-    let ip = conn.addr?.ip().to_canonical();
-    Some(inbound_index::Entry {
-        id,
-        ip,
-        group: GroupKey::of(ip),
-        since: conn.connected_at,
-        evictable: !conn.allowlisted,
-    })
+/// The address the inbound index counts a connection under, if inbound.
+fn inbound_ip(conn: &Conn) -> Option<IpAddr> {
+    match conn.kind {
+        ConnKind::Inbound => Some(conn.addr?.ip().to_canonical()),
+        _ => None,
+    }
 }
 
 fn is_live(

@@ -272,8 +272,9 @@ impl ConnManager {
             self.schedule_retry(id);
             return;
         }
-        if kind != ConnKind::Feeler {
-            // A feeler tests the book; its failures say nothing of ours.
+        if !matches!(kind, ConnKind::Feeler | ConnKind::AddrFetch) {
+            // A feeler tests the book, an address fetch asks a seed; their
+            // failures say nothing of our connectivity.
             self.failed_attempts = self.failed_attempts.saturating_add(1);
         }
         self.give_up(id, reason);
@@ -355,6 +356,11 @@ impl ConnManager {
             }
             (Phase::Waiting, kind) if kind.is_automatic() => self.request_address(id),
             (Phase::Waiting, _) => self.dial(id),
+            (Phase::Established, ConnKind::AddrFetch)
+                if conn.handshaked || !self.handshake_gate() =>
+            {
+                self.addr_fetch_expired(id);
+            }
             (Phase::Established, _) => {
                 debug_assert!(!conn.handshaked, "a handshake timer outlived its handshake");
                 self.handshake_timed_out(id);

@@ -18,7 +18,7 @@
 //! secret as the node's keys: keep it where the peers file is kept):
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":3,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
+//! {"format":"connmgr-trace","version":5,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
 //! ```
 //!
 //! When the manager has an address book inside, the header's `"book"` is
@@ -27,7 +27,7 @@
 //! with the book:
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":3,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
+//! {"format":"connmgr-trace","version":5,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
 //! {"book_address":{"addr":"203.0.113.7:8333","source":"0.0.0.0",…}}
 //! {"book_address":{"addr":"198.51.100.2:8333","source":"0.0.0.0",…}}
 //! ```
@@ -139,7 +139,7 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// Version 4 added connection kinds: `Dial` carries the kind, `Connected`
 /// carries it in place of `permanent`, and the config has the
 /// block-relay-only target.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The first line of a trace: what is needed to rebuild the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,6 +314,10 @@ impl fmt::Display for TraceError {
             TraceError::UnsupportedVersion { line, version: 3 } => write!(
                 f,
                 "line {line}: trace format version 3 is not supported; this build reads version {VERSION}, whose dials and connections carry their kind (full-relay, block-relay-only, …) and whose default config keeps block-relay-only connections (record the run anew)"
+            ),
+            TraceError::UnsupportedVersion { line, version: 4 } => write!(
+                f,
+                "line {line}: trace format version 4 is not supported; this build reads version {VERSION}, whose inbound eviction follows Bitcoin Core's protections and weighs the facts reported of each peer (a version 4 trace's evictions cannot be made again: record the run anew)"
             ),
             TraceError::UnsupportedVersion { line, version } => write!(
                 f,

@@ -301,7 +301,7 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":4,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":5,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
@@ -510,11 +510,12 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads version 4"
+        "line 1: trace format version 7 is not supported; this build reads version 5"
     );
-    // Version 1 (a numeric seed), 2 (no book inside) and 3 (no connection
-    // kinds) are told why they cannot replay.
-    for old in [1, 2, 3] {
+    // Version 1 (a numeric seed), 2 (no book inside), 3 (no connection
+    // kinds) and 4 (eviction without Core's protections) are told why
+    // they cannot replay.
+    for old in [1, 2, 3, 4] {
         header["version"] = Value::from(old);
         let err = read_error(&replace_line(&trace, 1, &header.to_string()));
         assert!(err.to_string().contains("record the run anew"), "{err}");

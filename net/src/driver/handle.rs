@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use connmgr::{Advertised, ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, Stats, Subnet};
+use connmgr::{
+    Advertised, ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, PeerFact, Stats, Subnet,
+};
 
 use super::chan::{channel, Sender};
 use crate::Error;
@@ -97,6 +99,14 @@ impl Handle {
         self.create(Input::Connect { addr, permanent }).await
     }
 
+    /// Connects to `addr` only to ask it for addresses: the connection is
+    /// an address fetch (`ConnKind::AddrFetch`); the application sends
+    /// `getaddr` once it is ready, and the manager closes it once the
+    /// answer is reported (`learned`) or after 5 minutes.
+    pub async fn fetch_addresses(&self, addr: SocketAddr) -> Result<ConnId, Error> {
+        self.create(Input::FetchAddresses { addr }).await
+    }
+
     /// Asks for one more automatic outbound connection, if below the target.
     pub async fn new_conn_req(&self) -> Result<ConnId, Error> {
         self.create(Input::NewConnReq).await
@@ -126,6 +136,13 @@ impl Handle {
     /// (`Input::LeastUseful`): closed if one is above the target.
     pub async fn least_useful(&self, id: ConnId) -> Result<(), Error> {
         self.feed(Input::LeastUseful { id }).await.map(drop)
+    }
+
+    /// Reports something learned about the peer of `id` (its ping, a
+    /// novel block or transaction, its relay flag, its permissions), which
+    /// inbound eviction weighs (`Input::PeerFact`).
+    pub async fn peer_fact(&self, id: ConnId, fact: PeerFact) -> Result<(), Error> {
+        self.feed(Input::PeerFact { id, fact }).await.map(drop)
     }
 
     /// Closes a connection (or cancels a request) for good.

@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::rc::Weak;
 use std::time::Duration;
 
-use connmgr::{Advertised, ConnId, ConnManager, Ignored, Input, Instant, Stats, Subnet};
+use connmgr::{Advertised, ConnId, ConnManager, Ignored, Input, Instant, PeerFact, Stats, Subnet};
 use connmgr_net::{learned_input, save_source, Clock, Core, Error, PersistError};
 use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
@@ -133,6 +133,14 @@ impl Reactor {
         id.ok_or(Ignored::Stopped)
     }
 
+    /// Connects to `addr` only to ask it for addresses (an address fetch,
+    /// `ConnKind::AddrFetch`): closed once the answer is reported
+    /// (`learned`) or after 5 minutes.
+    pub fn fetch_addresses(&mut self, addr: SocketAddr) -> Result<ConnId, Ignored> {
+        let id = self.submit(Input::FetchAddresses { addr }, None)?;
+        id.ok_or(Ignored::Stopped)
+    }
+
     /// Asks for one more automatic outbound connection, if below the target.
     pub fn new_conn_req(&mut self) -> Result<ConnId, Ignored> {
         let id = self.submit(Input::NewConnReq, None)?;
@@ -163,6 +171,13 @@ impl Reactor {
     /// (`Input::LeastUseful`): closed if one is above the target.
     pub fn least_useful(&mut self, id: ConnId) -> Result<(), Ignored> {
         self.submit(Input::LeastUseful { id }, None).map(drop)
+    }
+
+    /// Reports something learned about the peer of `id` (its ping, a
+    /// novel block or transaction, its relay flag, its permissions), which
+    /// inbound eviction weighs (`Input::PeerFact`).
+    pub fn peer_fact(&mut self, id: ConnId, fact: PeerFact) -> Result<(), Ignored> {
+        self.submit(Input::PeerFact { id, fact }, None).map(drop)
     }
 
     /// Addresses advertised to the node: by the peer of `from` (its `addr`

@@ -1,0 +1,81 @@
+//! Inbound eviction: the facts the application reports about its peers,
+//! and the choice of whom to evict when a newcomer finds inbound full
+//! (see [`crate::eviction`] for the rules).
+
+use std::net::IpAddr;
+
+use crate::eviction::{select_to_evict, Candidate};
+use crate::{Action, ConnId, ConnKind, Ignored, Network, PeerEvent, PeerFact, Reason};
+
+use super::conn::{Conn, Phase};
+use super::ConnManager;
+
+impl ConnManager {
+    pub(super) fn on_peer_fact(&mut self, id: ConnId, fact: PeerFact) -> Result<(), Ignored> {
+        let now = self.now;
+        let conn = self.conns.get_mut(&id).ok_or(Ignored::UnknownId(id));
+        let conn = match conn {
+            Ok(conn) if conn.phase == Phase::Established => conn,
+            Ok(conn) => {
+                return Err(Ignored::UnexpectedState {
+                    id,
+                    state: conn.state(),
+                })
+            }
+            Err(_) => return Err(self.missing(id)),
+        };
+        conn.facts.record(fact, now);
+        self.stats.peer_facts += 1;
+        Ok(())
+    }
+
+    /// The inbound peer to evict for a newcomer, if eviction is on and one
+    /// is not protected. Looks at every inbound connection, as Bitcoin
+    /// Core does: O(n) in inbound connections, and only when inbound is
+    /// full.
+    pub(super) fn eviction_victim(&self) -> Option<ConnId> {
+        if !self.config.evict_when_full {
+            return None;
+        }
+        let candidates = self
+            .conns
+            .iter()
+            .filter(|(_, conn)| evictable(conn))
+            .filter_map(|(id, conn)| Some(self.candidate(*id, conn, conn.addr?.ip())))
+            .collect();
+        select_to_evict(candidates)
+    }
+
+    fn candidate(&self, id: ConnId, conn: &Conn, ip: IpAddr) -> Candidate {
+        let ip = ip.to_canonical();
+        Candidate {
+            id,
+            connected: conn.connected_at,
+            keyed_group: self.inbound.keyed_group(ip),
+            is_local: ip.is_loopback(),
+            network: Network::of(ip),
+            facts: conn.facts,
+        }
+    }
+
+    pub(super) fn evict(&mut self, id: ConnId) {
+        tracing::debug!(conn = id.raw(), "evicted");
+        self.stats.evictions += 1;
+        self.stats.disconnected += 1;
+        self.emit(Action::Close {
+            id,
+            reason: Reason::Evicted,
+        });
+        self.emit(Action::NotifyPeer(PeerEvent::Disconnected {
+            id,
+            reason: Reason::Evicted,
+        }));
+        self.take(id);
+    }
+}
+
+/// Whether eviction may weigh `conn`: an established inbound connection
+/// not from the allow-list (`noban` peers are left out by the rules).
+fn evictable(conn: &Conn) -> bool {
+    conn.kind == ConnKind::Inbound && conn.phase == Phase::Established && !conn.allowlisted
+}
