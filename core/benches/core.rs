@@ -154,6 +154,10 @@ fn automatic_cycle_with_live(bencher: Bencher<'_, '_>, live: u32) {
 fn manager_with_book(known: u32) -> (ConnManager, Instant, Vec<ConnId>) {
     let config = Config {
         rng_seed: Some(Seed::from_u64(1)),
+        // The full-relay slot's cycle alone: no block-relay-only peers and
+        // no feelers dialling in between.
+        block_relay_outbound: 0,
+        feeler_interval: Duration::ZERO,
         ..Config::default()
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).expect("valid config");

@@ -513,3 +513,121 @@ fn with_the_book_outside_an_address_fetch_still_ends_on_its_answer() {
     });
     assert_eq!(result, Err(Ignored::NoBook), "anything else needs a book");
 }
+
+/// Feelers and test-before-evict: the manager starts from a saved book
+/// (which needs `serde`) in which a collision waits.
+#[cfg(feature = "serde")]
+mod collisions {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use connmgr::addrman::{AddrMan, BucketKey};
+    use connmgr::{BookSnapshot, ConnManager, Seed};
+
+    use super::*;
+
+    /// A manager whose Core book holds tried addresses last reached five
+    /// hours ago, and a new one whose tried slot one of them holds;
+    /// running, its one full-relay slot connected, then connected to the
+    /// newcomer by hand, whose handshake makes it wait for that slot
+    /// (test-before-evict). Returns the newcomer and the occupant.
+    fn running_with_a_collision() -> (Driver, SocketAddr, SocketAddr) {
+        let config = Config {
+            target_outbound: 1,
+            block_relay_outbound: 0,
+            handshake_timeout: std::time::Duration::ZERO,
+            rng_seed: Some(Seed::from_u64(5)),
+            ..Config::default()
+        };
+        let keys = Seed::from_u64(5).keys();
+        let long_ago = T - std::time::Duration::from_secs(5 * 3600);
+        let addrs = (0..5_000u32).map(|i| {
+            let [a, b] = [(i / 250) as u8, (i % 250) as u8];
+            SocketAddr::from(([20 + a, b, 1, 1], 8333))
+        });
+        // Tried, one after the other, until one finds its slot taken; the
+        // book keeps that one new (collisions are not saved).
+        let mut book = AddrMan::new(BucketKey::from_bytes(keys.addrman), keys.book);
+        let mut newcomer = None;
+        for addr in addrs {
+            let mut trial = book.clone();
+            trial.add(long_ago, &[(addr, long_ago)], ip("9.9.9.9"), Duration::ZERO);
+            let fits = trial.good(long_ago, addr);
+            if !fits {
+                book.add(long_ago, &[(addr, long_ago)], ip("9.9.9.9"), Duration::ZERO);
+                newcomer = trial
+                    .select_tried_collision()
+                    .map(|occupant| (addr, occupant));
+                break;
+            }
+            book = trial;
+        }
+        let (newcomer, occupant) = newcomer.expect("a collision among 5 000 addresses");
+        let snapshot = BookSnapshot::Core(book.snapshot());
+        let mut d = Driver::new(config.clone());
+        d.mgr = ConnManager::with_book(config, T, &snapshot).unwrap().0;
+        d.now = T;
+        let start = d.actions(Input::Start);
+        let full_relay = connect_all(&mut d, start);
+        let (_, manual) = d.feed(Input::Connect {
+            addr: newcomer,
+            permanent: false,
+        });
+        connect_all(&mut d, manual);
+        assert_eq!(d.mgr.book_counts().unwrap().collisions, 1);
+        let peer = d.mgr.info(full_relay[0].0).unwrap().addr;
+        assert_ne!(peer, Some(occupant), "else it answers without a feeler");
+        (d, newcomer, occupant)
+    }
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_feeler_tests_the_occupant_of_a_collision_and_keeps_it_when_it_answers() {
+        let (mut d, newcomer, occupant) = running_with_a_collision();
+        let (id, attempt, addr) = next_feeler(&mut d).expect("a feeler within the hour");
+        assert_eq!(addr, occupant, "collisions are settled first");
+        d.actions(Input::DialResult {
+            id,
+            attempt,
+            result: Ok(()),
+        });
+        d.actions(Input::Handshaked { id });
+        // The next feeler's turn settles it: the occupant answered, it stays.
+        next_feeler(&mut d);
+        let tried = d.mgr.book_tried_addresses();
+        assert!(tried.contains(&occupant) && !tried.contains(&newcomer));
+        assert_eq!(d.mgr.book_counts().unwrap().collisions, 0);
+    }
+
+    #[test]
+    fn a_feeler_tests_the_occupant_of_a_collision_and_evicts_it_when_it_fails() {
+        let (mut d, newcomer, occupant) = running_with_a_collision();
+        // Until the occupant is out: a failed test counts once it had its
+        // minute, so a feeler sooner than that may test it again.
+        for _ in 0..10 {
+            if d.mgr.book_tried_addresses().contains(&newcomer) {
+                break;
+            }
+            let (id, attempt, addr) = next_feeler(&mut d).expect("a feeler within the hour");
+            if addr != occupant {
+                continue;
+            }
+            d.actions(Input::DialResult {
+                id,
+                attempt,
+                result: Err(connmgr::DialError::Refused),
+            });
+        }
+        let tried = d.mgr.book_tried_addresses();
+        assert!(tried.contains(&newcomer) && !tried.contains(&occupant));
+        assert_eq!(d.mgr.book_counts().unwrap().collisions, 0);
+        assert_eq!(
+            d.mgr.failed_attempts(),
+            0,
+            "a feeler's failure is the book's news"
+        );
+    }
+}

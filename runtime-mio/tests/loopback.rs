@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::{full_listener, manual_config, read_to_end, refused_addr, run_until, Seen};
-use connmgr::{Config, DialError, Direction, Reason};
+use connmgr::{Config, ConnKind, DialError, Direction, Reason};
 use connmgr_mio::{BuildError, Builder, Error, Event, LoopEvent, Mio, StaticList};
 use mio::{Interest, Token};
 
@@ -451,4 +451,91 @@ fn a_peer_is_ready_after_its_handshake_and_closed_without_one() {
     assert_eq!(seen.disconnected, [(silent, Reason::HandshakeTimeout)]);
     assert_eq!(reactor.manager().counts().handshaked, 1);
     reactor.shutdown().unwrap();
+}
+
+/// A clean shutdown saves the block-relay-only peer as an anchor next to
+/// the peers file; the next start reads it (and deletes the file) and
+/// dials it first, as a block-relay-only peer.
+#[test]
+fn anchors_survive_a_clean_restart_and_are_read_once() {
+    let dir = std::env::temp_dir().join(format!("connmgr-mio-anchors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let peers = dir.join("peers.json");
+    let anchors_file = connmgr_store::anchors_path(&peers);
+    // Two peers: listening sockets whose backlog completes the connections.
+    let servers: Vec<std::net::TcpListener> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addrs: Vec<_> = servers.iter().map(|s| s.local_addr().unwrap()).collect();
+    let build = |seeds: Vec<std::net::SocketAddr>| {
+        let config = Config {
+            automatic_outbound: true,
+            target_outbound: 1,
+            block_relay_outbound: 1,
+            feeler_interval: Duration::ZERO,
+            ..manual_config()
+        };
+        Builder::new(config)
+            .peers_file(&peers)
+            .accept_local_addresses(true)
+            .seeds(seeds)
+            .build()
+            .unwrap()
+    };
+    // Runs `reactor` until `n` connections are made (each handshaked);
+    // returns them with their address and kind.
+    let connect = |reactor: &mut connmgr_mio::Reactor, n: usize| {
+        let mut made = Vec::new();
+        let deadline = std::time::Instant::now() + LIMIT;
+        while made.len() < n && std::time::Instant::now() < deadline {
+            reactor
+                .run_for(Duration::from_millis(10), |reactor, event| {
+                    if let LoopEvent::Peer(Event::Connected {
+                        id,
+                        addr,
+                        kind,
+                        stream,
+                        ..
+                    }) = event
+                    {
+                        reactor.handshaked(id).unwrap();
+                        made.push((addr, kind, stream));
+                    }
+                })
+                .unwrap();
+        }
+        made
+    };
+
+    // First life: one full-relay and one block-relay-only peer.
+    let mut first = build(addrs.clone());
+    first.start().unwrap();
+    let made = connect(&mut first, 2);
+    let anchor = made
+        .iter()
+        .find(|(_, kind, _)| *kind == ConnKind::BlockRelay)
+        .map(|(addr, _, _)| *addr)
+        .expect("a block-relay-only peer");
+    first.shutdown().unwrap();
+    drop(first); // its lock on the peers file goes with it
+    let saved = std::fs::read_to_string(&anchors_file).unwrap();
+    assert!(saved.contains(&anchor.to_string()), "{saved}");
+    drop(made);
+
+    // Second life: the anchor first, and the file gone.
+    let mut second = build(Vec::new());
+    assert!(!anchors_file.exists(), "read once, then deleted");
+    second.start().unwrap();
+    let made = connect(&mut second, 2);
+    let block_relay: Vec<_> = made
+        .iter()
+        .filter(|(_, kind, _)| *kind == ConnKind::BlockRelay)
+        .map(|(addr, _, _)| *addr)
+        .collect();
+    assert_eq!(block_relay, vec![anchor]);
+    assert_eq!(second.manager().stats().anchors_dialled, 1);
+    second.shutdown().unwrap();
+    drop(made);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
