@@ -206,6 +206,8 @@ pub(crate) enum Step {
     LeastUseful { pick: u8 },
     /// Something is learned about a connected peer.
     Fact { pick: u8, fact: PeerFact },
+    /// An address fetch to a pool address.
+    FetchAddresses { addr: u8 },
     /// Any input at all.
     Raw(Input),
 }
@@ -219,7 +221,7 @@ impl<'a> Arbitrary<'a> for Step {
                 Err(u.arbitrary()?)
             })
         };
-        Ok(match u.int_in_range(0u8..=27)? {
+        Ok(match u.int_in_range(0u8..=28)? {
             0..=3 => Step::AnswerAddress {
                 pick: u.arbitrary()?,
                 result: if u.ratio(9u8, 10)? {
@@ -297,6 +299,9 @@ impl<'a> Arbitrary<'a> for Step {
             27 => Step::Fact {
                 pick: u.arbitrary()?,
                 fact: u.arbitrary()?,
+            },
+            28 => Step::FetchAddresses {
+                addr: u.arbitrary()?,
             },
             _ => Step::Raw(u.arbitrary()?),
         })
@@ -429,6 +434,9 @@ impl Runtime {
             Step::LeastUseful { pick: i } => match pick(&self.connected, i) {
                 Some(id) => Input::LeastUseful { id },
                 None => Input::Tick,
+            },
+            Step::FetchAddresses { addr } => Input::FetchAddresses {
+                addr: pool_addr(addr),
             },
             Step::Fact { pick: i, fact } => match pick(&self.connected, i) {
                 Some(id) => Input::PeerFact { id, fact },
