@@ -26,15 +26,15 @@
 //! use connmgr::eviction::{select_to_evict, Candidate};
 //! use connmgr::{ConnId, Instant};
 //!
-//! // 30 peers in two network groups: group 7 holds most, so its youngest
-//! // unprotected peer goes.
-//! let candidates: Vec<Candidate> = (0..30)
+//! // 40 peers in two network groups, group 1 the larger. Group 2's
+//! // youngest, 39, is the youngest of all, but group 1 loses a peer.
+//! let candidates: Vec<Candidate> = (0..40)
 //!     .map(|n| Candidate {
-//!         keyed_group: if n % 3 == 0 { 1 } else { 7 },
+//!         keyed_group: if n % 3 == 0 { 2 } else { 1 },
 //!         ..Candidate::new(ConnId::from_raw(n), Instant::from_secs(n))
 //!     })
 //!     .collect();
-//! assert_eq!(select_to_evict(candidates), Some(ConnId::from_raw(29)));
+//! assert_eq!(select_to_evict(candidates), Some(ConnId::from_raw(38)));
 //! ```
 
 use std::cmp::Reverse;
@@ -174,7 +174,7 @@ pub fn protect_by_ratio(candidates: &mut Vec<Candidate>) {
                 if protected >= by_network {
                     break;
                 }
-                *count = count.saturating_sub(delta);
+                *count -= delta;
             }
         }
         if !progress {
@@ -223,9 +223,15 @@ fn protect<K: Ord>(
     if split > 0 {
         candidates.select_nth_unstable_by_key(split, &rank);
     }
-    let mut top = candidates.split_off(split);
-    top.retain(|c| !eligible(c));
-    candidates.append(&mut top);
+    // Keep the ineligible of the top `k` in place, drop the rest.
+    let mut kept = split;
+    for i in split..candidates.len() {
+        if !eligible(&candidates[i]) {
+            candidates.swap(kept, i);
+            kept += 1;
+        }
+    }
+    candidates.truncate(kept);
 }
 
 /// The youngest member of the group with the most candidates (ties: the
@@ -253,11 +259,25 @@ mod tests {
     }
 
     #[test]
-    fn protection_ranks_are_independent_of_the_candidates_order() {
-        let forward: Vec<Candidate> = (0..40).map(peer).collect();
+    fn ties_go_the_same_way_whatever_the_candidates_order() {
+        // Connected in fours at the same second, in two groups.
+        let forward: Vec<Candidate> = (0..40)
+            .map(|n| Candidate {
+                connected: Instant::from_secs(n / 4),
+                keyed_group: n % 2,
+                ..peer(n)
+            })
+            .collect();
         let mut backward = forward.clone();
         backward.reverse();
-        assert_eq!(select_to_evict(forward), select_to_evict(backward));
+        let mut shuffled = forward.clone();
+        shuffled.rotate_left(17);
+        let evicted = select_to_evict(forward);
+        // Among the youngest four (36..=39), group 1 (odd) and group 0
+        // tie; the youngest member by id is 39.
+        assert_eq!(evicted, Some(ConnId::from_raw(39)));
+        assert_eq!(select_to_evict(backward), evicted);
+        assert_eq!(select_to_evict(shuffled), evicted);
     }
 
     #[test]
@@ -270,7 +290,8 @@ mod tests {
     #[test]
     fn a_preferred_peer_that_is_protected_stays() {
         let mut candidates: Vec<Candidate> = (0..40).map(peer).collect();
-        // The oldest is protected by uptime (and by ping, on seniority).
+        // The oldest is protected by the group step (one group for all:
+        // seniority decides).
         candidates[0].facts.prefer_evict = true;
         assert_eq!(select_to_evict(candidates), Some(ConnId::from_raw(39)));
     }
@@ -279,19 +300,6 @@ mod tests {
     fn a_noban_peer_is_never_evicted() {
         let mut candidates: Vec<Candidate> = (0..40).map(peer).collect();
         candidates[39].facts.noban = true;
-        assert_eq!(select_to_evict(candidates), Some(ConnId::from_raw(38)));
-    }
-
-    #[test]
-    fn the_largest_group_loses_its_youngest_even_if_another_is_younger() {
-        let candidates: Vec<Candidate> = (0..40)
-            .map(|n| Candidate {
-                keyed_group: if n % 3 == 0 { 2 } else { 1 },
-                ..peer(n)
-            })
-            .collect();
-        // Left after the protections: 30..=39, of which group 1 holds six
-        // and group 2 four, among them the youngest of all, 39.
         assert_eq!(select_to_evict(candidates), Some(ConnId::from_raw(38)));
     }
 }

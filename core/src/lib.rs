@@ -83,11 +83,13 @@
 //! # Layout
 //!
 //! `manager/` holds the state machine, split into `outbound` (addresses,
-//! dials, retries, replacement), `inbound` (admission, eviction, listener
-//! pauses, over the indexes of `inbound_index`), `bans` (bans and
-//! misbehaviour), `lifecycle` (start, stop, disconnect, remove, closed),
-//! `book` (one face over the two address books) and `addresses` (the book
-//! inside: lookups, what peers advertise, `getaddr`).
+//! dials, retries, replacement), `inbound` (admission and listener pauses,
+//! over the counts of `inbound_index`), `eviction` (the facts reported of
+//! peers, and whom [`eviction`] picks), `bans` (bans and misbehaviour),
+//! `lifecycle` (start, stop, disconnect, remove, closed), `book` (one face
+//! over the two address books), `addresses` (the book inside: lookups,
+//! what peers advertise, `getaddr`), and one file per connection kind
+//! beyond btcd's: `feelers`, `anchors`, `stale_tip`, `addr_fetch`.
 //! `backoff.rs` decides how long to wait, `timers.rs` keeps the deadlines,
 //! `group.rs` says which network group an address is in, `subnet.rs`,
 //! `ban_score.rs` and `token_bucket.rs` are the small pieces admission uses.

@@ -270,6 +270,18 @@ fn a_fact_about_an_unknown_or_pending_connection_is_ignored() {
         fact: PeerFact::NovelBlock,
     });
     assert_eq!(result, Err(Ignored::UnknownId(unknown)));
+    let pending = d.id(Input::Connect {
+        addr: addr("203.0.113.9:8333"),
+        permanent: false,
+    });
+    let (result, _) = d.feed(Input::PeerFact {
+        id: pending,
+        fact: PeerFact::NovelBlock,
+    });
+    assert!(
+        matches!(result, Err(Ignored::UnexpectedState { id, .. }) if id == pending),
+        "{result:?}"
+    );
     assert_eq!(d.mgr.stats().peer_facts, 0);
 }
 

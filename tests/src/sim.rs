@@ -938,10 +938,7 @@ impl Sim {
         }
         n.alive = false;
         match how {
-            Shutdown::Crash => {
-                n.stats.crashes += 1;
-                n.anchors.clear();
-            }
+            Shutdown::Crash => n.stats.crashes += 1,
             Shutdown::Clean => n.stats.clean_stops += 1,
         }
         n.dials.clear();

@@ -13,17 +13,13 @@ use super::ConnManager;
 impl ConnManager {
     pub(super) fn on_peer_fact(&mut self, id: ConnId, fact: PeerFact) -> Result<(), Ignored> {
         let now = self.now;
-        let conn = self.conns.get_mut(&id).ok_or(Ignored::UnknownId(id));
-        let conn = match conn {
-            Ok(conn) if conn.phase == Phase::Established => conn,
-            Ok(conn) => {
-                return Err(Ignored::UnexpectedState {
-                    id,
-                    state: conn.state(),
-                })
-            }
-            Err(_) => return Err(self.missing(id)),
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Err(self.missing(id));
         };
+        if conn.phase != Phase::Established {
+            let state = conn.state();
+            return Err(Ignored::UnexpectedState { id, state });
+        }
         conn.facts.record(fact, now);
         self.stats.peer_facts += 1;
         Ok(())
@@ -52,7 +48,7 @@ impl ConnManager {
             id,
             connected: conn.connected_at,
             keyed_group: self.inbound.keyed_group(ip),
-            is_local: ip.is_loopback(),
+            is_local: is_local(ip),
             network: Network::of(ip),
             facts: conn.facts,
         }
@@ -71,6 +67,15 @@ impl ConnManager {
             reason: Reason::Evicted,
         }));
         self.take(id);
+    }
+}
+
+/// Core's `IsLocal`: this machine (127.0.0.0/8, ::1) or "this network"
+/// (0.0.0.0/8).
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.octets()[0] == 0,
+        IpAddr::V6(v6) => v6.is_loopback(),
     }
 }
 
