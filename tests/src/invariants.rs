@@ -13,6 +13,8 @@
 //!   full-relay or block-relay-only peers share a group by default);
 //! - an eviction happens only for a newcomer when inbound is full, and
 //!   never takes an allow-listed or `noban` peer;
+//! - anchors are dialled only if given (the runtime gives them only after
+//!   a clean stop), and no more than were given;
 //! - no action names an id that has ended, except the `Close` of a late socket;
 //! - events are causal: `Connected` before `Ready` (at most once) before
 //!   `Disconnected`, nothing after `GaveUp`;
@@ -92,6 +94,9 @@ pub struct Checker {
     inbound: BTreeMap<ConnId, SocketAddr>,
     /// Connections whose peer was reported `noban`.
     noban: BTreeSet<ConnId>,
+    /// The anchors this manager was given (`Input::Anchors`, taken): the
+    /// only ones it may dial as anchors.
+    anchors_given: BTreeSet<SocketAddr>,
 }
 
 impl Checker {
@@ -125,6 +130,7 @@ impl Checker {
             tip_went_stale: false,
             inbound: BTreeMap::new(),
             noban: BTreeSet::new(),
+            anchors_given: BTreeSet::new(),
         }
     }
 
@@ -167,6 +173,9 @@ impl Checker {
         ) = (input, result)
         {
             self.noban.insert(*id);
+        }
+        if let (Input::Anchors { addrs }, Ok(_)) = (input, result) {
+            self.anchors_given.extend(addrs.iter().copied().map(canonical));
         }
         for action in actions {
             if let Action::Close {
@@ -415,6 +424,12 @@ impl Checker {
             counts.feelers <= 1,
             "{} feeler connections at once",
             counts.feelers
+        );
+        let anchors = mgr.stats().anchors_dialled;
+        ensure!(
+            anchors <= self.anchors_given.len() as u64,
+            "{anchors} anchors dialled, {} given (only a clean stop saves them)",
+            self.anchors_given.len()
         );
         ensure!(
             counts.inbound <= self.config.max_inbound,
