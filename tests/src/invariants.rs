@@ -175,7 +175,8 @@ impl Checker {
             self.noban.insert(*id);
         }
         if let (Input::Anchors { addrs }, Ok(_)) = (input, result) {
-            self.anchors_given.extend(addrs.iter().copied().map(canonical));
+            self.anchors_given
+                .extend(addrs.iter().copied().map(canonical));
         }
         for action in actions {
             if let Action::Close {
