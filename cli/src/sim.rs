@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant as WallClock};
 
-use connmgr_sim::{FaultProfile, Report, Sim, SimConfig};
+use connmgr_sim::{Attack, AttackModel, FaultProfile, Report, Shutdown, Sim, SimConfig};
 
 use crate::plot;
 use crate::{Error, Outcome};
@@ -44,6 +44,23 @@ pub struct Args {
     /// Print one line per node (the default for 40 nodes or fewer).
     #[arg(long)]
     pub per_node: bool,
+    /// Attack the last node: `botnet:N` (N bots, a /16 each) or
+    /// `infrastructure:SxT` (S /16s of T addresses). The attacker's nodes
+    /// keep connections to the victim and advertise their addresses and
+    /// trash; the victim then restarts, and the report says whether every
+    /// outbound connection it then holds goes to the attacker.
+    #[arg(long, value_parser = parse_attack)]
+    pub attack: Option<AttackModel>,
+    /// How long the attack runs (from 60 s on) before the victim restarts.
+    #[arg(long, default_value = "20m", value_parser = parse_duration)]
+    pub attack_period: Duration,
+    /// The victim stops cleanly (keeping its anchors) instead of crashing.
+    #[arg(long)]
+    pub clean_restart: bool,
+    /// Every node's config: `default` (Bitcoin Core's hardening) or `btcd`
+    /// (btcd's exact behaviour, its book kept by the simulated application).
+    #[arg(long, default_value = "default", value_parser = ["default", "btcd"])]
+    pub preset: String,
 }
 
 /// Runs the simulation(s) and prints the report.
@@ -66,8 +83,23 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
 
 fn config(args: &Args, seed: u64) -> SimConfig {
     let mut config = SimConfig::new(seed, args.nodes, args.duration, args.faults.clone());
+    if args.preset == "btcd" {
+        config.node_config = connmgr::Config::btcd();
+    }
     config.traced = args.trace.iter().map(|(node, _)| *node).collect();
+    config.attack = args.attack.map(|model| Attack {
+        restart: if args.clean_restart {
+            Shutdown::Clean
+        } else {
+            Shutdown::Crash
+        },
+        ..Attack::new(model, args.attack_period)
+    });
     config
+}
+
+fn parse_attack(s: &str) -> Result<AttackModel, String> {
+    s.parse()
 }
 
 fn run_one(args: &Args) -> Result<Outcome, Error> {
@@ -142,12 +174,14 @@ fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
     let total = seeds.end.saturating_sub(seeds.start);
     let wall = WallClock::now();
     let (mut checks, mut failures, mut reached, mut nodes) = (0u64, Vec::new(), 0usize, 0usize);
+    let mut eclipsed = 0u64;
     for (done, seed) in seeds.clone().enumerate() {
         match Sim::new(config(args, seed)).run() {
             Ok(report) => {
                 checks += report.checks();
                 reached += report.reached_target();
                 nodes += report.nodes.len();
+                eclipsed += u64::from(report.eclipse.as_ref().is_some_and(|e| e.eclipsed));
             }
             Err(failure) => {
                 println!("{failure}\n");
@@ -175,6 +209,13 @@ fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
         wall.elapsed().as_secs_f64()
     );
     println!("  nodes that reached their target: {reached}/{nodes}");
+    if let Some(model) = args.attack {
+        let runs = total - failures.len() as u64;
+        println!(
+            "  attack {model}: the victim eclipsed in {eclipsed} of {runs} runs ({:.1}%)",
+            eclipsed as f64 / runs.max(1) as f64 * 100.0
+        );
+    }
     println!("  invariant checks: {checks}");
     if failures.is_empty() {
         println!("  failures: none");

@@ -81,6 +81,8 @@ pub struct Checker {
     group_counts: BTreeMap<GroupKey, u32>,
     last_event: BTreeMap<ConnId, LastEvent>,
     ended: BTreeSet<ConnId>,
+    /// The ids `ended` gained in the step being observed (a few).
+    ended_in_step: Vec<ConnId>,
     retry_due: BTreeMap<ConnId, Instant>,
     largest_backoff: std::time::Duration,
     checks: u64,
@@ -123,6 +125,7 @@ impl Checker {
             group_counts: BTreeMap::new(),
             last_event: BTreeMap::new(),
             ended: BTreeSet::new(),
+            ended_in_step: Vec::new(),
             retry_due: BTreeMap::new(),
             largest_backoff: std::time::Duration::ZERO,
             checks: 0,
@@ -197,9 +200,9 @@ impl Checker {
             );
             self.outstanding_dials.remove(&(*id, *attempt));
         }
-        let ended_before = self.ended.clone();
+        self.ended_in_step.clear();
         for action in actions {
-            self.action(now, &ended_before, action, mgr)?;
+            self.action(now, action, mgr)?;
         }
         // A Disconnected not followed by a retry ends its id.
         for action in actions {
@@ -215,7 +218,6 @@ impl Checker {
     fn action(
         &mut self,
         now: Instant,
-        ended_before: &BTreeSet<ConnId>,
         action: &Action,
         mgr: &ConnManager,
     ) -> Result<(), Violation> {
@@ -228,7 +230,7 @@ impl Checker {
                 }
             );
             ensure!(
-                late_close || !ended_before.contains(&id),
+                late_close || !self.ended_before_this_step(id),
                 "{action:?} names {id}, which had already ended"
             );
         }
@@ -379,8 +381,15 @@ impl Checker {
         Ok(())
     }
 
+    /// Whether `id` had ended before the step being observed.
+    fn ended_before_this_step(&self, id: ConnId) -> bool {
+        self.ended.contains(&id) && !self.ended_in_step.contains(&id)
+    }
+
     fn end(&mut self, id: ConnId) {
-        self.ended.insert(id);
+        if self.ended.insert(id) {
+            self.ended_in_step.push(id);
+        }
         self.inbound.remove(&id);
         self.noban.remove(&id);
         self.retry_due.remove(&id);

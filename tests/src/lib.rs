@@ -18,12 +18,14 @@
 //! ```
 
 pub mod addresses;
+pub mod attack;
 pub mod faults;
 pub mod invariants;
 pub mod node;
 pub mod report;
 pub mod sim;
 
+pub use attack::{Attack, AttackModel, EclipseReport};
 pub use faults::{FaultProfile, Shutdown};
 pub use invariants::{Checker, Violation};
 pub use node::NodeStats;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use connmgr::Instant;
 
+use crate::attack::EclipseReport;
 use crate::node::{NodeIdx, NodeStats};
 
 /// Outbound counts at one moment, for plotting.
@@ -39,6 +40,8 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// Recorded traces: per traced node, one JSON Lines trace per life.
     pub traces: Vec<(NodeIdx, Vec<Vec<u8>>)>,
+    /// What an attack achieved, if the run had one.
+    pub eclipse: Option<EclipseReport>,
 }
 
 impl Report {
@@ -150,6 +153,9 @@ impl fmt::Display for Report {
                 sum(|n| n.anchors_dialled),
                 sum(|n| n.anchors_reconnected)
             )?;
+        }
+        if let Some(eclipse) = &self.eclipse {
+            writeln!(f, "{eclipse}")?;
         }
         write!(f, "  invariant checks: {} (all held)", self.checks())
     }

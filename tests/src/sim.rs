@@ -8,9 +8,9 @@
 //! (EOF or reset), delivered after the latency. Every input to every node is
 //! judged by the [`Checker`](crate::Checker).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
@@ -20,6 +20,7 @@ use connmgr::{
 use connmgr::{DialError, Direction, Input, Instant, ListenerId, PeerEvent, Rng, Seed};
 
 use crate::addresses::node_addresses;
+use crate::attack::{attacker_addresses, trash_address, Attack, EclipseReport, MESSAGE};
 use crate::faults::{FaultProfile, Shutdown};
 use crate::node::{Handled, LinkId, Node, NodeIdx, NodeStats};
 use crate::report::{Report, Sample};
@@ -52,6 +53,9 @@ pub struct SimConfig {
     pub sampled_nodes: usize,
     /// `(a, b)`: node `a` keeps a permanent connection to node `b`.
     pub permanent_peers: Vec<(NodeIdx, NodeIdx)>,
+    /// An eclipse attack on the last node, if any: its nodes come on top
+    /// of `nodes` and stay out of the report's per-node figures.
+    pub attack: Option<Attack>,
 }
 
 impl SimConfig {
@@ -70,13 +74,26 @@ impl SimConfig {
             sample_every: Duration::from_secs(5),
             sampled_nodes: 4,
             permanent_peers: Vec::new(),
+            attack: None,
         }
     }
 
     /// The command line that reproduces this run.
     pub fn command(&self) -> String {
+        let attack = self.attack.as_ref().map_or(String::new(), |a| {
+            format!(
+                " --attack {} --attack-period {}s{}",
+                a.model,
+                a.period.as_secs(),
+                if a.restart == Shutdown::Clean {
+                    " --clean-restart"
+                } else {
+                    ""
+                }
+            )
+        });
         format!(
-            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}",
+            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}{attack}",
             self.seed,
             self.nodes,
             self.duration.as_secs(),
@@ -188,6 +205,36 @@ enum Event {
         node: NodeIdx,
     },
     Sample,
+    /// The attacker's nodes connect to the victim.
+    AttackStart,
+    /// The victim goes down, to restart.
+    VictimDown,
+    /// An attacker node advertises over one of its connections.
+    Advertise {
+        node: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+    },
+    /// Addresses reach a node whose book is the application's.
+    AppLearned {
+        node: NodeIdx,
+        incarnation: u32,
+        source: IpAddr,
+        addrs: Vec<SocketAddr>,
+    },
+}
+
+/// An attack under way: who is attacked, with which addresses.
+struct AttackState {
+    attack: Attack,
+    victim: NodeIdx,
+    addrs: HashSet<SocketAddr>,
+    list: Vec<SocketAddr>,
+    /// Its own randomness (what to advertise), so that honest runs draw as
+    /// they did before attacks existed.
+    rng: Rng,
+    restarted_at: Option<Instant>,
+    eclipsed_at: Option<Instant>,
 }
 
 /// A simulation in progress.
@@ -210,6 +257,9 @@ pub struct Sim {
     samples: Vec<Sample>,
     steps: u64,
     on_sample: Option<SampleHook>,
+    /// Nodes `0..honest` are the honest network; the attacker's follow.
+    honest: usize,
+    attack: Option<AttackState>,
 }
 
 /// Called with every sample as it is taken.
@@ -254,7 +304,34 @@ impl Sim {
                 cfg.traced.contains(&i),
             ));
         }
-        let by_addr = addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let mut by_addr: HashMap<SocketAddr, NodeIdx> =
+            addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let honest = nodes.len();
+        let attack = cfg.attack.clone().map(|attack| {
+            let mut rng = Rng::new(cfg.seed ^ 0xA77A_C4ED);
+            let taken = addrs.iter().copied().collect();
+            let list = attacker_addresses(attack.model, &mut rng, &taken);
+            for (k, addr) in list.iter().enumerate() {
+                let seed = Seed::from_u64(rng.below(u64::MAX) ^ k as u64);
+                by_addr.insert(*addr, nodes.len());
+                nodes.push(Node::new(
+                    *addr,
+                    attacker_config(seed),
+                    None,
+                    Instant::ZERO,
+                    false,
+                ));
+            }
+            AttackState {
+                attack,
+                victim: honest - 1,
+                addrs: list.iter().copied().collect(),
+                list,
+                rng,
+                restarted_at: None,
+                eclipsed_at: None,
+            }
+        });
         Sim {
             policy: SelectPolicy {
                 max_per_group: cfg.node_config.max_outbound_per_group,
@@ -275,6 +352,8 @@ impl Sim {
             samples: Vec::new(),
             steps: 0,
             on_sample: None,
+            honest,
+            attack,
         }
     }
 
@@ -290,6 +369,11 @@ impl Sim {
     /// was leaked.
     pub fn run(mut self) -> Result<Report, Box<Failure>> {
         self.schedule_faults();
+        if let Some(state) = &self.attack {
+            let (start, period) = (state.attack.start, state.attack.period);
+            self.schedule(Instant::ZERO + start, Event::AttackStart);
+            self.schedule(Instant::ZERO + start + period, Event::VictimDown);
+        }
         self.schedule(self.now, Event::Sample);
         for (a, b) in self.cfg.permanent_peers.clone() {
             let addr = self.nodes[b].addr;
@@ -332,9 +416,11 @@ impl Sim {
                 }));
             }
         }
+        self.watch_victim();
         let at_end = self.node_stats();
+        let eclipse = self.eclipse_report();
         self.shut_down()?;
-        Ok(self.report(at_end))
+        Ok(self.report(at_end, eclipse))
     }
 
     fn schedule(&mut self, at: Instant, event: Event) {
@@ -459,7 +545,7 @@ impl Sim {
                 let own = self.nodes[node].addr;
                 let mut seeds: Vec<SocketAddr> = self.seed_addrs.clone();
                 for _ in 0..self.cfg.dns_answer {
-                    let other = self.rng.below(self.nodes.len() as u64) as usize;
+                    let other = self.rng.below(self.honest as u64) as usize;
                     seeds.push(self.nodes[other].addr);
                 }
                 seeds.sort_unstable();
@@ -479,8 +565,31 @@ impl Sim {
             }
             Event::Sample => {
                 self.sample();
+                self.watch_victim();
                 let next = self.now + self.cfg.sample_every;
                 self.schedule(next, Event::Sample);
+            }
+            Event::AttackStart => self.attack_start()?,
+            Event::VictimDown => self.victim_down()?,
+            Event::Advertise {
+                node,
+                incarnation,
+                id,
+            } => self.advertise(node, incarnation, id),
+            Event::AppLearned {
+                node,
+                incarnation,
+                source,
+                addrs,
+            } => {
+                if self.is_current(node, incarnation) {
+                    let now = self.now;
+                    if let Some(book) = &mut self.nodes[node].book {
+                        for addr in addrs {
+                            book.add(now, addr, source);
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -866,6 +975,11 @@ impl Sim {
     /// With the application's book, an outbound peer's address is good and
     /// it gossips a few it knows.
     fn ready(&mut self, node: NodeIdx, id: ConnId, addr: SocketAddr, direction: Direction) {
+        if node >= self.honest {
+            let incarnation = self.nodes[node].incarnation;
+            self.advertise(node, incarnation, id);
+            return;
+        }
         let now = self.now;
         let own = self.nodes[node].addr;
         let Some(book) = &mut self.nodes[node].book else {
@@ -1033,10 +1147,10 @@ impl Sim {
             .take(self.cfg.sampled_nodes)
             .map(outbound)
             .collect();
-        let total: u64 = self.nodes.iter().map(|n| u64::from(outbound(n))).sum();
-        let mean = total as f64 / self.nodes.len().max(1) as f64;
-        let dials = self
-            .nodes
+        let honest = &self.nodes[..self.honest];
+        let total: u64 = honest.iter().map(|n| u64::from(outbound(n))).sum();
+        let mean = total as f64 / honest.len().max(1) as f64;
+        let dials = honest
             .iter()
             .map(|n| n.stats.dials + n.mgr.stats().dials)
             .sum();
@@ -1103,7 +1217,7 @@ impl Sim {
 
     /// Each node's figures as they stand.
     fn node_stats(&self) -> Vec<NodeStats> {
-        self.nodes
+        self.nodes[..self.honest]
             .iter()
             .map(|n| {
                 let mut stats = n.final_stats();
@@ -1117,7 +1231,7 @@ impl Sim {
 
     /// The report: figures as they stood at the end of the run, with the
     /// invariant checks of the shutdown added.
-    fn report(self, mut nodes: Vec<NodeStats>) -> Report {
+    fn report(self, mut nodes: Vec<NodeStats>, eclipse: Option<EclipseReport>) -> Report {
         for (stats, now) in nodes.iter_mut().zip(self.node_stats()) {
             stats.checks = now.checks;
         }
@@ -1139,6 +1253,181 @@ impl Sim {
             nodes,
             samples: self.samples,
             traces,
+            eclipse,
         }
+    }
+
+    // ----- the attacker -----
+
+    /// Every attacker node keeps a permanent connection to the victim.
+    fn attack_start(&mut self) -> Step<()> {
+        let Some(state) = &self.attack else {
+            return Ok(());
+        };
+        let victim = self.nodes[state.victim].addr;
+        for node in self.honest..self.nodes.len() {
+            let connect = Input::Connect {
+                addr: victim,
+                permanent: true,
+            };
+            self.feed(node, connect)?;
+        }
+        Ok(())
+    }
+
+    /// The victim goes down as the attack says, to come back after the
+    /// usual restart delay with what it saved.
+    fn victim_down(&mut self) -> Step<()> {
+        let Some(state) = &mut self.attack else {
+            return Ok(());
+        };
+        let (victim, how) = (state.victim, state.attack.restart);
+        state.restarted_at = Some(self.now + self.cfg.faults.restart_after);
+        if !self.nodes[victim].alive {
+            return Ok(());
+        }
+        if how == Shutdown::Clean {
+            self.feed(victim, Input::Stop)?;
+        }
+        self.go_down(victim, how);
+        Ok(())
+    }
+
+    /// Attacker node `node` sends a full message over connection `id` (its
+    /// addresses and trash), and again later while the connection lasts.
+    fn advertise(&mut self, node: NodeIdx, incarnation: u32, id: ConnId) {
+        if !self.is_current(node, incarnation) || !self.nodes[node].sockets.contains_key(&id) {
+            return;
+        }
+        let Some(state) = &mut self.attack else {
+            return;
+        };
+        let addrs: Vec<SocketAddr> = (0..MESSAGE)
+            .map(|_| {
+                if state.rng.unit() < state.attack.trash {
+                    trash_address(&mut state.rng)
+                } else {
+                    state.list[state.rng.below(state.list.len() as u64) as usize]
+                }
+            })
+            .collect();
+        let next = self.now + state.attack.advertise_every;
+        self.gossip(node, id, addrs);
+        self.schedule(
+            next,
+            Event::Advertise {
+                node,
+                incarnation,
+                id,
+            },
+        );
+    }
+
+    /// Delivers advertised addresses to the other end of `id`: to its book
+    /// inside (`Learned`, under its caps) or to its application's book.
+    fn gossip(&mut self, node: NodeIdx, id: ConnId, addrs: Vec<SocketAddr>) {
+        let Some(link) = self.nodes[node]
+            .sockets
+            .get(&id)
+            .and_then(|l| self.links.get(l))
+        else {
+            return;
+        };
+        let Some(other) = link.ends.iter().find(|e| e.node != node) else {
+            return;
+        };
+        let (to, incarnation) = (other.node, other.incarnation);
+        let source = self.nodes[node].addr.ip();
+        if self.nodes[to].book.is_some() {
+            let at = self.now + self.latency();
+            let event = Event::AppLearned {
+                node: to,
+                incarnation,
+                source,
+                addrs,
+            };
+            self.schedule(at, event);
+        } else {
+            let now = self.now;
+            let addrs = addrs.into_iter().map(|a| Advertised::new(a, now)).collect();
+            self.send(node, id, |from| Input::Learned {
+                from: Some(from),
+                addrs,
+            });
+        }
+    }
+
+    /// The victim's automatic outbound connections (full-relay and
+    /// block-relay-only) established now, and how many go to the attacker.
+    fn victim_outbound(&self) -> (u32, u32) {
+        let Some(state) = &self.attack else {
+            return (0, 0);
+        };
+        let n = &self.nodes[state.victim];
+        if !n.alive {
+            return (0, 0);
+        }
+        let peers: Vec<SocketAddr> = n
+            .sockets
+            .keys()
+            .filter_map(|id| n.mgr.info(*id))
+            .filter(|i| i.kind.is_automatic() && i.state == connmgr::ConnState::Established)
+            .filter_map(|i| i.addr)
+            .collect();
+        let to_attacker = peers.iter().filter(|a| state.addrs.contains(a)).count();
+        (peers.len() as u32, to_attacker as u32)
+    }
+
+    /// Notes the first moment after the victim's restart that it is
+    /// eclipsed.
+    fn watch_victim(&mut self) {
+        let (outbound, to_attacker) = self.victim_outbound();
+        let now = self.now;
+        if let Some(state) = &mut self.attack {
+            let restarted = state.restarted_at.is_some_and(|at| now >= at);
+            if restarted && outbound > 0 && outbound == to_attacker {
+                state.eclipsed_at.get_or_insert(now);
+            }
+        }
+    }
+
+    fn eclipse_report(&self) -> Option<EclipseReport> {
+        let state = self.attack.as_ref()?;
+        let (outbound, to_attacker) = self.victim_outbound();
+        let mut tried = (0, 0);
+        let mut new = (0, 0);
+        let mut count = |addr: SocketAddr, in_tried: bool| {
+            let table = if in_tried { &mut tried } else { &mut new };
+            table.1 += 1;
+            table.0 += usize::from(state.addrs.contains(&addr));
+        };
+        match self.nodes[state.victim].saved_book() {
+            Some(BookSnapshot::Btcd(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
+            Some(BookSnapshot::Core(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
+            None => {}
+        }
+        Some(EclipseReport {
+            attack: state.attack.model.to_string(),
+            outbound,
+            to_attacker,
+            eclipsed: outbound > 0 && outbound == to_attacker,
+            time_to_eclipse: state
+                .eclipsed_at
+                .zip(state.restarted_at)
+                .map(|(at, restart)| at - restart),
+            tried,
+            new,
+        })
+    }
+}
+
+/// An attacker node: no address book of its own, room for any number of
+/// connections, no outbound connections but the ones the simulator asks.
+fn attacker_config(seed: Seed) -> Config {
+    Config {
+        automatic_outbound: false,
+        max_inbound: 1_000_000,
+        rng_seed: Some(seed),
+        ..Config::btcd()
     }
 }
