@@ -23,6 +23,7 @@ mod plot;
 mod replay;
 mod signals;
 mod sim;
+mod sweep;
 
 /// What a subcommand that ran to the end found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

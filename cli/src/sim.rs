@@ -4,7 +4,6 @@
 //! `--seeds A..B` runs a range and summarises, which is how the soak is run.
 
 use std::fs;
-use std::io::Write as _;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant as WallClock};
@@ -12,11 +11,16 @@ use std::time::{Duration, Instant as WallClock};
 use connmgr_sim::{Attack, AttackModel, FaultProfile, Report, Shutdown, Sim, SimConfig};
 
 use crate::plot;
+use crate::sweep::{self, MergeArgs, Shard};
 use crate::{Error, Outcome};
 
 /// Arguments of `connmgr sim`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// `merge`: add up the summaries of a sweep's shards.
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
     /// The seed that decides everything.
     #[arg(long, default_value_t = 1, conflicts_with = "seeds")]
     pub seed: u64,
@@ -61,10 +65,33 @@ pub struct Args {
     /// (btcd's exact behaviour, its book kept by the simulated application).
     #[arg(long, default_value = "default", value_parser = ["default", "btcd"])]
     pub preset: String,
+    /// With `--seeds`: how many runs at once (default: every core). The
+    /// results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// With `--seeds`: run only shard K of N (every N-th seed, from the
+    /// K-th), to spread a sweep over machines; `connmgr sim merge` adds the
+    /// shards' summaries up.
+    #[arg(long, default_value = "1/1", requires = "seeds")]
+    pub shard: Shard,
+    /// With `--seeds`: also write the summary here, as JSON (what `merge`
+    /// reads).
+    #[arg(long, requires = "seeds")]
+    pub summary: Option<PathBuf>,
+}
+
+/// Subcommands of `connmgr sim`.
+#[derive(Debug, clap::Subcommand)]
+pub enum SimCommand {
+    /// Add up the summaries of a sweep's shards into one report.
+    Merge(MergeArgs),
 }
 
 /// Runs the simulation(s) and prints the report.
 pub fn run(args: &Args) -> Result<Outcome, Error> {
+    if let Some(SimCommand::Merge(merge)) = &args.command {
+        return sweep::merge(merge);
+    }
     if args.nodes == 0 {
         return Err("--nodes must be at least 1".into());
     }
@@ -171,59 +198,51 @@ fn write_traces(args: &Args, report: &Report) -> Result<(), Error> {
 }
 
 fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
-    let total = seeds.end.saturating_sub(seeds.start);
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if jobs == 0 {
+        return Err("--jobs must be at least 1".into());
+    }
     let wall = WallClock::now();
-    let (mut checks, mut failures, mut reached, mut nodes) = (0u64, Vec::new(), 0usize, 0usize);
-    let mut eclipsed = 0u64;
-    for (done, seed) in seeds.clone().enumerate() {
-        match Sim::new(config(args, seed)).run() {
-            Ok(report) => {
-                checks += report.checks();
-                reached += report.reached_target();
-                nodes += report.nodes.len();
-                eclipsed += u64::from(report.eclipse.as_ref().is_some_and(|e| e.eclipsed));
-            }
-            Err(failure) => {
-                println!("{failure}\n");
-                failures.push(seed);
-            }
-        }
-        let done = done as u64 + 1;
-        if done.is_multiple_of(100) && done < total {
-            eprint!(
-                "\r  {done}/{total} seeds, {:.0}s",
-                wall.elapsed().as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-        }
-    }
-    eprint!("\r");
-    println!(
-        "seeds {}..{}: {} runs of {} nodes for {:.0}s ({} faults) in {:.1}s",
-        seeds.start,
-        seeds.end,
-        total,
-        args.nodes,
-        args.duration.as_secs_f64(),
-        args.faults.name,
-        wall.elapsed().as_secs_f64()
+    let summary = sweep::sweep(
+        experiment(args),
+        seeds,
+        args.shard,
+        jobs,
+        args.attack.is_some(),
+        |seed| config(args, seed),
     );
-    println!("  nodes that reached their target: {reached}/{nodes}");
+    let outcome = sweep::report(&summary, args.summary.as_deref())?;
+    println!(
+        "  wall time {:.1}s on {jobs} thread{}",
+        wall.elapsed().as_secs_f64(),
+        if jobs == 1 { "" } else { "s" }
+    );
+    Ok(outcome)
+}
+
+/// The options that make one experiment (all but seeds, shard, jobs).
+fn experiment(args: &Args) -> String {
+    let mut text = format!(
+        "--nodes {} --duration {}s --faults {} --preset {}",
+        args.nodes,
+        args.duration.as_secs(),
+        args.faults.name,
+        args.preset
+    );
     if let Some(model) = args.attack {
-        let runs = total - failures.len() as u64;
-        println!(
-            "  attack {model}: the victim eclipsed in {eclipsed} of {runs} runs ({:.1}%)",
-            eclipsed as f64 / runs.max(1) as f64 * 100.0
-        );
+        text.push_str(&format!(
+            " --attack {model} --attack-period {}s{}",
+            args.attack_period.as_secs(),
+            if args.clean_restart {
+                " --clean-restart"
+            } else {
+                ""
+            }
+        ));
     }
-    println!("  invariant checks: {checks}");
-    if failures.is_empty() {
-        println!("  failures: none");
-        Ok(Outcome::Success)
-    } else {
-        println!("  failures: {} (seeds {:?})", failures.len(), failures);
-        Ok(Outcome::Failure)
-    }
+    text
 }
 
 fn parse_range(s: &str) -> Result<Range<u64>, String> {

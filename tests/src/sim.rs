@@ -92,8 +92,17 @@ impl SimConfig {
                 }
             )
         });
+        let btcd = Config {
+            rng_seed: self.node_config.rng_seed,
+            ..Config::btcd()
+        };
+        let preset = if self.node_config == btcd {
+            " --preset btcd"
+        } else {
+            ""
+        };
         format!(
-            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}{attack}",
+            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}{preset}{attack}",
             self.seed,
             self.nodes,
             self.duration.as_secs(),

@@ -1,0 +1,107 @@
+//! `connmgr sim --seeds`: the results of a sweep do not depend on how it is
+//! spread over threads or machines, and the shards' summaries merge.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_connmgr");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("connmgr-cli-sweep-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `connmgr sim` with a small experiment and `extra`; returns the
+/// exit code and standard output without the wall-time line.
+fn sim(extra: &[&str]) -> (Option<i32>, String) {
+    let experiment = [
+        "sim",
+        "--seeds",
+        "0..6",
+        "--nodes",
+        "8",
+        "--duration",
+        "20s",
+    ];
+    let out = Command::new(BIN)
+        .args(experiment)
+        .args(["--faults", "mixed"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.contains("wall time"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (out.status.code(), stdout)
+}
+
+#[test]
+fn a_sweep_reports_the_same_on_one_thread_and_on_three() {
+    let (code, one) = sim(&["--jobs", "1"]);
+    assert_eq!(code, Some(0), "{one}");
+    let (_, three) = sim(&["--jobs", "3"]);
+    assert_eq!(one, three);
+    assert!(one.contains("6 runs of --nodes 8"), "{one}");
+}
+
+#[test]
+fn the_shards_of_a_sweep_merge_into_the_whole() {
+    let dir = temp_dir("shards");
+    let (a, b, merged) = (dir.join("a.json"), dir.join("b.json"), dir.join("all.json"));
+    for (shard, path) in [("1/2", &a), ("2/2", &b)] {
+        let (code, out) = sim(&["--shard", shard, "--summary", path.to_str().unwrap()]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("3 runs"), "{out}");
+    }
+    let out = Command::new(BIN)
+        .args(["sim", "merge"])
+        .args([&a, &b])
+        .args(["--summary".as_ref(), merged.as_os_str()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let merged_text = String::from_utf8_lossy(&out.stdout);
+    let (_, whole) = sim(&[]);
+    // Everything but the first line (which names the shards) agrees.
+    let tail = |s: &str| s.lines().skip(1).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        tail(&merged_text),
+        tail(&whole),
+        "{merged_text}\n---\n{whole}"
+    );
+    assert!(merged_text.contains("shards 1,2 of 2"), "{merged_text}");
+    assert!(std::fs::read_to_string(&merged)
+        .unwrap()
+        .contains("\"runs\": 6"));
+
+    // A shard of another experiment does not merge.
+    let other = dir.join("other.json");
+    let out = Command::new(BIN)
+        .args([
+            "sim",
+            "--seeds",
+            "0..6",
+            "--nodes",
+            "9",
+            "--duration",
+            "20s",
+        ])
+        .args(["--faults", "mixed", "--shard", "2/2", "--summary"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = Command::new(BIN)
+        .args(["sim", "merge"])
+        .args([&a, &other])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another experiment"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
