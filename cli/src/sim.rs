@@ -10,8 +10,8 @@ use std::time::{Duration, Instant as WallClock};
 
 use connmgr_sim::{Attack, AttackModel, FaultProfile, Report, Shutdown, Sim, SimConfig};
 
-use crate::plot;
 use crate::sweep::{self, MergeArgs, Shard};
+use crate::{grid, plot};
 use crate::{Error, Outcome};
 
 /// Arguments of `connmgr sim`.
@@ -42,7 +42,9 @@ pub struct Args {
     /// lives of a node that crashed go to `FILE.1`, `FILE.2`, ….
     #[arg(long, value_parser = parse_trace)]
     pub trace: Vec<(usize, PathBuf)>,
-    /// Draw outbound connections over time (a few nodes and the mean) as SVG.
+    /// Draw outbound connections over time (a few nodes and the mean) as
+    /// SVG; with `--seeds` and several attacks or presets, the eclipse
+    /// probability against the attacker's addresses, a line per preset.
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Print one line per node (the default for 40 nodes or fewer).
@@ -52,9 +54,11 @@ pub struct Args {
     /// `infrastructure:SxT` (S /16s of T addresses). The attacker's nodes
     /// keep connections to the victim and advertise their addresses and
     /// trash; the victim then restarts, and the report says whether every
-    /// outbound connection it then holds goes to the attacker.
-    #[arg(long, value_parser = parse_attack)]
-    pub attack: Option<AttackModel>,
+    /// outbound connection it then holds goes to the attacker. With
+    /// `--seeds`, several (comma-separated) make a table of eclipse
+    /// probabilities, one column per preset, drawn by `--plot`.
+    #[arg(long, value_parser = parse_attack, value_delimiter = ',')]
+    pub attack: Vec<AttackModel>,
     /// How long the attack runs (from 60 s on) before the victim restarts.
     #[arg(long, default_value = "20m", value_parser = parse_duration)]
     pub attack_period: Duration,
@@ -62,9 +66,10 @@ pub struct Args {
     #[arg(long)]
     pub clean_restart: bool,
     /// Every node's config: `default` (Bitcoin Core's hardening) or `btcd`
-    /// (btcd's exact behaviour, its book kept by the simulated application).
-    #[arg(long, default_value = "default", value_parser = ["default", "btcd"])]
-    pub preset: String,
+    /// (btcd's exact behaviour, its book kept by the simulated application);
+    /// with `--seeds`, both (`default,btcd`) compare them.
+    #[arg(long, default_value = "default", value_parser = ["default", "btcd"], value_delimiter = ',')]
+    pub preset: Vec<String>,
     /// With `--seeds`: how many runs at once (default: every core). The
     /// results do not depend on it.
     #[arg(long)]
@@ -102,19 +107,45 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
             args.nodes, args.nodes
         ));
     }
-    match &args.seeds {
-        Some(range) => run_range(args, range.clone()),
-        None => run_one(args),
+    let attacks: Vec<Option<AttackModel>> = match args.attack.is_empty() {
+        true => vec![None],
+        false => args.attack.iter().copied().map(Some).collect(),
+    };
+    let variants: Vec<Variant<'_>> = args
+        .preset
+        .iter()
+        .flat_map(|preset| {
+            attacks
+                .iter()
+                .map(move |&attack| Variant { preset, attack })
+        })
+        .collect();
+    match (&args.seeds, variants.as_slice()) {
+        (None, [one]) => run_one(args, one),
+        (Some(range), [one]) => run_range(args, range.clone(), one),
+        (Some(range), _) => grid::run(args, range.clone(), &variants),
+        (None, _) => {
+            Err("several attacks or presets make a table over seeds: give --seeds A..B".into())
+        }
     }
 }
 
-fn config(args: &Args, seed: u64) -> SimConfig {
+/// One experiment of a grid: which preset, which attack.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant<'a> {
+    /// `default` or `btcd`.
+    pub preset: &'a str,
+    /// The attack, if any.
+    pub attack: Option<AttackModel>,
+}
+
+pub(crate) fn config(args: &Args, seed: u64, variant: &Variant<'_>) -> SimConfig {
     let mut config = SimConfig::new(seed, args.nodes, args.duration, args.faults.clone());
-    if args.preset == "btcd" {
+    if variant.preset == "btcd" {
         config.node_config = connmgr::Config::btcd();
     }
     config.traced = args.trace.iter().map(|(node, _)| *node).collect();
-    config.attack = args.attack.map(|model| Attack {
+    config.attack = variant.attack.map(|model| Attack {
         restart: if args.clean_restart {
             Shutdown::Clean
         } else {
@@ -129,9 +160,9 @@ fn parse_attack(s: &str) -> Result<AttackModel, String> {
     s.parse()
 }
 
-fn run_one(args: &Args) -> Result<Outcome, Error> {
+fn run_one(args: &Args, variant: &Variant<'_>) -> Result<Outcome, Error> {
     let wall = WallClock::now();
-    let mut sim = Sim::new(config(args, args.seed));
+    let mut sim = Sim::new(config(args, args.seed, variant));
     // Runs of more than a few seconds report progress on standard error.
     if args.nodes as f64 * args.duration.as_secs_f64() > 2_000_000.0 {
         let total = args.duration.as_secs_f64();
@@ -197,21 +228,25 @@ fn write_traces(args: &Args, report: &Report) -> Result<(), Error> {
     Ok(())
 }
 
-fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    if jobs == 0 {
-        return Err("--jobs must be at least 1".into());
+/// `--jobs`, or every core.
+pub(crate) fn jobs(args: &Args) -> Result<usize, Error> {
+    match args.jobs {
+        Some(0) => Err("--jobs must be at least 1".into()),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
     }
+}
+
+fn run_range(args: &Args, seeds: Range<u64>, variant: &Variant<'_>) -> Result<Outcome, Error> {
+    let jobs = jobs(args)?;
     let wall = WallClock::now();
     let summary = sweep::sweep(
-        experiment(args),
+        experiment(args, variant),
         seeds,
         args.shard,
         jobs,
-        args.attack.is_some(),
-        |seed| config(args, seed),
+        variant.attack.is_some(),
+        |seed| config(args, seed, variant),
     );
     let outcome = sweep::report(&summary, args.summary.as_deref())?;
     println!(
@@ -223,15 +258,15 @@ fn run_range(args: &Args, seeds: Range<u64>) -> Result<Outcome, Error> {
 }
 
 /// The options that make one experiment (all but seeds, shard, jobs).
-fn experiment(args: &Args) -> String {
+pub(crate) fn experiment(args: &Args, variant: &Variant<'_>) -> String {
     let mut text = format!(
         "--nodes {} --duration {}s --faults {} --preset {}",
         args.nodes,
         args.duration.as_secs(),
         args.faults.name,
-        args.preset
+        variant.preset
     );
-    if let Some(model) = args.attack {
+    if let Some(model) = variant.attack {
         text.push_str(&format!(
             " --attack {model} --attack-period {}s{}",
             args.attack_period.as_secs(),

@@ -105,3 +105,59 @@ fn the_shards_of_a_sweep_merge_into_the_whole() {
     assert!(stderr.contains("another experiment"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn several_attacks_and_presets_make_a_table_and_a_plot() {
+    let dir = temp_dir("grid");
+    let svg = dir.join("eclipse.svg");
+    let out = Command::new(BIN)
+        .args([
+            "sim",
+            "--seeds",
+            "0..2",
+            "--nodes",
+            "12",
+            "--duration",
+            "3m",
+        ])
+        .args([
+            "--faults",
+            "none",
+            "--attack",
+            "botnet:20,infrastructure:2x10",
+        ])
+        .args([
+            "--attack-period",
+            "1m",
+            "--preset",
+            "default,btcd",
+            "--plot",
+        ])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("eclipse probability over seeds 0..2"),
+        "{stdout}"
+    );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("botnet:20") || l.starts_with("infrastructure:2x10"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert!(
+        rows.iter().all(|r| r.matches("/2 ").count() == 2),
+        "{stdout}"
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+
+    let out = Command::new(BIN)
+        .args(["sim", "--nodes", "12", "--attack", "botnet:20,botnet:40"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
