@@ -231,6 +231,9 @@ pub struct EclipseReport {
     pub tried: (usize, usize),
     /// The same for the new table (trash included in its size).
     pub new: (usize, usize),
+    /// The attacker's share of the victim's tried and new tables over
+    /// time: `(virtual time, tried, new)`, a sample a minute.
+    pub over_time: Vec<(Duration, f64, f64)>,
 }
 
 impl fmt::Display for EclipseReport {
@@ -251,7 +254,20 @@ impl fmt::Display for EclipseReport {
             share(self.new),
             self.new.0,
             self.new.1,
-        )
+        )?;
+        if !self.over_time.is_empty() {
+            write!(f, "\n  attacker share of tried / new, by minute:")?;
+            for (at, tried, new) in &self.over_time {
+                write!(
+                    f,
+                    " {}m {:.0}/{:.0}%",
+                    at.as_secs() / 60,
+                    tried * 100.0,
+                    new * 100.0
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -244,6 +244,8 @@ struct AttackState {
     rng: Rng,
     restarted_at: Option<Instant>,
     eclipsed_at: Option<Instant>,
+    /// The attacker's share of the victim's tables, a sample a minute.
+    over_time: Vec<(Duration, f64, f64)>,
 }
 
 /// A simulation in progress.
@@ -339,6 +341,7 @@ impl Sim {
                 rng,
                 restarted_at: None,
                 eclipsed_at: None,
+                over_time: Vec::new(),
             }
         });
         Sim {
@@ -1388,21 +1391,39 @@ impl Sim {
     }
 
     /// Notes the first moment after the victim's restart that it is
-    /// eclipsed.
+    /// eclipsed, and, once a minute, the attacker's share of its tables.
     fn watch_victim(&mut self) {
         let (outbound, to_attacker) = self.victim_outbound();
         let now = self.now;
+        let minute = (now - Instant::ZERO).as_secs().is_multiple_of(60);
+        let shares = match minute {
+            true => self.victim_tables(),
+            false => None,
+        };
         if let Some(state) = &mut self.attack {
             let restarted = state.restarted_at.is_some_and(|at| now >= at);
             if restarted && outbound > 0 && outbound == to_attacker {
                 state.eclipsed_at.get_or_insert(now);
             }
+            let since_start = now - Instant::ZERO;
+            let sampled = state.over_time.last().is_some_and(|s| s.0 == since_start);
+            if let (Some((tried, new)), false) = (shares, sampled) {
+                let share = |(a, n): (usize, usize)| a as f64 / n.max(1) as f64;
+                state
+                    .over_time
+                    .push((since_start, share(tried), share(new)));
+            }
         }
     }
 
-    fn eclipse_report(&self) -> Option<EclipseReport> {
+    /// The attacker's addresses in the victim's tried and new tables, and
+    /// their sizes, as it would save them; `None` while it is down.
+    fn victim_tables(&self) -> Option<((usize, usize), (usize, usize))> {
         let state = self.attack.as_ref()?;
-        let (outbound, to_attacker) = self.victim_outbound();
+        let victim = &self.nodes[state.victim];
+        if !victim.alive {
+            return None;
+        }
         let mut tried = (0, 0);
         let mut new = (0, 0);
         let mut count = |addr: SocketAddr, in_tried: bool| {
@@ -1410,11 +1431,18 @@ impl Sim {
             table.1 += 1;
             table.0 += usize::from(state.addrs.contains(&addr));
         };
-        match self.nodes[state.victim].saved_book() {
+        match victim.saved_book() {
             Some(BookSnapshot::Btcd(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
             Some(BookSnapshot::Core(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
             None => {}
         }
+        Some((tried, new))
+    }
+
+    fn eclipse_report(&self) -> Option<EclipseReport> {
+        let state = self.attack.as_ref()?;
+        let (outbound, to_attacker) = self.victim_outbound();
+        let (tried, new) = self.victim_tables().unwrap_or_default();
         Some(EclipseReport {
             attack: state.attack.model.to_string(),
             outbound,
@@ -1426,6 +1454,7 @@ impl Sim {
                 .map(|(at, restart)| at - restart),
             tried,
             new,
+            over_time: state.over_time.clone(),
         })
     }
 }
