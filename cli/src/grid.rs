@@ -50,7 +50,7 @@ pub fn run(args: &Args, seeds: Range<u64>, variants: &[Variant<'_>]) -> Result<O
             attack: variant.attack.map_or("none".to_owned(), |a| a.to_string()),
             addresses: variant.attack.map_or(0, |a| a.addresses()),
             eclipsed: summary.eclipsed.unwrap_or(0),
-            runs: summary.runs - summary.failures.len() as u64,
+            runs: summary.runs.saturating_sub(summary.failures.len() as u64),
         });
     }
     print!("{}", table(&cells, &seeds));

@@ -8,7 +8,9 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant as WallClock};
 
-use connmgr_sim::{Attack, AttackModel, FaultProfile, Report, Shutdown, Sim, SimConfig};
+use connmgr_sim::{
+    Attack, AttackModel, FaultProfile, Report, Shutdown, Sim, SimConfig, ATTACK_START,
+};
 
 use crate::sweep::{self, MergeArgs, Shard};
 use crate::{grid, plot};
@@ -100,17 +102,33 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     if args.nodes == 0 {
         return Err("--nodes must be at least 1".into());
     }
-    fits_in_memory(args.nodes)?;
+    let attackers = args.attack.iter().map(|a| a.addresses()).max().unwrap_or(0);
+    fits_in_memory(args.nodes.saturating_add(attackers))?;
     if let Some((node, _)) = args.trace.iter().find(|(node, _)| *node >= args.nodes) {
         return Err(format!(
             "--trace names node {node}, but there are only {} nodes (0..{})",
             args.nodes, args.nodes
         ));
     }
-    let attacks: Vec<Option<AttackModel>> = match args.attack.is_empty() {
-        true => vec![None],
-        false => args.attack.iter().copied().map(Some).collect(),
-    };
+    let mut attacks: Vec<Option<AttackModel>> = Vec::new();
+    for model in &args.attack {
+        if !attacks.contains(&Some(*model)) {
+            attacks.push(Some(*model));
+        }
+    }
+    if attacks.is_empty() {
+        attacks.push(None);
+    }
+    if !args.attack.is_empty() {
+        let restart = ATTACK_START + args.attack_period + args.faults.restart_after;
+        if restart >= args.duration {
+            return Err(format!(
+                "the victim restarts {}s in (60 s, then --attack-period, then 30 s), after the run ends at {}s: make --duration longer or --attack-period shorter",
+                restart.as_secs(),
+                args.duration.as_secs()
+            ));
+        }
+    }
     let variants: Vec<Variant<'_>> = args
         .preset
         .iter()
@@ -123,6 +141,9 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     match (&args.seeds, variants.as_slice()) {
         (None, [one]) => run_one(args, one),
         (Some(range), [one]) => run_range(args, range.clone(), one),
+        (Some(_), _) if args.attack.is_empty() => {
+            Err("several presets make a table of eclipse probabilities: give --attack".into())
+        }
         (Some(range), _) => grid::run(args, range.clone(), &variants),
         (None, _) => {
             Err("several attacks or presets make a table over seeds: give --seeds A..B".into())
@@ -259,25 +280,7 @@ fn run_range(args: &Args, seeds: Range<u64>, variant: &Variant<'_>) -> Result<Ou
 
 /// The options that make one experiment (all but seeds, shard, jobs).
 pub(crate) fn experiment(args: &Args, variant: &Variant<'_>) -> String {
-    let mut text = format!(
-        "--nodes {} --duration {}s --faults {} --preset {}",
-        args.nodes,
-        args.duration.as_secs(),
-        args.faults.name,
-        variant.preset
-    );
-    if let Some(model) = variant.attack {
-        text.push_str(&format!(
-            " --attack {model} --attack-period {}s{}",
-            args.attack_period.as_secs(),
-            if args.clean_restart {
-                " --clean-restart"
-            } else {
-                ""
-            }
-        ));
-    }
-    text
+    config(args, 0, variant).options()
 }
 
 fn parse_range(s: &str) -> Result<Range<u64>, String> {

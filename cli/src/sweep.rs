@@ -34,9 +34,8 @@ pub struct Shard {
 
 impl Shard {
     fn seeds(self, range: Range<u64>) -> impl Iterator<Item = u64> {
-        range
-            .clone()
-            .filter(move |seed| (seed - range.start) % self.count == self.index - 1)
+        let step = usize::try_from(self.count).unwrap_or(usize::MAX);
+        range.skip((self.index - 1) as usize).step_by(step)
     }
 }
 
@@ -128,11 +127,11 @@ impl fmt::Display for Summary {
             self.reached, self.nodes
         )?;
         if let Some(eclipsed) = self.eclipsed {
+            let runs = self.runs.saturating_sub(self.failures.len() as u64);
             writeln!(
                 f,
-                "  the victim eclipsed in {eclipsed} of {} runs ({:.1}%)",
-                self.runs - self.failures.len() as u64,
-                eclipsed as f64 / (self.runs - self.failures.len() as u64).max(1) as f64 * 100.0
+                "  the victim eclipsed in {eclipsed} of {runs} runs ({:.1}%)",
+                eclipsed as f64 / runs.max(1) as f64 * 100.0
             )?;
         }
         writeln!(f, "  invariant checks: {}", self.checks)?;
@@ -290,6 +289,7 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome, Error> {
                 e.line()
             )
         })?;
+        check(&part).map_err(|e| format!("{}: {e}", path.display()))?;
         merged = Some(match merged {
             None => part,
             Some(acc) => add(acc, part).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -306,6 +306,31 @@ pub fn merge(args: &MergeArgs) -> Result<Outcome, Error> {
         );
     }
     report(&merged, args.summary.as_deref())
+}
+
+/// What a summary must satisfy to be added up.
+fn check(summary: &Summary) -> Result<(), String> {
+    let n = summary.shard_count;
+    if n == 0 || summary.shards.iter().any(|k| *k == 0 || *k > n) {
+        return Err(format!(
+            "shards {:?} of {n}: a shard is numbered 1 to the shard count",
+            summary.shards
+        ));
+    }
+    let mut shards = summary.shards.clone();
+    shards.sort_unstable();
+    shards.dedup();
+    if shards.len() != summary.shards.len() {
+        return Err(format!("shards {:?}: one is given twice", summary.shards));
+    }
+    if summary.failures.len() as u64 > summary.runs {
+        return Err(format!(
+            "{} failures in {} runs: the summary is damaged",
+            summary.failures.len(),
+            summary.runs
+        ));
+    }
+    Ok(())
 }
 
 fn add(mut acc: Summary, part: Summary) -> Result<Summary, String> {

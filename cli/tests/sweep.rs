@@ -153,11 +153,17 @@ fn several_attacks_and_presets_make_a_table_and_a_plot() {
     );
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
 
-    let out = Command::new(BIN)
-        .args(["sim", "--nodes", "12", "--attack", "botnet:20,botnet:40"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--seeds"));
+    let refused = |extra: &[&str], says: &str| {
+        let out = Command::new(BIN)
+            .args(["sim", "--nodes", "12", "--attack", "botnet:20,botnet:40"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    };
+    refused(&["--duration", "30m"], "--seeds");
+    refused(&["--duration", "10m"], "after the run ends");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -654,9 +654,16 @@ async fn anchors_survive_a_clean_restart_and_are_read_once<H: Harness>() {
     let dir = temp_dir(&format!("anchors-{}", H::NAME));
     let peers = dir.join("peers.json");
     let anchors_file = connmgr_store::anchors_path(&peers);
-    let (a, _a_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
-    let (b, _b_events) = H::start(Builder::new(config()).listen(loopback())).unwrap();
-    let servers = [a.listen_addrs()[0], b.listen_addrs()[0]];
+    // Four peers: every loopback address falls in one new bucket of the
+    // book, where two may take the same slot (1 in 64); four leave at
+    // least two with all but negligible odds.
+    let peers_running: Vec<_> = (0..4)
+        .map(|_| H::start(Builder::new(config()).listen(loopback())).unwrap())
+        .collect();
+    let servers: Vec<_> = peers_running
+        .iter()
+        .map(|(h, _)| h.listen_addrs()[0])
+        .collect();
     let client_config = || connmgr::Config {
         automatic_outbound: true,
         target_outbound: 1,

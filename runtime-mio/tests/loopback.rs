@@ -463,8 +463,11 @@ fn anchors_survive_a_clean_restart_and_are_read_once() {
     std::fs::create_dir_all(&dir).unwrap();
     let peers = dir.join("peers.json");
     let anchors_file = connmgr_store::anchors_path(&peers);
-    // Two peers: listening sockets whose backlog completes the connections.
-    let servers: Vec<std::net::TcpListener> = (0..2)
+    // Four peers: listening sockets whose backlog completes the
+    // connections. Every loopback address falls in one new bucket of the
+    // book, where two may take the same slot (1 in 64); four leave at
+    // least two with all but negligible odds.
+    let servers: Vec<std::net::TcpListener> = (0..4)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let addrs: Vec<_> = servers.iter().map(|s| s.local_addr().unwrap()).collect();

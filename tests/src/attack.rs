@@ -74,9 +74,13 @@ impl FromStr for AttackModel {
         };
         let number = |s: &str| s.parse::<usize>().ok().filter(|n| *n > 0);
         match text.split_once(':') {
-            Some(("botnet", n)) => number(n)
-                .map(|bots| AttackModel::Botnet { bots })
-                .ok_or_else(bad),
+            Some(("botnet", n)) => match number(n) {
+                Some(bots) if bots > MAX_BOTS => Err(format!(
+                    "a botnet of {bots} bots needs as many /16s; IPv4 has about {MAX_BOTS} routable ones to give"
+                )),
+                Some(bots) => Ok(AttackModel::Botnet { bots }),
+                None => Err(bad()),
+            },
             Some(("infrastructure", st)) => {
                 let (s, t) = st.split_once('x').ok_or_else(bad)?;
                 match (number(s), number(t)) {
@@ -115,7 +119,7 @@ impl Attack {
     pub fn new(model: AttackModel, period: Duration) -> Attack {
         Attack {
             model,
-            start: Duration::from_secs(60),
+            start: START,
             period,
             restart: Shutdown::Crash,
             trash: 0.5,
@@ -123,6 +127,12 @@ impl Attack {
         }
     }
 }
+
+/// When an attack begins by default: the honest network has settled.
+pub const START: Duration = Duration::from_secs(60);
+
+/// The most bots a botnet may have here: one routable /16 each.
+pub const MAX_BOTS: usize = 50_000;
 
 /// Most addresses in one advertisement (Bitcoin's `addr` message cap).
 pub const MESSAGE: usize = 1000;
@@ -221,10 +231,12 @@ pub struct EclipseReport {
     pub outbound: u32,
     /// Of those, to the attacker.
     pub to_attacker: u32,
-    /// Whether every one of them went to the attacker (and there was one).
+    /// Whether the victim restarted and every one of them went to the
+    /// attacker (and there was one).
     pub eclipsed: bool,
-    /// From the victim's restart to the first moment it was eclipsed, if
-    /// it was (checked at every sample).
+    /// From the victim's restart to the moment since which it has been
+    /// eclipsed without a break (at the sampling interval), if it ends
+    /// eclipsed.
     pub time_to_eclipse: Option<Duration>,
     /// The attacker's addresses in the victim's tried table, and its size,
     /// at the end.

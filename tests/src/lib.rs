@@ -25,7 +25,7 @@ pub mod node;
 pub mod report;
 pub mod sim;
 
-pub use attack::{Attack, AttackModel, EclipseReport};
+pub use attack::{Attack, AttackModel, EclipseReport, START as ATTACK_START};
 pub use faults::{FaultProfile, Shutdown};
 pub use invariants::{Checker, Violation};
 pub use node::NodeStats;

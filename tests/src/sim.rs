@@ -80,18 +80,12 @@ impl SimConfig {
 
     /// The command line that reproduces this run.
     pub fn command(&self) -> String {
-        let attack = self.attack.as_ref().map_or(String::new(), |a| {
-            format!(
-                " --attack {} --attack-period {}s{}",
-                a.model,
-                a.period.as_secs(),
-                if a.restart == Shutdown::Clean {
-                    " --clean-restart"
-                } else {
-                    ""
-                }
-            )
-        });
+        format!("connmgr sim --seed {} {}", self.seed, self.options())
+    }
+
+    /// The options of [`command`](SimConfig::command) but the seed: what
+    /// makes one experiment of a sweep.
+    pub fn options(&self) -> String {
         let btcd = Config {
             rng_seed: self.node_config.rng_seed,
             ..Config::btcd()
@@ -101,9 +95,19 @@ impl SimConfig {
         } else {
             ""
         };
+        let attack = self.attack.as_ref().map_or(String::new(), |a| {
+            let clean = match a.restart {
+                Shutdown::Clean => " --clean-restart",
+                Shutdown::Crash => "",
+            };
+            format!(
+                " --attack {} --attack-period {}s{clean}",
+                a.model,
+                a.period.as_secs()
+            )
+        });
         format!(
-            "connmgr sim --seed {} --nodes {} --duration {}s --faults {}{preset}{attack}",
-            self.seed,
+            "--nodes {} --duration {}s --faults {}{preset}{attack}",
             self.nodes,
             self.duration.as_secs(),
             self.faults.name
@@ -218,11 +222,13 @@ enum Event {
     AttackStart,
     /// The victim goes down, to restart.
     VictimDown,
-    /// An attacker node advertises over one of its connections.
+    /// An attacker node advertises over one of its connections (the link
+    /// it had when this was scheduled: a redial keeps the id, not the link).
     Advertise {
         node: NodeIdx,
         incarnation: u32,
         id: ConnId,
+        link: LinkId,
     },
     /// Addresses reach a node whose book is the application's.
     AppLearned {
@@ -242,8 +248,11 @@ struct AttackState {
     /// Its own randomness (what to advertise), so that honest runs draw as
     /// they did before attacks existed.
     rng: Rng,
+    /// Whether the attacker's nodes have begun connecting to the victim.
+    started: bool,
     restarted_at: Option<Instant>,
-    eclipsed_at: Option<Instant>,
+    /// Since when the victim has been eclipsed without a break.
+    eclipsed_since: Option<Instant>,
     /// The attacker's share of the victim's tables, a sample a minute.
     over_time: Vec<(Duration, f64, f64)>,
 }
@@ -318,7 +327,7 @@ impl Sim {
         let mut by_addr: HashMap<SocketAddr, NodeIdx> =
             addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         let honest = nodes.len();
-        let attack = cfg.attack.clone().map(|attack| {
+        let attack = cfg.attack.clone().filter(|_| honest > 0).map(|attack| {
             let mut rng = Rng::new(cfg.seed ^ 0xA77A_C4ED);
             let taken = addrs.iter().copied().collect();
             let list = attacker_addresses(attack.model, &mut rng, &taken);
@@ -339,8 +348,9 @@ impl Sim {
                 addrs: list.iter().copied().collect(),
                 list,
                 rng,
+                started: false,
                 restarted_at: None,
-                eclipsed_at: None,
+                eclipsed_since: None,
                 over_time: Vec::new(),
             }
         });
@@ -535,6 +545,10 @@ impl Sim {
                     self.feed(node, Input::Anchors { addrs })?;
                 }
                 self.feed(node, Input::Start)?;
+                let attacking = self.attack.as_ref().is_some_and(|a| a.started);
+                if node >= self.honest && attacking {
+                    self.attack_victim(node)?;
+                }
             }
             Event::RestartAll(shutdown) => {
                 for node in 0..self.nodes.len() {
@@ -587,7 +601,8 @@ impl Sim {
                 node,
                 incarnation,
                 id,
-            } => self.advertise(node, incarnation, id),
+                link,
+            } => self.advertise(node, incarnation, id, Some(link)),
             Event::AppLearned {
                 node,
                 incarnation,
@@ -989,7 +1004,7 @@ impl Sim {
     fn ready(&mut self, node: NodeIdx, id: ConnId, addr: SocketAddr, direction: Direction) {
         if node >= self.honest {
             let incarnation = self.nodes[node].incarnation;
-            self.advertise(node, incarnation, id);
+            self.advertise(node, incarnation, id, None);
             return;
         }
         let now = self.now;
@@ -1098,8 +1113,11 @@ impl Sim {
         }
         let crash_p = f.crashes_per_node_hour / 3600.0;
         let accept_p = f.accept_errors_per_node_minute / 60.0;
-        for node in 0..self.nodes.len() {
-            if !self.nodes[node].alive {
+        // The attacker's nodes and its victim go down only as the attack
+        // says.
+        let victim = self.attack.as_ref().map(|a| a.victim);
+        for node in 0..self.honest {
+            if !self.nodes[node].alive || Some(node) == victim {
                 continue;
             }
             if self.rng.unit() < crash_p {
@@ -1153,8 +1171,7 @@ impl Sim {
                 0
             }
         };
-        let followed = self
-            .nodes
+        let followed = self.nodes[..self.honest]
             .iter()
             .take(self.cfg.sampled_nodes)
             .map(outbound)
@@ -1273,18 +1290,29 @@ impl Sim {
 
     /// Every attacker node keeps a permanent connection to the victim.
     fn attack_start(&mut self) -> Step<()> {
+        let Some(state) = &mut self.attack else {
+            return Ok(());
+        };
+        state.started = true;
+        for node in self.honest..self.nodes.len() {
+            if self.nodes[node].alive {
+                self.attack_victim(node)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Attacker node `node` connects to the victim, for good.
+    fn attack_victim(&mut self, node: NodeIdx) -> Step<()> {
         let Some(state) = &self.attack else {
             return Ok(());
         };
-        let victim = self.nodes[state.victim].addr;
-        for node in self.honest..self.nodes.len() {
-            let connect = Input::Connect {
-                addr: victim,
-                permanent: true,
-            };
-            self.feed(node, connect)?;
-        }
-        Ok(())
+        let addr = self.nodes[state.victim].addr;
+        let connect = Input::Connect {
+            addr,
+            permanent: true,
+        };
+        self.feed(node, connect).map(drop)
     }
 
     /// The victim goes down as the attack says, to come back after the
@@ -1294,10 +1322,12 @@ impl Sim {
             return Ok(());
         };
         let (victim, how) = (state.victim, state.attack.restart);
-        state.restarted_at = Some(self.now + self.cfg.faults.restart_after);
         if !self.nodes[victim].alive {
+            // Only a restart storm takes it down otherwise; it is back on
+            // that schedule, and the attack's restart does not happen.
             return Ok(());
         }
+        state.restarted_at = Some(self.now + self.cfg.faults.restart_after);
         if how == Shutdown::Clean {
             self.feed(victim, Input::Stop)?;
         }
@@ -1306,9 +1336,16 @@ impl Sim {
     }
 
     /// Attacker node `node` sends a full message over connection `id` (its
-    /// addresses and trash), and again later while the connection lasts.
-    fn advertise(&mut self, node: NodeIdx, incarnation: u32, id: ConnId) {
-        if !self.is_current(node, incarnation) || !self.nodes[node].sockets.contains_key(&id) {
+    /// addresses and trash), and again later while the connection (the
+    /// same link: a redial keeps the id) lasts.
+    fn advertise(&mut self, node: NodeIdx, incarnation: u32, id: ConnId, link: Option<LinkId>) {
+        if !self.is_current(node, incarnation) {
+            return;
+        }
+        let Some(&now_link) = self.nodes[node].sockets.get(&id) else {
+            return;
+        };
+        if link.is_some_and(|l| l != now_link) {
             return;
         }
         let Some(state) = &mut self.attack else {
@@ -1325,14 +1362,13 @@ impl Sim {
             .collect();
         let next = self.now + state.attack.advertise_every;
         self.gossip(node, id, addrs);
-        self.schedule(
-            next,
-            Event::Advertise {
-                node,
-                incarnation,
-                id,
-            },
-        );
+        let event = Event::Advertise {
+            node,
+            incarnation,
+            id,
+            link: now_link,
+        };
+        self.schedule(next, event);
     }
 
     /// Delivers advertised addresses to the other end of `id`: to its book
@@ -1348,6 +1384,10 @@ impl Sim {
         let Some(other) = link.ends.iter().find(|e| e.node != node) else {
             return;
         };
+        if !other.open || other.id.is_none() {
+            // Refused or closed at the other end: nothing gets through.
+            return;
+        }
         let (to, incarnation) = (other.node, other.incarnation);
         let source = self.nodes[node].addr.ip();
         if self.nodes[to].book.is_some() {
@@ -1402,8 +1442,10 @@ impl Sim {
         };
         if let Some(state) = &mut self.attack {
             let restarted = state.restarted_at.is_some_and(|at| now >= at);
-            if restarted && outbound > 0 && outbound == to_attacker {
-                state.eclipsed_at.get_or_insert(now);
+            if restarted && eclipsed(outbound, to_attacker) {
+                state.eclipsed_since.get_or_insert(now);
+            } else {
+                state.eclipsed_since = None;
             }
             let since_start = now - Instant::ZERO;
             let sampled = state.over_time.last().is_some_and(|s| s.0 == since_start);
@@ -1443,13 +1485,14 @@ impl Sim {
         let state = self.attack.as_ref()?;
         let (outbound, to_attacker) = self.victim_outbound();
         let (tried, new) = self.victim_tables().unwrap_or_default();
+        let restarted = state.restarted_at.is_some_and(|at| self.now >= at);
         Some(EclipseReport {
             attack: state.attack.model.to_string(),
             outbound,
             to_attacker,
-            eclipsed: outbound > 0 && outbound == to_attacker,
+            eclipsed: restarted && eclipsed(outbound, to_attacker),
             time_to_eclipse: state
-                .eclipsed_at
+                .eclipsed_since
                 .zip(state.restarted_at)
                 .map(|(at, restart)| at - restart),
             tried,
@@ -1457,6 +1500,12 @@ impl Sim {
             over_time: state.over_time.clone(),
         })
     }
+}
+
+/// Every automatic outbound connection held goes to the attacker (and
+/// there is one).
+fn eclipsed(outbound: u32, to_attacker: u32) -> bool {
+    outbound > 0 && outbound == to_attacker
 }
 
 /// An attacker node: no address book of its own, room for any number of
