@@ -66,12 +66,12 @@ pub fn node_addresses(n: usize, rng: &mut Rng) -> Vec<SocketAddr> {
     out
 }
 
-fn byte(rng: &mut Rng) -> u8 {
+pub(crate) fn byte(rng: &mut Rng) -> u8 {
     rng.below(256) as u8
 }
 
 /// A /16 whose addresses are routable.
-fn routable_v4_prefix(rng: &mut Rng) -> [u8; 2] {
+pub(crate) fn routable_v4_prefix(rng: &mut Rng) -> [u8; 2] {
     loop {
         let prefix = [1 + rng.below(223) as u8, byte(rng)];
         let probe = IpAddr::V4(Ipv4Addr::new(prefix[0], prefix[1], 1, 1));

@@ -18,9 +18,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use connmgr::group::is_routable;
-use connmgr::{GroupKey, Rng};
+use connmgr::Rng;
 
+use crate::addresses::{byte, routable_v4_prefix, DEFAULT_PORT};
 use crate::faults::Shutdown;
 
 /// Who attacks, with how many addresses.
@@ -147,7 +147,7 @@ pub fn attacker_addresses(
     let mut out = Vec::with_capacity(model.addresses());
     let mut seen = HashSet::new();
     let mut push = |ip: Ipv4Addr, out: &mut Vec<SocketAddr>| {
-        let addr = SocketAddr::new(IpAddr::V4(ip), crate::addresses::DEFAULT_PORT);
+        let addr = SocketAddr::new(IpAddr::V4(ip), DEFAULT_PORT);
         if !taken.contains(&addr) && seen.insert(addr) {
             out.push(addr);
             true
@@ -163,7 +163,7 @@ pub fn attacker_addresses(
                 if out.len() == bots {
                     break;
                 }
-                let [a, b] = routable_prefix(rng);
+                let [a, b] = routable_v4_prefix(rng);
                 if groups.insert([a, b]) {
                     push(Ipv4Addr::new(a, b, byte(rng), byte(rng).max(1)), &mut out);
                 }
@@ -175,7 +175,7 @@ pub fn attacker_addresses(
                 if prefixes.len() == groups {
                     break;
                 }
-                let prefix = routable_prefix(rng);
+                let prefix = routable_v4_prefix(rng);
                 if !prefixes.insert(prefix) {
                     continue;
                 }
@@ -201,24 +201,10 @@ pub fn trash_address(rng: &mut Rng) -> SocketAddr {
     let ip = if rng.unit() < 0.5 {
         Ipv4Addr::new(10, byte(rng), byte(rng), byte(rng).max(1))
     } else {
-        let [a, b] = routable_prefix(rng);
+        let [a, b] = routable_v4_prefix(rng);
         Ipv4Addr::new(a, b, byte(rng), byte(rng).max(1))
     };
-    SocketAddr::new(IpAddr::V4(ip), crate::addresses::DEFAULT_PORT)
-}
-
-fn byte(rng: &mut Rng) -> u8 {
-    rng.below(256) as u8
-}
-
-fn routable_prefix(rng: &mut Rng) -> [u8; 2] {
-    loop {
-        let prefix = [1 + rng.below(223) as u8, byte(rng)];
-        let probe = IpAddr::V4(Ipv4Addr::new(prefix[0], prefix[1], 1, 1));
-        if is_routable(probe) && !GroupKey::of(probe).is_exempt() {
-            return prefix;
-        }
-    }
+    SocketAddr::new(IpAddr::V4(ip), DEFAULT_PORT)
 }
 
 /// What the attack achieved, measured on the victim.
@@ -286,6 +272,8 @@ impl fmt::Display for EclipseReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connmgr::group::is_routable;
+    use connmgr::GroupKey;
 
     #[test]
     fn models_parse_and_bad_ones_say_what_to_write() {
