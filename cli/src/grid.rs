@@ -123,7 +123,7 @@ fn share(k: u64, n: u64) -> f64 {
 }
 
 /// The 95 % Wilson score interval of `k` successes in `n` trials.
-fn wilson(k: u64, n: u64) -> (f64, f64) {
+pub(crate) fn wilson(k: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }

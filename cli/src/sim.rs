@@ -67,10 +67,16 @@ pub struct Args {
     /// The victim stops cleanly (keeping its anchors) instead of crashing.
     #[arg(long)]
     pub clean_restart: bool,
-    /// Every node's config: `default` (Bitcoin Core's hardening) or `btcd`
-    /// (btcd's exact behaviour, its book kept by the simulated application);
-    /// with `--seeds`, both (`default,btcd`) compare them.
-    #[arg(long, default_value = "default", value_parser = ["default", "btcd"], value_delimiter = ',')]
+    /// Attack in rounds, as the 2015 paper's attacker: every attacker
+    /// address connects once a round, completes the handshake, advertises
+    /// and leaves (instead of holding a connection).
+    #[arg(long, value_parser = parse_duration)]
+    pub attack_round: Option<Duration>,
+    /// Every node's config: `default` (Bitcoin Core's hardening), `btcd`
+    /// (btcd's exact behaviour, its book kept by the simulated application)
+    /// or `bitcoind-0.9.3` (the node the 2015 eclipse paper attacked); with
+    /// `--seeds`, several (`default,btcd`) compare them.
+    #[arg(long, default_value = "default", value_parser = connmgr_sim::PRESETS, value_delimiter = ',')]
     pub preset: Vec<String>,
     /// With `--seeds`: how many runs at once (default: every core). The
     /// results do not depend on it.
@@ -154,7 +160,7 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
 /// One experiment of a grid: which preset, which attack.
 #[derive(Clone, Copy, Debug)]
 pub struct Variant<'a> {
-    /// `default` or `btcd`.
+    /// One of [`connmgr_sim::PRESETS`].
     pub preset: &'a str,
     /// The attack, if any.
     pub attack: Option<AttackModel>,
@@ -162,8 +168,8 @@ pub struct Variant<'a> {
 
 pub(crate) fn config(args: &Args, seed: u64, variant: &Variant<'_>) -> SimConfig {
     let mut config = SimConfig::new(seed, args.nodes, args.duration, args.faults.clone());
-    if variant.preset == "btcd" {
-        config.node_config = connmgr::Config::btcd();
+    if let Some(node_config) = connmgr_sim::preset(variant.preset) {
+        config.node_config = node_config;
     }
     config.traced = args.trace.iter().map(|(node, _)| *node).collect();
     config.attack = variant.attack.map(|model| Attack {
@@ -172,6 +178,7 @@ pub(crate) fn config(args: &Args, seed: u64, variant: &Variant<'_>) -> SimConfig
         } else {
             Shutdown::Crash
         },
+        round: args.attack_round,
         ..Attack::new(model, args.attack_period)
     });
     config

@@ -63,7 +63,7 @@ impl fmt::Display for Shard {
 }
 
 /// What a sweep (or a shard of one) found; shards of one experiment merge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     /// The experiment: the `connmgr sim` options other than seeds, shard
@@ -88,6 +88,15 @@ pub struct Summary {
     pub failures: Vec<u64>,
     /// Runs whose victim ended eclipsed (attack experiments only).
     pub eclipsed: Option<u64>,
+    /// The attacker's entries in the victim's tried table as it went down
+    /// to restart, and the table's size, summed over runs.
+    #[serde(default)]
+    pub tried_at_restart: Option<[u64; 2]>,
+    /// The 2015 paper's eclipse probability at each run's tried share,
+    /// summed over runs: with 0.9.3's time-biased selection, and with
+    /// uniform selection (a bitcoind 0.9.3 victim attacked in rounds only).
+    #[serde(default)]
+    pub model: Option<[f64; 2]>,
 }
 
 impl Summary {
@@ -126,12 +135,32 @@ impl fmt::Display for Summary {
             "  nodes that reached their target: {}/{}",
             self.reached, self.nodes
         )?;
+        let runs = self.runs.saturating_sub(self.failures.len() as u64).max(1);
         if let Some(eclipsed) = self.eclipsed {
-            let runs = self.runs.saturating_sub(self.failures.len() as u64);
+            let (low, high) = crate::grid::wilson(eclipsed, runs);
             writeln!(
                 f,
-                "  the victim eclipsed in {eclipsed} of {runs} runs ({:.1}%)",
-                eclipsed as f64 / runs.max(1) as f64 * 100.0
+                "  the victim eclipsed in {eclipsed} of {runs} runs ({:.1}%, 95% interval {:.1}–{:.1}%)",
+                eclipsed as f64 / runs as f64 * 100.0,
+                low * 100.0,
+                high * 100.0
+            )?;
+        }
+        if let Some([attacker, size]) = self.tried_at_restart {
+            writeln!(
+                f,
+                "  attacker share of the victim's tried table as it went down: {:.1}% ({:.0} of {:.0} a run)",
+                attacker as f64 / size.max(1) as f64 * 100.0,
+                attacker as f64 / runs as f64,
+                size as f64 / runs as f64
+            )?;
+        }
+        if let Some([biased, uniform]) = self.model {
+            writeln!(
+                f,
+                "  Heilman et al. 2015 model at these shares: eclipse {:.1}% (0.9.3's time-biased selection), {:.1}% (uniform selection, f^8)",
+                biased / runs as f64 * 100.0,
+                uniform / runs as f64 * 100.0
             )?;
         }
         writeln!(f, "  invariant checks: {}", self.checks)?;
@@ -155,6 +184,8 @@ struct RunResult {
     reached: u64,
     checks: u64,
     eclipsed: bool,
+    tried_at_restart: Option<(usize, usize)>,
+    model: Option<[f64; 2]>,
     failure: Option<String>,
 }
 
@@ -209,6 +240,8 @@ pub fn sweep(
         checks: 0,
         failures: Vec::new(),
         eclipsed: attack.then_some(0),
+        tried_at_restart: None,
+        model: None,
     };
     for r in results {
         if let Some(failure) = r.failure {
@@ -222,26 +255,43 @@ pub fn sweep(
         if let Some(eclipsed) = &mut summary.eclipsed {
             *eclipsed += u64::from(r.eclipsed);
         }
+        if let Some((attacker, size)) = r.tried_at_restart {
+            let [a, n] = summary.tried_at_restart.get_or_insert([0, 0]);
+            *a += attacker as u64;
+            *n += size as u64;
+        }
+        if let Some([biased, uniform]) = r.model {
+            let [b, u] = summary.model.get_or_insert([0.0, 0.0]);
+            *b += biased;
+            *u += uniform;
+        }
     }
     summary
 }
 
 fn run(seed: u64, config: SimConfig) -> RunResult {
-    match Sim::new(config).run() {
-        Ok(report) => RunResult {
-            seed,
-            nodes: report.nodes.len() as u64,
-            reached: report.reached_target() as u64,
-            checks: report.checks(),
-            eclipsed: report.eclipse.as_ref().is_some_and(|e| e.eclipsed),
-            failure: None,
-        },
+    match Sim::new(config.clone()).run() {
+        Ok(report) => {
+            let restart = report.eclipse.as_ref().and_then(|e| e.tried_at_restart);
+            RunResult {
+                seed,
+                nodes: report.nodes.len() as u64,
+                reached: report.reached_target() as u64,
+                checks: report.checks(),
+                eclipsed: report.eclipse.as_ref().is_some_and(|e| e.eclipsed),
+                tried_at_restart: restart,
+                model: restart.and_then(|tried| connmgr_sim::paper::predicted(&config, tried)),
+                failure: None,
+            }
+        }
         Err(failure) => RunResult {
             seed,
             nodes: 0,
             reached: 0,
             checks: 0,
             eclipsed: false,
+            tried_at_restart: None,
+            model: None,
             failure: Some(failure.to_string()),
         },
     }
@@ -366,6 +416,14 @@ fn add(mut acc: Summary, part: Summary) -> Result<Summary, String> {
         (Some(a), Some(b)) => Some(a + b),
         _ => None,
     };
+    acc.tried_at_restart = match (acc.tried_at_restart, part.tried_at_restart) {
+        (Some([a, n]), Some([b, m])) => Some([a + b, n + m]),
+        (one, other) => one.or(other),
+    };
+    acc.model = match (acc.model, part.model) {
+        (Some([a, b]), Some([c, d])) => Some([a + c, b + d]),
+        (one, other) => one.or(other),
+    };
     Ok(acc)
 }
 
@@ -405,6 +463,8 @@ mod tests {
             checks: 10,
             failures: vec![shard],
             eclipsed: None,
+            tried_at_restart: None,
+            model: None,
         }
     }
 

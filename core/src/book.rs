@@ -28,6 +28,12 @@ pub enum AddressBook {
     /// with its selection loop, test-before-evict and `addr` rate limits.
     #[default]
     Core,
+    /// bitcoind 0.9.3's address manager, the one Heilman et al. eclipsed
+    /// in 2015 ([`crate::addrbook::Flavor::Bitcoind093`]): for measuring
+    /// eclipse attacks against the paper in the simulator, never for a
+    /// node. It takes an inbound peer's address into its tried table.
+    #[cfg_attr(feature = "serde", serde(rename = "bitcoind-0.9.3"))]
+    Bitcoind093,
 }
 
 /// One address a peer advertised: where, and when the peer says it was
@@ -107,6 +113,9 @@ pub enum BookSnapshot {
     Btcd(crate::addrbook::Snapshot),
     /// Bitcoin Core's book.
     Core(crate::addrman::Snapshot),
+    /// bitcoind 0.9.3's book (btcd's, with 0.9.3's rules).
+    #[serde(rename = "bitcoind-0.9.3")]
+    Bitcoind093(crate::addrbook::Snapshot),
 }
 
 #[cfg(feature = "serde")]
@@ -116,14 +125,25 @@ impl BookSnapshot {
         match self {
             BookSnapshot::Btcd(_) => AddressBook::Btcd,
             BookSnapshot::Core(_) => AddressBook::Core,
+            BookSnapshot::Bitcoind093(_) => AddressBook::Bitcoind093,
         }
     }
 
     /// Addresses saved.
     pub fn len(&self) -> usize {
         match self {
-            BookSnapshot::Btcd(s) => s.addresses.len(),
+            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => s.addresses.len(),
             BookSnapshot::Core(s) => s.addresses.len(),
+        }
+    }
+
+    /// Every saved address, and whether it is in the tried table.
+    pub fn addresses(&self) -> Vec<(SocketAddr, bool)> {
+        match self {
+            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => {
+                s.addresses.iter().map(|a| (a.addr, a.tried)).collect()
+            }
+            BookSnapshot::Core(s) => s.addresses.iter().map(|a| (a.addr, a.tried)).collect(),
         }
     }
 

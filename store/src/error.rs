@@ -210,6 +210,7 @@ fn book_name(kind: AddressBook) -> &'static str {
     match kind {
         AddressBook::Btcd => "btcd's",
         AddressBook::Core => "Bitcoin Core's",
+        AddressBook::Bitcoind093 => "bitcoind 0.9.3's",
         AddressBook::External => "an application's",
     }
 }

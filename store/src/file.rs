@@ -156,8 +156,12 @@ pub(crate) fn write_snapshot(out: &mut impl Write, snapshot: &BookSnapshot) -> i
         Ok(())
     }
     match snapshot {
-        BookSnapshot::Btcd(s) => {
-            write!(out, "{{\"book\":\"btcd\",\"format\":{},\"key\":", s.format)?;
+        BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => {
+            let name = match snapshot {
+                BookSnapshot::Bitcoind093(_) => "bitcoind-0.9.3",
+                _ => "btcd",
+            };
+            write!(out, "{{\"book\":\"{name}\",\"format\":{},\"key\":", s.format)?;
             serde_json::to_writer(&mut *out, &s.key)?;
             out.write_all(b",\"addresses\":[")?;
             lines(out, &s.addresses)?;

@@ -111,6 +111,12 @@ pub struct Attack {
     /// How often each attacker connection advertises (a full message of
     /// 1 000 addresses, what one `addr` message may carry).
     pub advertise_every: Duration,
+    /// `None`: each attacker address holds a connection to the victim.
+    /// `Some(round)`: the 2015 paper's attacker, which connects from every
+    /// address once a round (at a random moment in it), completes the
+    /// handshake, advertises once and leaves, so that far more addresses
+    /// than the victim has inbound slots pass through them.
+    pub round: Option<Duration>,
 }
 
 impl Attack {
@@ -124,6 +130,7 @@ impl Attack {
             restart: Shutdown::Crash,
             trash: 0.5,
             advertise_every: Duration::from_secs(30),
+            round: None,
         }
     }
 }
@@ -229,6 +236,9 @@ pub struct EclipseReport {
     pub tried: (usize, usize),
     /// The same for the new table (trash included in its size).
     pub new: (usize, usize),
+    /// The attacker's addresses in the victim's tried table, and its size,
+    /// when the victim went down to restart (if it did).
+    pub tried_at_restart: Option<(usize, usize)>,
     /// The attacker's share of the victim's tried and new tables over
     /// time: `(virtual time, tried, new)`, a sample a minute.
     pub over_time: Vec<(Duration, f64, f64)>,

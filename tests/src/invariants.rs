@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use connmgr::{Action, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
+use connmgr::{Action, AddressBook, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
 use connmgr::{Input, Instant, PeerEvent, PeerFact, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
@@ -86,8 +86,10 @@ pub struct Checker {
     retry_due: BTreeMap<ConnId, Instant>,
     largest_backoff: std::time::Duration,
     checks: u64,
-    /// Addresses an outbound handshake completed with, and those tried in
-    /// the book the manager started from: the only ones that may be tried.
+    /// Addresses an outbound handshake completed with (or any handshake,
+    /// for bitcoind 0.9.3's book, which trusts inbound peers), and those
+    /// tried in the book the manager started from: the only ones that may
+    /// be tried.
     proven: BTreeSet<SocketAddr>,
     /// The tip was reported stale at some point: one full-relay outbound
     /// may be above the target (until the application evicts it).
@@ -325,7 +327,8 @@ impl Checker {
                     "{id} ready without being connected, or ready twice"
                 );
                 self.last_event.insert(id, LastEvent::Ready);
-                if direction == Direction::Outbound {
+                let inbound_proves = self.config.address_book == AddressBook::Bitcoind093;
+                if direction == Direction::Outbound || inbound_proves {
                     self.proven.insert(canonical(addr));
                 }
             }
@@ -487,7 +490,7 @@ impl Checker {
         for addr in mgr.book_tried_addresses() {
             ensure!(
                 self.proven.contains(&canonical(addr)),
-                "{addr} is in the tried table but never completed an outbound handshake"
+                "{addr} is in the tried table but never completed a handshake that proves it"
             );
         }
         Ok(())

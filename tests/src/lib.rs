@@ -22,6 +22,8 @@ pub mod attack;
 pub mod faults;
 pub mod invariants;
 pub mod node;
+pub mod paper;
+pub mod preset;
 pub mod report;
 pub mod sim;
 
@@ -29,5 +31,6 @@ pub use attack::{Attack, AttackModel, EclipseReport, START as ATTACK_START};
 pub use faults::{FaultProfile, Shutdown};
 pub use invariants::{Checker, Violation};
 pub use node::NodeStats;
+pub use preset::{preset, preset_name, PRESETS};
 pub use report::{Report, Sample};
 pub use sim::{Failure, Sim, SimConfig};

@@ -86,22 +86,20 @@ impl SimConfig {
     /// The options of [`command`](SimConfig::command) but the seed: what
     /// makes one experiment of a sweep.
     pub fn options(&self) -> String {
-        let btcd = Config {
-            rng_seed: self.node_config.rng_seed,
-            ..Config::btcd()
-        };
-        let preset = if self.node_config == btcd {
-            " --preset btcd"
-        } else {
-            ""
+        let preset = match crate::preset_name(&self.node_config) {
+            Some(name) if name != crate::PRESETS[0] => format!(" --preset {name}"),
+            _ => String::new(),
         };
         let attack = self.attack.as_ref().map_or(String::new(), |a| {
             let clean = match a.restart {
                 Shutdown::Clean => " --clean-restart",
                 Shutdown::Crash => "",
             };
+            let round = a
+                .round
+                .map_or(String::new(), |r| format!(" --attack-round {}s", r.as_secs()));
             format!(
-                " --attack {} --attack-period {}s{clean}",
+                " --attack {} --attack-period {}s{round}{clean}",
                 a.model,
                 a.period.as_secs()
             )
@@ -222,6 +220,10 @@ enum Event {
     AttackStart,
     /// The victim goes down, to restart.
     VictimDown,
+    /// An attacker node visits the victim (attacks in rounds).
+    AttackRound {
+        node: NodeIdx,
+    },
     /// An attacker node advertises over one of its connections (the link
     /// it had when this was scheduled: a redial keeps the id, not the link).
     Advertise {
@@ -255,6 +257,9 @@ struct AttackState {
     eclipsed_since: Option<Instant>,
     /// The attacker's share of the victim's tables, a sample a minute.
     over_time: Vec<(Duration, f64, f64)>,
+    /// The attacker's entries in the victim's tried table, and its size,
+    /// as the victim went down.
+    tried_at_restart: Option<(usize, usize)>,
 }
 
 /// A simulation in progress.
@@ -351,6 +356,7 @@ impl Sim {
                 started: false,
                 restarted_at: None,
                 eclipsed_since: None,
+                tried_at_restart: None,
                 over_time: Vec::new(),
             }
         });
@@ -597,6 +603,7 @@ impl Sim {
             }
             Event::AttackStart => self.attack_start()?,
             Event::VictimDown => self.victim_down()?,
+            Event::AttackRound { node } => self.attack_round(node)?,
             Event::Advertise {
                 node,
                 incarnation,
@@ -1005,6 +1012,18 @@ impl Sim {
         if node >= self.honest {
             let incarnation = self.nodes[node].incarnation;
             self.advertise(node, incarnation, id, None);
+            let visiting = self.attack.as_ref().is_some_and(|s| s.attack.round.is_some());
+            if visiting && direction == Direction::Outbound {
+                // A round's visit: the handshake done, the address sent,
+                // it leaves.
+                let input = Input::Disconnect { id };
+                let event = Event::Deliver {
+                    node,
+                    incarnation,
+                    input,
+                };
+                self.schedule(self.now + Duration::from_secs(1), event);
+            }
             return;
         }
         let now = self.now;
@@ -1294,12 +1313,46 @@ impl Sim {
             return Ok(());
         };
         state.started = true;
+        if let Some(round) = state.attack.round {
+            for node in self.honest..self.nodes.len() {
+                let Some(state) = &mut self.attack else {
+                    break;
+                };
+                let offset = state.rng.below(round.as_millis().max(1) as u64);
+                let at = self.now + Duration::from_millis(offset);
+                self.schedule(at, Event::AttackRound { node });
+            }
+            return Ok(());
+        }
         for node in self.honest..self.nodes.len() {
             if self.nodes[node].alive {
                 self.attack_victim(node)?;
             }
         }
         Ok(())
+    }
+
+    /// Attacker node `node` visits the victim for this round (a one-off
+    /// connection it leaves after the handshake, see `ready`), and again
+    /// a round later.
+    fn attack_round(&mut self, node: NodeIdx) -> Step<()> {
+        let Some(state) = &self.attack else {
+            return Ok(());
+        };
+        let (victim, round) = (state.victim, state.attack.round);
+        let Some(round) = round else {
+            return Ok(());
+        };
+        self.schedule(self.now + round, Event::AttackRound { node });
+        if !self.nodes[node].alive || !self.nodes[victim].alive {
+            return Ok(());
+        }
+        let addr = self.nodes[victim].addr;
+        let connect = Input::Connect {
+            addr,
+            permanent: false,
+        };
+        self.feed(node, connect).map(drop)
     }
 
     /// Attacker node `node` connects to the victim, for good.
@@ -1318,9 +1371,11 @@ impl Sim {
     /// The victim goes down as the attack says, to come back after the
     /// usual restart delay with what it saved.
     fn victim_down(&mut self) -> Step<()> {
+        let tables = self.victim_tables();
         let Some(state) = &mut self.attack else {
             return Ok(());
         };
+        state.tried_at_restart = tables.map(|(tried, _)| tried);
         let (victim, how) = (state.victim, state.attack.restart);
         if !self.nodes[victim].alive {
             // Only a restart storm takes it down otherwise; it is back on
@@ -1473,10 +1528,10 @@ impl Sim {
             table.1 += 1;
             table.0 += usize::from(state.addrs.contains(&addr));
         };
-        match victim.saved_book() {
-            Some(BookSnapshot::Btcd(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
-            Some(BookSnapshot::Core(s)) => s.addresses.iter().for_each(|a| count(a.addr, a.tried)),
-            None => {}
+        if let Some(book) = victim.saved_book() {
+            book.addresses()
+                .into_iter()
+                .for_each(|(addr, tried)| count(addr, tried));
         }
         Some((tried, new))
     }
@@ -1497,6 +1552,7 @@ impl Sim {
                 .map(|(at, restart)| at - restart),
             tried,
             new,
+            tried_at_restart: state.tried_at_restart,
             over_time: state.over_time.clone(),
         })
     }

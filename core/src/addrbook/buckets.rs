@@ -15,20 +15,7 @@ use std::net::SocketAddr;
 
 use crate::{GroupKey, Rng};
 
-/// btcd `newBucketCount`.
-pub(crate) const NEW_BUCKETS: usize = 1024;
-/// btcd `newBucketSize`.
-pub(crate) const NEW_BUCKET_SIZE: usize = 64;
-/// btcd `triedBucketCount`.
-pub(crate) const TRIED_BUCKETS: usize = 64;
-/// btcd `triedBucketSize`.
-pub(crate) const TRIED_BUCKET_SIZE: usize = 256;
-/// btcd `newBucketsPerGroup`: new buckets one source group can reach.
-const NEW_PER_SOURCE_GROUP: u64 = 64;
-/// btcd `triedBucketsPerGroup`: tried buckets one address group can reach.
-const TRIED_PER_GROUP: u64 = 8;
-/// btcd `newBucketsPerAddress`: new buckets one address may occupy.
-pub(crate) const NEW_PER_ADDRESS: usize = 8;
+use super::flavor::Geometry;
 
 /// Domain separation: each of the four hashes starts with its own tag, so no
 /// input of one can collide with an input of another.
@@ -52,14 +39,17 @@ impl HashKey {
 
     /// The new bucket for an address of group `group` heard from a source of
     /// group `source` (btcd `getNewBucket`).
-    pub(crate) fn new_bucket(self, group: GroupKey, source: GroupKey) -> u16 {
+    pub(crate) fn new_bucket(self, geometry: &Geometry, group: GroupKey, source: GroupKey) -> u16 {
         let (g, s) = (group_word(group), group_word(source));
-        let slot = sip13(self.0, &[TAG_NEW_GROUP, g, s]) % NEW_PER_SOURCE_GROUP;
-        bucket_index(sip13(self.0, &[TAG_NEW_BUCKET, s, slot]), NEW_BUCKETS)
+        let slot = sip13(self.0, &[TAG_NEW_GROUP, g, s]) % geometry.new_per_source_group;
+        bucket_index(
+            sip13(self.0, &[TAG_NEW_BUCKET, s, slot]),
+            geometry.new_buckets,
+        )
     }
 
     /// The tried bucket for `addr` (btcd `getTriedBucket`).
-    pub(crate) fn tried_bucket(self, addr: SocketAddr) -> u16 {
+    pub(crate) fn tried_bucket(self, geometry: &Geometry, addr: SocketAddr) -> u16 {
         let ip = u128::from(match addr.ip().to_canonical() {
             std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
             std::net::IpAddr::V6(v6) => v6,
@@ -70,11 +60,11 @@ impl HashKey {
             ip as u64,
             u64::from(addr.port()),
         ];
-        let slot = sip13(self.0, &words) % TRIED_PER_GROUP;
+        let slot = sip13(self.0, &words) % geometry.tried_per_group;
         let group = group_word(GroupKey::of(addr.ip()));
         bucket_index(
             sip13(self.0, &[TAG_TRIED_BUCKET, group, slot]),
-            TRIED_BUCKETS,
+            geometry.tried_buckets,
         )
     }
 }
@@ -321,8 +311,11 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Flavor;
     use super::*;
     use std::net::IpAddr;
+
+    const BTCD: Geometry = Flavor::Btcd.geometry();
 
     /// Our word-oriented SipHash is the standard one: checked at 2-4 rounds
     /// against std's (deprecated but stable) `SipHasher`, which is SipHash-2-4.
@@ -346,8 +339,8 @@ mod tests {
         let g = GroupKey::of("1.2.3.4".parse().unwrap());
         let s = GroupKey::of("5.6.7.8".parse().unwrap());
         let pinned = (
-            key.new_bucket(g, s),
-            key.tried_bucket("1.2.3.4:8333".parse().unwrap()),
+            key.new_bucket(&BTCD, g, s),
+            key.tried_bucket(&BTCD, "1.2.3.4:8333".parse().unwrap()),
         );
         assert_eq!(pinned, PINNED);
     }
@@ -358,7 +351,7 @@ mod tests {
         let g = GroupKey::of("1.2.3.4".parse().unwrap());
         let differs = (0..64).any(|s| {
             let src = GroupKey::of(IpAddr::from([9, s, 1, 1]));
-            HashKey([1, 2]).new_bucket(g, src) != HashKey([3, 4]).new_bucket(g, src)
+            HashKey([1, 2]).new_bucket(&BTCD, g, src) != HashKey([3, 4]).new_bucket(&BTCD, g, src)
         });
         assert!(differs);
     }
@@ -371,12 +364,12 @@ mod tests {
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 let g = GroupKey::of(IpAddr::from([a, b, 1, 1]));
-                seen.insert(key.new_bucket(g, src));
+                seen.insert(key.new_bucket(&BTCD, g, src));
             }
         }
         assert!(seen.len() <= 64, "{}", seen.len());
         assert!(seen.len() > 32, "the 64 slots are used: {}", seen.len());
-        assert!(seen.iter().all(|&b| usize::from(b) < NEW_BUCKETS));
+        assert!(seen.iter().all(|&b| usize::from(b) < BTCD.new_buckets));
     }
 
     #[test]
@@ -385,11 +378,11 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in 0..=255u8 {
             for port in [8333, 8334, 18333] {
-                seen.insert(key.tried_bucket(SocketAddr::from(([7, 7, c, 1], port))));
+                seen.insert(key.tried_bucket(&BTCD, SocketAddr::from(([7, 7, c, 1], port))));
             }
         }
         assert!(seen.len() <= 8 && seen.len() >= 4, "{}", seen.len());
-        assert!(seen.iter().all(|&b| usize::from(b) < TRIED_BUCKETS));
+        assert!(seen.iter().all(|&b| usize::from(b) < BTCD.tried_buckets));
     }
 
     #[test]

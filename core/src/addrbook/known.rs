@@ -40,7 +40,7 @@ pub(crate) enum Place {
     /// In the new table: `buckets[..refs]` are its (distinct) new buckets.
     New {
         /// The new buckets, in the order they were added.
-        buckets: [u16; super::buckets::NEW_PER_ADDRESS],
+        buckets: [u16; super::flavor::MAX_NEW_PER_ADDRESS],
         /// How many of `buckets` are used (1..=8 while in the book).
         refs: u8,
     },

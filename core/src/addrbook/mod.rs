@@ -56,6 +56,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use crate::{GroupKey, Instant, Rng};
 
 mod buckets;
+mod flavor;
 mod index_key;
 mod known;
 mod select;
@@ -64,8 +65,9 @@ mod snapshot;
 #[cfg(test)]
 mod tests;
 
-use buckets::{HashKey, Table, NEW_BUCKETS, NEW_BUCKET_SIZE, NEW_PER_ADDRESS};
-use buckets::{TRIED_BUCKETS, TRIED_BUCKET_SIZE};
+use buckets::{HashKey, Table};
+pub use flavor::Flavor;
+use flavor::{Geometry, INSPECT_ON_EVICT, MAX_NEW_PER_ADDRESS};
 use index_key::IndexKey;
 pub use known::KnownAddress;
 use known::{Place, CONNECTED_REFRESH};
@@ -73,8 +75,9 @@ pub use select::SelectPolicy;
 #[cfg(feature = "serde")]
 pub use snapshot::{Snapshot, SnapshotAddress, SnapshotError, SNAPSHOT_FORMAT};
 
-/// The most addresses a book can hold: every new and tried slot.
-pub const MAX_ADDRESSES: usize = NEW_BUCKETS * NEW_BUCKET_SIZE + TRIED_BUCKETS * TRIED_BUCKET_SIZE;
+/// The most addresses a btcd book can hold: every new and tried slot (the
+/// largest flavour's).
+pub const MAX_ADDRESSES: usize = Flavor::Btcd.max_addresses();
 
 /// btcd's address manager, without I/O, clock or global randomness.
 ///
@@ -85,6 +88,8 @@ pub const MAX_ADDRESSES: usize = NEW_BUCKETS * NEW_BUCKET_SIZE + TRIED_BUCKETS *
 /// key is a secret that does not belong in logs.
 #[derive(Clone)]
 pub struct AddrBook {
+    flavor: Flavor,
+    geometry: Geometry,
     key: HashKey,
     rng: Rng,
     /// Entries by id; `None` is a free slot, reused from `free`.
@@ -107,7 +112,7 @@ impl AddrBook {
     pub fn new(seed: u64) -> AddrBook {
         let mut rng = Rng::new(seed);
         let key = HashKey::draw(&mut rng);
-        AddrBook::with_key(key, rng)
+        AddrBook::with_key(Flavor::Btcd, key, rng)
     }
 
     /// An empty book placing addresses by `key`, its random choices from
@@ -115,18 +120,26 @@ impl AddrBook {
     /// an empty snapshot, so a book made this way and one rebuilt from its
     /// snapshot behave alike (which a trace relies on).
     pub fn keyed(key: [u64; 2], seed: u64) -> AddrBook {
-        AddrBook::with_key(HashKey(key), Rng::new(seed))
+        AddrBook::with_key(Flavor::Btcd, HashKey(key), Rng::new(seed))
     }
 
-    fn with_key(key: HashKey, rng: Rng) -> AddrBook {
+    /// A book of `flavor`'s rules, otherwise as [`keyed`](AddrBook::keyed).
+    pub fn keyed_as(flavor: Flavor, key: [u64; 2], seed: u64) -> AddrBook {
+        AddrBook::with_key(flavor, HashKey(key), Rng::new(seed))
+    }
+
+    fn with_key(flavor: Flavor, key: HashKey, rng: Rng) -> AddrBook {
+        let geometry = flavor.geometry();
         AddrBook {
+            flavor,
+            geometry,
             key,
             rng,
             slots: Vec::new(),
             free: Vec::new(),
             index: HashMap::new(),
-            new: Table::new(NEW_BUCKETS, NEW_BUCKET_SIZE),
-            tried: Table::new(TRIED_BUCKETS, TRIED_BUCKET_SIZE),
+            new: Table::new(geometry.new_buckets, geometry.new_bucket_size),
+            tried: Table::new(geometry.tried_buckets, geometry.tried_bucket_size),
             n_new: 0,
             n_tried: 0,
             accept_unroutable: false,
@@ -140,6 +153,11 @@ impl AddrBook {
     /// test network. Addresses already in the book stay either way.
     pub fn set_accept_unroutable(&mut self, accept: bool) {
         self.accept_unroutable = accept;
+    }
+
+    /// Whose rules the book follows.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
     /// Number of addresses known.
@@ -224,9 +242,9 @@ impl AddrBook {
         if addr.port() == 0 || (!self.accept_unroutable && !crate::group::is_routable(addr.ip())) {
             return false;
         }
-        let bucket = self
-            .key
-            .new_bucket(GroupKey::of(addr.ip()), GroupKey::of(source));
+        let bucket =
+            self.key
+                .new_bucket(&self.geometry, GroupKey::of(addr.ip()), GroupKey::of(source));
         if let Some(&id) = self.index.get(&IndexKey::new(addr)) {
             self.add_known(now, id, seen, bucket);
             return false;
@@ -242,7 +260,7 @@ impl AddrBook {
             last_attempt: None,
             last_success: None,
             place: Place::New {
-                buckets: [bucket; NEW_PER_ADDRESS],
+                buckets: [bucket; MAX_NEW_PER_ADDRESS],
                 refs: 1,
             },
         };
@@ -271,7 +289,7 @@ impl AddrBook {
             return;
         };
         let refs_used = usize::from(refs);
-        if refs_used >= NEW_PER_ADDRESS {
+        if refs_used >= self.geometry.new_per_address {
             return;
         }
         // The more buckets it is in, the less likely it gets another.
@@ -302,9 +320,37 @@ impl AddrBook {
         }
     }
 
-    /// btcd's `expireNew`: drops every bad entry of a full new bucket, and
-    /// its oldest good one, so there is room for one more.
+    /// Makes room in a full new bucket. btcd's `expireNew` drops every bad
+    /// entry and the oldest good one; 0.9.3's `ShrinkNew` drops the first
+    /// terrible entry, else the oldest of 4 random picks (with repeats).
     fn expire_new(&mut self, now: Instant, bucket: u16) {
+        if self.flavor.is_093() {
+            let entries = self.new.entries(bucket);
+            let terrible = entries
+                .iter()
+                .copied()
+                .find(|&id| self.entry(id).is_some_and(|e| e.is_bad(now)));
+            let len = entries.len() as u64;
+            let picks: Vec<u64> = (0..INSPECT_ON_EVICT).map(|_| self.rng.below(len)).collect();
+            let entries = self.new.entries(bucket);
+            let victim = terrible.or_else(|| {
+                picks
+                    .iter()
+                    .filter_map(|&i| {
+                        let id = *entries.get(i as usize)?;
+                        Some((self.entry(id)?.timestamp, id))
+                    })
+                    .fold(None, |oldest: Option<(Instant, u32)>, e| match oldest {
+                        Some(o) if o.0 <= e.0 => Some(o),
+                        _ => Some(e),
+                    })
+                    .map(|(_, id)| id)
+            });
+            if let Some(id) = victim {
+                self.unlink_new(bucket, id);
+            }
+            return;
+        }
         let mut bad = Vec::new();
         let mut oldest: Option<(u32, Instant)> = None;
         for &id in self.new.entries(bucket) {
@@ -336,7 +382,7 @@ impl AddrBook {
         let Place::New { buckets, refs } = &mut entry.place else {
             return;
         };
-        let used = usize::from(*refs).min(NEW_PER_ADDRESS);
+        let used = usize::from(*refs).min(MAX_NEW_PER_ADDRESS);
         if let Some(i) = buckets.iter().take(used).position(|&b| b == bucket) {
             // Keep the order of the rest: the first is btcd's "old bucket".
             buckets.copy_within(i + 1..used, i);
@@ -382,17 +428,22 @@ impl AddrBook {
         let Some(&id) = self.index.get(&IndexKey::new(addr)) else {
             return;
         };
+        let refresh = self.flavor.is_093();
         let Some(entry) = self.entry_mut(id) else {
             return;
         };
         entry.last_success = Some(now);
         entry.last_attempt = Some(now);
         entry.attempts = 0;
+        if refresh {
+            // 0.9.3's `Good_` also makes the address fresh.
+            entry.timestamp = now;
+        }
         let Place::New { buckets, refs } = entry.place else {
             return;
         };
         let addr = entry.addr;
-        let used = usize::from(refs).min(NEW_PER_ADDRESS);
+        let used = usize::from(refs).min(MAX_NEW_PER_ADDRESS);
         let held = buckets.get(..used).unwrap_or(&[]);
         for &b in held {
             self.new.remove(b, id);
@@ -403,26 +454,13 @@ impl AddrBook {
         };
         self.n_new = self.n_new.saturating_sub(1);
 
-        let tried_bucket = self.key.tried_bucket(addr);
+        let tried_bucket = self.key.tried_bucket(&self.geometry, addr);
         if self.tried.push(tried_bucket, id) {
             self.set_place(id, Place::Tried(tried_bucket));
             self.n_tried += 1;
             return;
         }
-        // Full: the oldest (first of equals, as btcd) goes back to new.
-        let evicted = self
-            .tried
-            .entries(tried_bucket)
-            .iter()
-            .filter_map(|&e| Some((e, self.entry(e)?.timestamp)))
-            .fold(
-                None,
-                |oldest: Option<(u32, Instant)>, (e, ts)| match oldest {
-                    Some((_, old_ts)) if old_ts <= ts => oldest,
-                    _ => Some((e, ts)),
-                },
-            );
-        let Some((out, _)) = evicted else {
+        let Some(out) = self.tried_victim(tried_bucket) else {
             return;
         };
         if !self.tried.replace(tried_bucket, out, id) {
@@ -432,9 +470,11 @@ impl AddrBook {
         let Some((out_addr, out_source)) = self.entry(out).map(|e| (e.addr, e.source)) else {
             return;
         };
-        let mut bucket = self
-            .key
-            .new_bucket(GroupKey::of(out_addr.ip()), GroupKey::of(out_source));
+        let mut bucket = self.key.new_bucket(
+            &self.geometry,
+            GroupKey::of(out_addr.ip()),
+            GroupKey::of(out_source),
+        );
         if self.new.is_full(bucket) {
             // btcd: the bucket `addr` just left has room.
             bucket = old_bucket;
@@ -443,7 +483,7 @@ impl AddrBook {
             self.set_place(
                 out,
                 Place::New {
-                    buckets: [bucket; NEW_PER_ADDRESS],
+                    buckets: [bucket; MAX_NEW_PER_ADDRESS],
                     refs: 1,
                 },
             );
@@ -453,6 +493,36 @@ impl AddrBook {
             self.index.remove(&IndexKey::new(out_addr));
             self.release(out);
         }
+    }
+
+    /// Whom a full tried bucket sends back to the new table: btcd's oldest
+    /// entry (the first of equals), or 0.9.3's `SelectTried`: of 4 distinct
+    /// random entries, the one that succeeded longest ago.
+    fn tried_victim(&mut self, bucket: u16) -> Option<u32> {
+        let entries = self.tried.entries(bucket);
+        if !self.flavor.is_093() {
+            return entries
+                .iter()
+                .filter_map(|&e| Some((e, self.entry(e)?.timestamp)))
+                .fold(None, |oldest: Option<(u32, Instant)>, (e, ts)| match oldest {
+                    Some((_, old_ts)) if old_ts <= ts => oldest,
+                    _ => Some((e, ts)),
+                })
+                .map(|(e, _)| e);
+        }
+        // A partial Fisher-Yates shuffle of the positions picks them.
+        let mut positions: Vec<usize> = (0..entries.len()).collect();
+        let mut oldest: Option<(Option<Instant>, u32)> = None;
+        for i in 0..INSPECT_ON_EVICT.min(positions.len()) {
+            let j = i + self.rng.below((positions.len() - i) as u64) as usize;
+            positions.swap(i, j);
+            let id = *entries.get(positions[i])?;
+            let success = self.entry(id)?.last_success;
+            if oldest.is_none_or(|(s, _)| success < s) {
+                oldest = Some((success, id));
+            }
+        }
+        oldest.map(|(_, id)| id)
     }
 
     /// btcd's `GetAddress`: a random address, or `None` for an empty book.
@@ -469,7 +539,7 @@ impl AddrBook {
     ///
     /// It does not record an attempt; [`select`](AddrBook::select) does.
     pub fn get_address(&mut self, now: Instant) -> Option<SocketAddr> {
-        let id = self.pick(now)?;
+        let id = self.pick(now, 0)?;
         Some(self.entry(id)?.addr)
     }
 
@@ -495,7 +565,7 @@ impl AddrBook {
     /// Makes room for `additional` more addresses (at most a full book).
     #[cfg(feature = "serde")]
     fn reserve(&mut self, additional: usize) {
-        let additional = additional.min(MAX_ADDRESSES.saturating_sub(self.len()));
+        let additional = additional.min(self.flavor.max_addresses().saturating_sub(self.len()));
         self.slots.reserve_exact(additional);
         self.index.reserve(additional);
     }
@@ -513,7 +583,7 @@ impl AddrBook {
             // Double, but never past the most the book can hold: a full book
             // would otherwise carry up to 60 % of empty slots.
             let len = self.slots.len();
-            let want = (len * 2).clamp(64, MAX_ADDRESSES.max(len + 1));
+            let want = (len * 2).clamp(64, self.flavor.max_addresses().max(len + 1));
             self.slots.reserve_exact(want - len);
         }
         self.slots.push(Some(entry));

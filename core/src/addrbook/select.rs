@@ -84,13 +84,27 @@ impl AddrBook {
         &mut self,
         now: Instant,
         policy: &SelectPolicy,
+        outbound_in_group: impl FnMut(&GroupKey) -> u32,
+    ) -> Result<SocketAddr, AddressError> {
+        self.select_with_outbound(now, policy, 0, outbound_in_group)
+    }
+
+    /// [`select`](AddrBook::select) by a node with `outbound` outbound
+    /// connections open, which bitcoind 0.9.3's book weighs when it picks
+    /// the table ([`Flavor::Bitcoind093`](super::Flavor::Bitcoind093));
+    /// btcd's ignores it.
+    pub fn select_with_outbound(
+        &mut self,
+        now: Instant,
+        policy: &SelectPolicy,
+        outbound: u32,
         mut outbound_in_group: impl FnMut(&GroupKey) -> u32,
     ) -> Result<SocketAddr, AddressError> {
         if self.is_empty() {
             return Err(AddressError::Empty);
         }
         for tries in 0..policy.max_tries {
-            let Some(id) = self.pick(now) else {
+            let Some(id) = self.pick(now, outbound) else {
                 break;
             };
             let Some(entry) = self.entry(id) else {
@@ -122,18 +136,18 @@ impl AddrBook {
     }
 
     /// btcd's `GetAddress` on ids; see [`AddrBook::get_address`].
-    pub(super) fn pick(&mut self, now: Instant) -> Option<u32> {
+    pub(super) fn pick(&mut self, now: Instant, outbound: u32) -> Option<u32> {
         if self.is_empty() {
             return None;
         }
         // btcd draws the coin only when both tables have addresses.
-        let use_tried = self.n_tried > 0 && (self.n_new == 0 || self.rng.below(2) == 0);
+        let use_tried = self.n_tried > 0 && (self.n_new == 0 || self.tried_coin(outbound));
         let mut factor = 1.0f64;
         let mut best: Option<(u32, f64)> = None;
         for _ in 0..SelectPolicy::MAX_SAMPLES {
             let table = if use_tried { &self.tried } else { &self.new };
             let id = table.pick(&mut self.rng)?;
-            let chance = self.entry(id)?.chance(now);
+            let chance = self.chance(self.entry(id)?, now);
             let draw = self.rng.below(LARGE) as f64;
             if draw < factor * chance * LARGE as f64 {
                 return Some(id);
@@ -144,6 +158,35 @@ impl AddrBook {
             factor *= 1.2;
         }
         best.map(|(id, _)| id)
+    }
+}
+
+impl AddrBook {
+    /// Whether to pick from the tried table, both tables holding addresses.
+    /// btcd: even odds. 0.9.3 (`Select(10 + 10·ω)`): tried with weight
+    /// `√tried · (90 − 10ω)` against `√new · (10 + 10ω)`, ω the open
+    /// outbound connections (at most 8), so a node with few peers leans on
+    /// addresses that worked before.
+    fn tried_coin(&mut self, outbound: u32) -> bool {
+        if !self.flavor.is_093() {
+            return self.rng.below(2) == 0;
+        }
+        let bias = 10.0 + 10.0 * f64::from(outbound.min(8));
+        let tried = (self.n_tried as f64).sqrt() * (100.0 - bias);
+        let new = (self.n_new as f64).sqrt() * bias;
+        self.rng.unit() * (tried + new) < tried
+    }
+
+    /// An entry's chance of being accepted when drawn: btcd's
+    /// [`KnownAddress::chance`], times 0.9.3's time bias
+    /// `600 / (600 + seconds since last seen)`.
+    fn chance(&self, entry: &super::KnownAddress, now: Instant) -> f64 {
+        let chance = entry.chance(now);
+        if !self.flavor.is_093() {
+            return chance;
+        }
+        let age = now.saturating_duration_since(entry.timestamp()).as_secs_f64();
+        chance * 600.0 / (600.0 + age)
     }
 }
 

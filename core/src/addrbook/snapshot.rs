@@ -7,9 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::buckets::{
-    HashKey, NEW_BUCKETS, NEW_BUCKET_SIZE, NEW_PER_ADDRESS, TRIED_BUCKETS, TRIED_BUCKET_SIZE,
-};
+use super::buckets::HashKey;
+use super::flavor::{Flavor, Geometry, MAX_NEW_PER_ADDRESS};
 use super::known::{KnownAddress, Place};
 use super::{canonical, AddrBook, IndexKey};
 use crate::{Instant, Rng};
@@ -103,6 +102,8 @@ pub enum SnapshotError {
         table: &'static str,
         /// The bucket.
         bucket: u16,
+        /// How many addresses the bucket holds.
+        holds: usize,
     },
 }
 
@@ -131,17 +132,11 @@ impl fmt::Display for SnapshotError {
                 addr,
                 table,
                 bucket,
-            } => {
-                let size = if *table == "tried" {
-                    TRIED_BUCKET_SIZE
-                } else {
-                    NEW_BUCKET_SIZE
-                };
-                write!(
-                    f,
-                    "address #{index} ({addr}) overflows {table} bucket {bucket}, which holds {size}"
-                )
-            }
+                holds,
+            } => write!(
+                f,
+                "address #{index} ({addr}) overflows {table} bucket {bucket}, which holds {holds}"
+            ),
         }
     }
 }
@@ -162,7 +157,7 @@ impl AddrBook {
                 let (tried, buckets) = match entry.place {
                     Place::Tried(b) => (true, vec![b]),
                     Place::New { buckets, refs } => {
-                        let used = usize::from(refs).min(NEW_PER_ADDRESS);
+                        let used = usize::from(refs).min(MAX_NEW_PER_ADDRESS);
                         (false, buckets.get(..used).unwrap_or(&[]).to_vec())
                     }
                 };
@@ -192,12 +187,22 @@ impl AddrBook {
     /// format version, duplicates, bucket numbers and counts against the
     /// table sizes, and that no bucket overflows. On error nothing is built.
     pub fn from_snapshot(snapshot: &Snapshot, seed: u64) -> Result<AddrBook, SnapshotError> {
+        AddrBook::from_snapshot_as(Flavor::Btcd, snapshot, seed)
+    }
+
+    /// [`from_snapshot`](AddrBook::from_snapshot) into a book of `flavor`'s
+    /// rules, its table sizes checked against that flavour's.
+    pub fn from_snapshot_as(
+        flavor: Flavor,
+        snapshot: &Snapshot,
+        seed: u64,
+    ) -> Result<AddrBook, SnapshotError> {
         if !SUPPORTED_FORMATS.contains(&snapshot.format) {
             return Err(SnapshotError::UnsupportedFormat {
                 found: snapshot.format,
             });
         }
-        let mut book = AddrBook::with_key(HashKey(snapshot.key), Rng::new(seed));
+        let mut book = AddrBook::with_key(flavor, HashKey(snapshot.key), Rng::new(seed));
         // Sized once for what the file claims, never past what a book holds:
         // loading a full book otherwise rehashes its index a dozen times.
         book.reserve(snapshot.addresses.len());
@@ -211,7 +216,7 @@ impl AddrBook {
                 addr,
                 problem,
             };
-            let place = place_of(saved).map_err(invalid)?;
+            let place = place_of(&book.geometry, saved).map_err(invalid)?;
             let entry = KnownAddress {
                 addr,
                 source: saved.source.to_canonical(),
@@ -228,14 +233,15 @@ impl AddrBook {
             match place {
                 Place::Tried(b) => {
                     if !book.tried.push(b, id) {
-                        return Err(overflow(index, addr, "tried", b));
+                        return Err(overflow(index, addr, "tried", b, book.geometry.tried_bucket_size));
                     }
                     book.n_tried += 1;
                 }
                 Place::New { buckets, refs } => {
                     for &b in buckets.iter().take(usize::from(refs)) {
                         if !book.new.push(b, id) {
-                            return Err(overflow(index, addr, "new", b));
+                            let holds = book.geometry.new_bucket_size;
+                            return Err(overflow(index, addr, "new", b, holds));
                         }
                     }
                     book.n_new += 1;
@@ -246,25 +252,34 @@ impl AddrBook {
     }
 }
 
-fn overflow(index: usize, addr: SocketAddr, table: &'static str, bucket: u16) -> SnapshotError {
+fn overflow(
+    index: usize,
+    addr: SocketAddr,
+    table: &'static str,
+    bucket: u16,
+    holds: usize,
+) -> SnapshotError {
     SnapshotError::BucketOverflow {
         index,
         addr,
         table,
         bucket,
+        holds,
     }
 }
 
 /// The place a saved address claims, if it is a possible one.
-fn place_of(saved: &SnapshotAddress) -> Result<Place, String> {
+fn place_of(geometry: &Geometry, saved: &SnapshotAddress) -> Result<Place, String> {
+    let (tried_buckets, new_buckets) = (geometry.tried_buckets, geometry.new_buckets);
+    let per_address = geometry.new_per_address;
     if saved.addr.port() == 0 {
         return Err("port 0 cannot be dialled".to_string());
     }
     if saved.tried {
         return match saved.buckets.as_slice() {
-            [b] if usize::from(*b) < TRIED_BUCKETS => Ok(Place::Tried(*b)),
+            [b] if usize::from(*b) < tried_buckets => Ok(Place::Tried(*b)),
             [b] => Err(format!(
-                "tried bucket {b} does not exist (there are {TRIED_BUCKETS})"
+                "tried bucket {b} does not exist (there are {tried_buckets})"
             )),
             other => Err(format!(
                 "a tried address is in exactly one bucket, not {}",
@@ -273,16 +288,16 @@ fn place_of(saved: &SnapshotAddress) -> Result<Place, String> {
         };
     }
     let count = saved.buckets.len();
-    if count == 0 || count > NEW_PER_ADDRESS {
+    if count == 0 || count > per_address {
         return Err(format!(
-            "a new address is in 1 to {NEW_PER_ADDRESS} buckets, not {count}"
+            "a new address is in 1 to {per_address} buckets, not {count}"
         ));
     }
-    let mut buckets = [0u16; NEW_PER_ADDRESS];
+    let mut buckets = [0u16; MAX_NEW_PER_ADDRESS];
     for (i, &b) in saved.buckets.iter().enumerate() {
-        if usize::from(b) >= NEW_BUCKETS {
+        if usize::from(b) >= new_buckets {
             return Err(format!(
-                "new bucket {b} does not exist (there are {NEW_BUCKETS})"
+                "new bucket {b} does not exist (there are {new_buckets})"
             ));
         }
         if saved
@@ -425,7 +440,7 @@ mod tests {
             key: [1, 2],
             addresses: Vec::new(),
         };
-        for i in 0..=NEW_BUCKET_SIZE {
+        for i in 0..=Flavor::Btcd.geometry().new_bucket_size {
             let i = u8::try_from(i).unwrap();
             snap.addresses.push(SnapshotAddress {
                 addr: SocketAddr::from(([1, 2, 3, i], 8333)),

@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::buckets::{NEW_BUCKETS, NEW_BUCKET_SIZE, TRIED_BUCKETS, TRIED_BUCKET_SIZE};
 use super::known::Place;
 use super::*;
+
+/// btcd's table sizes.
+const NEW_BUCKETS: usize = Flavor::Btcd.geometry().new_buckets;
+const NEW_BUCKET_SIZE: usize = Flavor::Btcd.geometry().new_bucket_size;
+const TRIED_BUCKETS: usize = Flavor::Btcd.geometry().tried_buckets;
+const TRIED_BUCKET_SIZE: usize = Flavor::Btcd.geometry().tried_bucket_size;
 
 /// Every internal invariant of the book, or the first one broken.
 pub(crate) fn check(book: &AddrBook) -> Result<(), String> {
@@ -269,12 +274,12 @@ fn a_full_tried_bucket_sends_its_oldest_back_to_new() {
     let mut book = AddrBook::new(9);
     // Find 257 addresses sharing one tried bucket, each from its own source
     // group so they spread over the new table.
-    let target = book.key.tried_bucket(sa("1.2.0.1:8333"));
+    let target = book.key.tried_bucket(&book.geometry, sa("1.2.0.1:8333"));
     let mut same = Vec::new();
     for i in 0..=u16::MAX {
         let [c, d] = i.to_be_bytes();
         let a = SocketAddr::from(([1, 2, c, d], 8333));
-        if book.key.tried_bucket(a) == target {
+        if book.key.tried_bucket(&book.geometry, a) == target {
             same.push(a);
             if same.len() == TRIED_BUCKET_SIZE + 1 {
                 break;

@@ -30,7 +30,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::token_bucket::TokenBucket;
-use crate::{Action, Advertised, ConnId, ConnKind, Ignored, Instant, PeerEvent, Subnet};
+use crate::{Action, Advertised, ConnId, ConnKind, Direction, Ignored, Instant, PeerEvent, Subnet};
 
 use super::bans::Bans;
 use super::book::MAX_ADDR_TO_SEND;
@@ -176,12 +176,13 @@ impl ConnManager {
     fn pick_address(&mut self) -> Result<SocketAddr, crate::AddressError> {
         let now = self.now;
         let max = self.config.max_outbound_per_group;
+        let outbound = self.counts.outbound_established();
         let (groups, bans, allowlist) = (&self.groups, &self.bans, &self.config.allowlist);
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };
         let unusable = |addr| unusable(groups, bans, allowlist, now, addr);
-        book.select(now, |group| groups.get(group), unusable, max)
+        book.select(now, |group| groups.get(group), unusable, max, outbound)
     }
 
     pub(super) fn on_learned(
@@ -202,6 +203,7 @@ impl ConnManager {
             };
         }
         let now = self.now;
+        let rate_limited = !self.book.as_ref().is_some_and(|b| b.is_bitcoind_093());
         let (source, penalty, mut offered) = match from {
             // The application's own: seeds, DNS, configuration.
             None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Duration::ZERO, addrs),
@@ -230,9 +232,12 @@ impl ConnManager {
                 // Which addresses the tokens cover is ours to choose.
                 shuffle(&mut addrs, &mut self.rng);
                 let n = u32::try_from(addrs.len()).unwrap_or(u32::MAX);
-                let allowed = conn
-                    .addr_tokens
-                    .take_up_to(now, ADDR_MILLI_RATE, ADDR_BURST, n);
+                let allowed = if rate_limited {
+                    conn.addr_tokens
+                        .take_up_to(now, ADDR_MILLI_RATE, ADDR_BURST, n)
+                } else {
+                    n
+                };
                 let dropped = addrs.len() - allowed as usize;
                 addrs.truncate(allowed as usize);
                 self.stats.addresses_rate_limited += dropped as u64;
@@ -345,10 +350,16 @@ impl ConnManager {
         }
     }
 
-    /// An outbound peer completed its handshake: its address is good.
-    pub(super) fn book_good(&mut self, addr: SocketAddr) {
-        if let Some(book) = self.book.as_mut() {
-            book.good(self.now, addr);
+    /// A peer completed its handshake. An outbound peer's address is
+    /// good; an inbound peer's only to bitcoind 0.9.3's book.
+    pub(super) fn book_good(&mut self, addr: SocketAddr, direction: Direction) {
+        let Some(book) = self.book.as_mut() else {
+            return;
+        };
+        match direction {
+            Direction::Outbound => book.good(self.now, addr),
+            Direction::Inbound if book.is_bitcoind_093() => book.inbound_good(self.now, addr),
+            Direction::Inbound => {}
         }
     }
 

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::addrbook::{AddrBook, SelectPolicy};
+use crate::addrbook::{AddrBook, Flavor, SelectPolicy};
 use crate::addrman::{AddrMan, BucketKey};
 use crate::{AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Instant, Keys};
 
@@ -32,9 +32,10 @@ impl Book {
         let accept = config.book_accepts_unroutable;
         match config.address_book {
             AddressBook::External => None,
-            AddressBook::Btcd => {
+            AddressBook::Btcd | AddressBook::Bitcoind093 => {
                 // Keyed so that it equals a book rebuilt from its snapshot.
-                let mut book = AddrBook::keyed(btcd_key(keys), keys.book);
+                let flavor = btcd_flavor(config.address_book);
+                let mut book = AddrBook::keyed_as(flavor, btcd_key(keys), keys.book);
                 book.set_accept_unroutable(accept);
                 Some(Book::btcd(book, config))
             }
@@ -161,18 +162,20 @@ impl Book {
 
     /// The next address to dial: `groups` counts the outbound connections
     /// of a group (one at `max_per_group` is full), `unusable` says a
-    /// candidate is banned or already connected to. btcd's book applies
-    /// its own `newAddressFunc` policy (groups only); the manager refuses a
-    /// banned address it returns.
+    /// candidate is banned or already connected to, `outbound` is how many
+    /// outbound connections are open (0.9.3's book weighs it). btcd's book
+    /// applies its own `newAddressFunc` policy (groups only); the manager
+    /// refuses a banned address it returns.
     pub fn select(
         &mut self,
         now: Instant,
         groups: impl Fn(&GroupKey) -> u32,
         unusable: impl Fn(SocketAddr) -> bool,
         max_per_group: u32,
+        outbound: u32,
     ) -> Result<SocketAddr, AddressError> {
         match self {
-            Book::Btcd { book, policy } => book.select(now, policy, groups),
+            Book::Btcd { book, policy } => book.select_with_outbound(now, policy, outbound, groups),
             Book::Core(book) => core_select(book, now, groups, unusable, max_per_group),
         }
     }
@@ -221,12 +224,41 @@ impl Book {
         }
     }
 
+    /// Whether this is bitcoind 0.9.3's book, which the manager runs with
+    /// 0.9.3's rules: an inbound peer's address goes to the tried table on
+    /// its handshake (0.9.3 did so for a peer whose `version` named its own
+    /// address: how the 2015 eclipse attacker filled it), and `addr`
+    /// messages are not rate-limited (Core limits them since 22.0).
+    pub fn is_bitcoind_093(&self) -> bool {
+        matches!(self, Book::Btcd { book, .. } if book.flavor() == Flavor::Bitcoind093)
+    }
+
+    /// 0.9.3's handling of an inbound peer's handshake: its address is
+    /// added (as its own source) and marked good.
+    pub fn inbound_good(&mut self, now: Instant, addr: SocketAddr) {
+        if let Book::Btcd { book, .. } = self {
+            book.add(now, addr, addr.ip());
+            book.good(now, addr);
+        }
+    }
+
     #[cfg(feature = "serde")]
     pub fn snapshot(&self) -> crate::BookSnapshot {
         match self {
+            Book::Btcd { book, .. } if book.flavor() == Flavor::Bitcoind093 => {
+                crate::BookSnapshot::Bitcoind093(book.snapshot())
+            }
             Book::Btcd { book, .. } => crate::BookSnapshot::Btcd(book.snapshot()),
             Book::Core(book) => crate::BookSnapshot::Core(book.snapshot()),
         }
+    }
+}
+
+/// The rules of the btcd-style book `kind` names.
+fn btcd_flavor(kind: AddressBook) -> Flavor {
+    match kind {
+        AddressBook::Bitcoind093 => Flavor::Bitcoind093,
+        _ => Flavor::Btcd,
     }
 }
 
@@ -308,8 +340,10 @@ mod restore {
                 (AddressBook::External, _) => {
                     return Ok((None, Restored::default()));
                 }
-                (AddressBook::Btcd, BookSnapshot::Btcd(s)) => {
-                    let mut book = AddrBook::from_snapshot(s, keys.book)?;
+                (AddressBook::Btcd, BookSnapshot::Btcd(s))
+                | (AddressBook::Bitcoind093, BookSnapshot::Bitcoind093(s)) => {
+                    let flavor = btcd_flavor(config.address_book);
+                    let mut book = AddrBook::from_snapshot_as(flavor, s, keys.book)?;
                     book.set_accept_unroutable(accept);
                     Book::btcd(book, config)
                 }
@@ -360,7 +394,7 @@ mod restore {
 
     fn entries(snapshot: &BookSnapshot) -> Vec<Entry> {
         match snapshot {
-            BookSnapshot::Btcd(s) => s
+            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => s
                 .addresses
                 .iter()
                 .map(|a| {

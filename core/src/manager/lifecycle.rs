@@ -252,8 +252,8 @@ impl ConnManager {
         tracing::debug!(conn = id.raw(), %addr, "handshaked");
         if direction == Direction::Outbound {
             self.failed_attempts = 0;
-            self.book_good(addr);
         }
+        self.book_good(addr, direction);
         self.emit(Action::NotifyPeer(PeerEvent::Ready {
             id,
             addr,

@@ -266,7 +266,9 @@ fn read_book<R: BufRead>(
             message,
         };
         match &mut book {
-            BookSnapshot::Btcd(s) => s.addresses.push(book_line(&line, wrong_shape)?),
+            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => {
+                s.addresses.push(book_line(&line, wrong_shape)?)
+            }
             BookSnapshot::Core(s) => s.addresses.push(book_line(&line, wrong_shape)?),
         }
     }

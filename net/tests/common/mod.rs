@@ -260,12 +260,7 @@ pub fn advertised(addr: SocketAddr) -> connmgr::Advertised {
 /// Whether the book saved at `path` knows `addr`: `Some(true)` if tried,
 /// `Some(false)` if new, `None` if unknown (or no file yet).
 pub fn saved_state(path: &std::path::Path, addr: SocketAddr) -> Option<bool> {
-    match connmgr_store::load_book(path).ok()?? {
-        connmgr::BookSnapshot::Btcd(s) => {
-            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
-        }
-        connmgr::BookSnapshot::Core(s) => {
-            s.addresses.iter().find(|a| a.addr == addr).map(|a| a.tried)
-        }
-    }
+    let book = connmgr_store::load_book(path).ok()??;
+    let found = book.addresses().into_iter().find(|(a, _)| *a == addr);
+    found.map(|(_, tried)| tried)
 }
