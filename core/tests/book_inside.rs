@@ -424,3 +424,44 @@ fn the_getaddr_sample_is_redrawn_once_the_book_has_doubled() {
         young.len()
     );
 }
+
+/// bitcoind 0.9.3's book, with btcd's single kind of connection.
+fn started_093() -> Driver {
+    let mut d = Driver::new(Config {
+        address_book: AddressBook::Bitcoind093,
+        handshake_timeout: Duration::ZERO,
+        ..Config::btcd()
+    });
+    d.now = T;
+    d
+}
+
+#[test]
+fn bitcoind_093_puts_an_inbound_peer_in_tried_and_core_does_not() {
+    for (book, tried) in [(AddressBook::Bitcoind093, 1), (AddressBook::Core, 0)] {
+        let mut d = match book {
+            AddressBook::Bitcoind093 => started_093(),
+            _ => started(book),
+        };
+        d.actions(Input::Start);
+        ready_inbound(&mut d, "203.0.114.5:8333");
+        let counts = d.mgr.book_counts().unwrap();
+        assert_eq!(counts.tried, tried, "{book:?}");
+        d.mgr.check_book().unwrap();
+    }
+}
+
+#[test]
+fn bitcoind_093_takes_a_whole_addr_message() {
+    let mut d = started_093();
+    d.actions(Input::Start);
+    let id = ready_inbound(&mut d, "203.0.114.5:8333");
+    let addrs = advertised((0..10).map(|i| format!("45.{i}.1.1:8333")), T);
+    d.actions(Input::Learned {
+        from: Some(id),
+        addrs,
+    });
+    // 0.9.3 had no per-peer token bucket: all 10, none limited.
+    assert_eq!(d.mgr.stats().addresses_offered, 10);
+    assert_eq!(d.mgr.stats().addresses_rate_limited, 0);
+}

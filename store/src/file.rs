@@ -161,7 +161,11 @@ pub(crate) fn write_snapshot(out: &mut impl Write, snapshot: &BookSnapshot) -> i
                 BookSnapshot::Bitcoind093(_) => "bitcoind-0.9.3",
                 _ => "btcd",
             };
-            write!(out, "{{\"book\":\"{name}\",\"format\":{},\"key\":", s.format)?;
+            write!(
+                out,
+                "{{\"book\":\"{name}\",\"format\":{},\"key\":",
+                s.format
+            )?;
             serde_json::to_writer(&mut *out, &s.key)?;
             out.write_all(b",\"addresses\":[")?;
             lines(out, &s.addresses)?;

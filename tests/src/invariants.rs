@@ -30,7 +30,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use connmgr::{Action, AddressBook, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored};
+use connmgr::{
+    Action, AddressBook, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored,
+};
 use connmgr::{Input, Instant, PeerEvent, PeerFact, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).

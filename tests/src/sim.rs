@@ -95,9 +95,9 @@ impl SimConfig {
                 Shutdown::Clean => " --clean-restart",
                 Shutdown::Crash => "",
             };
-            let round = a
-                .round
-                .map_or(String::new(), |r| format!(" --attack-round {}s", r.as_secs()));
+            let round = a.round.map_or(String::new(), |r| {
+                format!(" --attack-round {}s", r.as_secs())
+            });
             format!(
                 " --attack {} --attack-period {}s{round}{clean}",
                 a.model,
@@ -1012,7 +1012,10 @@ impl Sim {
         if node >= self.honest {
             let incarnation = self.nodes[node].incarnation;
             self.advertise(node, incarnation, id, None);
-            let visiting = self.attack.as_ref().is_some_and(|s| s.attack.round.is_some());
+            let visiting = self
+                .attack
+                .as_ref()
+                .is_some_and(|s| s.attack.round.is_some());
             if visiting && direction == Direction::Outbound {
                 // A round's visit: the handshake done, the address sent,
                 // it leaves.

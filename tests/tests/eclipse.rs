@@ -66,3 +66,36 @@ fn an_attack_run_is_deterministic_and_fills_the_victims_book() {
     // The honest nodes' figures leave the attacker's nodes out.
     assert_eq!(first.nodes.len(), 60);
 }
+
+/// bitcoind 0.9.3 attacked as in the 2015 paper: bots visit in rounds
+/// (of 15 minutes: a visit marks the address tried, and 0.9.3 shuns an
+/// address tried in the last 10), and each visit puts the bot's address in
+/// the victim's tried table. The victim restarts after 30 minutes.
+fn visited_093(seed: u64, bots: usize) -> connmgr_sim::EclipseReport {
+    let mut config = SimConfig::new(seed, 30, Duration::from_secs(2200), FaultProfile::none());
+    config.node_config = connmgr_sim::preset("bitcoind-0.9.3").expect("a preset");
+    config.attack = Some(Attack {
+        round: Some(Duration::from_secs(900)),
+        ..Attack::new(AttackModel::Botnet { bots }, Duration::from_secs(1800))
+    });
+    let report = Sim::new(config)
+        .run()
+        .unwrap_or_else(|failure| panic!("{failure}"));
+    report.eclipse.expect("an attack run reports")
+}
+
+#[test]
+fn bots_visiting_bitcoind_093_fill_its_tried_table_as_the_paper_predicts() {
+    let bots = 150;
+    let eclipse = visited_093(1, bots);
+    let (attacker, _) = eclipse.tried_at_restart.expect("the victim restarted");
+    // Eq. (4): 150 bots in 64 buckets of 64 all find room.
+    let predicted = connmgr_sim::paper::botnet_tried(bots as u32);
+    assert!(
+        (attacker as f64 - predicted).abs() <= 0.05 * predicted,
+        "{attacker} attacker entries in tried, the model says {predicted:.0}"
+    );
+    // With nearly all of tried, and fresh, the bots take most outbound
+    // slots after the restart (measured: 6 of 7).
+    assert!(eclipse.to_attacker * 2 > eclipse.outbound, "{eclipse}");
+}

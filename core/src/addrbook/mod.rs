@@ -64,6 +64,8 @@ mod select;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_093;
 
 use buckets::{HashKey, Table};
 pub use flavor::Flavor;
@@ -242,9 +244,11 @@ impl AddrBook {
         if addr.port() == 0 || (!self.accept_unroutable && !crate::group::is_routable(addr.ip())) {
             return false;
         }
-        let bucket =
-            self.key
-                .new_bucket(&self.geometry, GroupKey::of(addr.ip()), GroupKey::of(source));
+        let bucket = self.key.new_bucket(
+            &self.geometry,
+            GroupKey::of(addr.ip()),
+            GroupKey::of(source),
+        );
         if let Some(&id) = self.index.get(&IndexKey::new(addr)) {
             self.add_known(now, id, seen, bucket);
             return false;
@@ -504,10 +508,13 @@ impl AddrBook {
             return entries
                 .iter()
                 .filter_map(|&e| Some((e, self.entry(e)?.timestamp)))
-                .fold(None, |oldest: Option<(u32, Instant)>, (e, ts)| match oldest {
-                    Some((_, old_ts)) if old_ts <= ts => oldest,
-                    _ => Some((e, ts)),
-                })
+                .fold(
+                    None,
+                    |oldest: Option<(u32, Instant)>, (e, ts)| match oldest {
+                        Some((_, old_ts)) if old_ts <= ts => oldest,
+                        _ => Some((e, ts)),
+                    },
+                )
                 .map(|(e, _)| e);
         }
         // A partial Fisher-Yates shuffle of the positions picks them.

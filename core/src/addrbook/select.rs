@@ -185,7 +185,9 @@ impl AddrBook {
         if !self.flavor.is_093() {
             return chance;
         }
-        let age = now.saturating_duration_since(entry.timestamp()).as_secs_f64();
+        let age = now
+            .saturating_duration_since(entry.timestamp())
+            .as_secs_f64();
         chance * 600.0 / (600.0 + age)
     }
 }

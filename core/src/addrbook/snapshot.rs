@@ -233,7 +233,13 @@ impl AddrBook {
             match place {
                 Place::Tried(b) => {
                     if !book.tried.push(b, id) {
-                        return Err(overflow(index, addr, "tried", b, book.geometry.tried_bucket_size));
+                        return Err(overflow(
+                            index,
+                            addr,
+                            "tried",
+                            b,
+                            book.geometry.tried_bucket_size,
+                        ));
                     }
                     book.n_tried += 1;
                 }

@@ -58,7 +58,7 @@ pub(crate) fn check(book: &AddrBook) -> Result<(), String> {
             Place::New { buckets, refs } => {
                 n_new += 1;
                 let used = usize::from(refs);
-                if used == 0 || used > 8 {
+                if used == 0 || used > book.geometry.new_per_address {
                     return Err(format!("{} has {refs} refs", entry.addr));
                 }
                 let set: BTreeSet<u16> = buckets[..used].iter().copied().collect();
@@ -87,17 +87,19 @@ pub(crate) fn check(book: &AddrBook) -> Result<(), String> {
             "{in_new} new slots for {refs_total} refs, {in_tried} tried slots for {n_tried}"
         ));
     }
-    if n_new > NEW_BUCKETS * NEW_BUCKET_SIZE || n_tried > TRIED_BUCKETS * TRIED_BUCKET_SIZE {
+    let g = &book.geometry;
+    if n_new > g.new_buckets * g.new_bucket_size || n_tried > g.tried_buckets * g.tried_bucket_size
+    {
         return Err("a table is over its size".into());
     }
     Ok(())
 }
 
-fn t(secs: u64) -> Instant {
+pub(crate) fn t(secs: u64) -> Instant {
     Instant::from_secs(1_000_000 + secs)
 }
 
-fn sa(s: &str) -> SocketAddr {
+pub(crate) fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
