@@ -54,6 +54,6 @@ pub fn outbound_svg(report: &Report, path: &Path) -> Result<(), Box<dyn std::err
     Ok(())
 }
 
-fn secs(at: connmgr::Instant) -> f64 {
-    at.as_nanos() as f64 / 1e9
+fn secs(at: std::time::Duration) -> f64 {
+    at.as_secs_f64()
 }

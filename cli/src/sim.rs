@@ -196,7 +196,7 @@ fn run_one(args: &Args, variant: &Variant<'_>) -> Result<Outcome, Error> {
         let total = args.duration.as_secs_f64();
         let mut next_report = 0.0;
         sim = sim.on_sample(move |sample| {
-            let at = sample.at.as_nanos() as f64 / 1e9;
+            let at = sample.at.as_secs_f64();
             if at >= next_report {
                 eprintln!(
                     "  {at:>6.0}s / {total:.0}s simulated, mean outbound {:.2}, {:.0}s wall",

@@ -33,4 +33,4 @@ pub use invariants::{Checker, Violation};
 pub use node::NodeStats;
 pub use preset::{preset, preset_name, PRESETS};
 pub use report::{Report, Sample};
-pub use sim::{Failure, Sim, SimConfig};
+pub use sim::{Failure, Sim, SimConfig, EPOCH};

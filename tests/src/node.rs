@@ -252,13 +252,14 @@ impl Node {
     pub fn recent_history(&self) -> String {
         let mut out = String::new();
         for step in &self.history {
-            let _ = writeln!(out, "  {} -> {:?}", step.at, step.input);
+            let at = format!("{:.3}s", (step.at - crate::sim::EPOCH).as_secs_f64());
+            let _ = writeln!(out, "  {at} -> {:?}", step.input);
             for action in &step.actions {
                 let _ = writeln!(
                     out,
                     "  {:>w$}    <- {action:?}",
                     "",
-                    w = step.at.to_string().len()
+                    w = at.len()
                 );
             }
         }

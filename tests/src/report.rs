@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use connmgr::Instant;
 
 use crate::attack::EclipseReport;
 use crate::node::{NodeIdx, NodeStats};
@@ -11,8 +10,8 @@ use crate::node::{NodeIdx, NodeStats};
 /// Outbound counts at one moment, for plotting.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
-    /// When.
-    pub at: Instant,
+    /// When, since the run began.
+    pub at: Duration,
     /// Automatic outbound established of each followed node.
     pub followed: Vec<u32>,
     /// Mean automatic outbound established over all nodes.

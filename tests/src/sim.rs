@@ -25,6 +25,12 @@ use crate::faults::{FaultProfile, Shutdown};
 use crate::node::{Handled, LinkId, Node, NodeIdx, NodeStats};
 use crate::report::{Report, Sample};
 
+/// When every simulated run begins: 2023-11-14, on the Unix-epoch clock
+/// the runtimes use. Not 0: the manager disbelieves a gossiped time before
+/// 1973 (Bitcoin Core's rule), so a clock from 0 would make every learned
+/// address "5 days old" and every book's ages meaningless.
+pub const EPOCH: Instant = Instant::from_secs(1_700_000_000);
+
 /// Everything a run depends on.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -122,8 +128,8 @@ pub struct Failure {
     pub step: u64,
     /// The node that broke a promise.
     pub node: NodeIdx,
-    /// When.
-    pub at: Instant,
+    /// When, since the run began.
+    pub at: Duration,
     /// What broke.
     pub message: String,
     /// The node's last inputs and actions.
@@ -137,8 +143,11 @@ impl fmt::Display for Failure {
         writeln!(f, "invariant violated: {}", self.message)?;
         writeln!(
             f,
-            "  seed {}, step {}, node {}, at {}",
-            self.seed, self.step, self.node, self.at
+            "  seed {}, step {}, node {}, at {:.3}s",
+            self.seed,
+            self.step,
+            self.node,
+            self.at.as_secs_f64()
         )?;
         writeln!(f, "  last inputs and actions of node {}:", self.node)?;
         write!(f, "{}", self.history)?;
@@ -313,7 +322,7 @@ impl Sim {
             // The seed list is known from the start, or (an empty book)
             // arrives a while later.
             if rng.unit() < cfg.faults.empty_books {
-                let at = Instant::ZERO + Duration::from_secs(30 + rng.below(90));
+                let at = EPOCH + Duration::from_secs(30 + rng.below(90));
                 queue.insert((at, seq), Event::SeedsArrive { node: i });
                 seq += 1;
             } else {
@@ -325,7 +334,7 @@ impl Sim {
                 *addr,
                 config,
                 book,
-                Instant::ZERO,
+                EPOCH,
                 cfg.traced.contains(&i),
             ));
         }
@@ -343,7 +352,7 @@ impl Sim {
                     *addr,
                     attacker_config(seed),
                     None,
-                    Instant::ZERO,
+                    EPOCH,
                     false,
                 ));
             }
@@ -366,7 +375,7 @@ impl Sim {
                 ..SelectPolicy::default()
             },
             cfg,
-            now: Instant::ZERO,
+            now: EPOCH,
             seq,
             queue,
             rng,
@@ -399,8 +408,8 @@ impl Sim {
         self.schedule_faults();
         if let Some(state) = &self.attack {
             let (start, period) = (state.attack.start, state.attack.period);
-            self.schedule(Instant::ZERO + start, Event::AttackStart);
-            self.schedule(Instant::ZERO + start + period, Event::VictimDown);
+            self.schedule(EPOCH + start, Event::AttackStart);
+            self.schedule(EPOCH + start + period, Event::VictimDown);
         }
         self.schedule(self.now, Event::Sample);
         for (a, b) in self.cfg.permanent_peers.clone() {
@@ -419,7 +428,7 @@ impl Sim {
         for node in 0..self.nodes.len() {
             self.feed(node, Input::Start)?;
         }
-        let end = Instant::ZERO + self.cfg.duration;
+        let end = EPOCH + self.cfg.duration;
         while let Some((&(at, seq), _)) = self.queue.first_key_value() {
             if at > end {
                 break;
@@ -437,7 +446,7 @@ impl Sim {
                     seed: self.cfg.seed,
                     step: self.steps,
                     node,
-                    at: self.now,
+                    at: self.now - EPOCH,
                     message: violation.message,
                     history: self.nodes[node].recent_history(),
                     command: self.cfg.command(),
@@ -651,7 +660,7 @@ impl Sim {
                 seed: self.cfg.seed,
                 step: self.steps,
                 node,
-                at: now,
+                at: now - EPOCH,
                 message: violation.message,
                 history: self.nodes[node].recent_history(),
                 command: self.cfg.command(),
@@ -1206,7 +1215,7 @@ impl Sim {
             .map(|n| n.stats.dials + n.mgr.stats().dials)
             .sum();
         let sample = Sample {
-            at: self.now,
+            at: self.now - EPOCH,
             followed,
             mean,
             dials,
@@ -1254,7 +1263,7 @@ impl Sim {
                 seed: self.cfg.seed,
                 step: self.steps,
                 node,
-                at: self.now,
+                at: self.now - EPOCH,
                 message: format!(
                     "{} sockets leaked after stop, e.g. link {id}: {link:?}",
                     self.links.len()
@@ -1493,7 +1502,7 @@ impl Sim {
     fn watch_victim(&mut self) {
         let (outbound, to_attacker) = self.victim_outbound();
         let now = self.now;
-        let minute = (now - Instant::ZERO).as_secs().is_multiple_of(60);
+        let minute = (now - EPOCH).as_secs().is_multiple_of(60);
         let shares = match minute {
             true => self.victim_tables(),
             false => None,
@@ -1505,7 +1514,7 @@ impl Sim {
             } else {
                 state.eclipsed_since = None;
             }
-            let since_start = now - Instant::ZERO;
+            let since_start = now - EPOCH;
             let sampled = state.over_time.last().is_some_and(|s| s.0 == since_start);
             if let (Some((tried, new)), false) = (shares, sampled) {
                 let share = |(a, n): (usize, usize)| a as f64 / n.max(1) as f64;

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use connmgr::AddressBook;
-use connmgr::Instant;
 use connmgr_sim::{FaultProfile, Report, Sim, SimConfig};
 
 fn secs(n: u64) -> Duration {
@@ -21,7 +20,7 @@ fn mean_between(report: &Report, from: u64, to: u64) -> f64 {
     let window: Vec<f64> = report
         .samples
         .iter()
-        .filter(|s| s.at >= Instant::from_secs(from) && s.at < Instant::from_secs(to))
+        .filter(|s| s.at >= Duration::from_secs(from) && s.at < Duration::from_secs(to))
         .map(|s| s.mean)
         .collect();
     window.iter().sum::<f64>() / window.len().max(1) as f64
@@ -121,7 +120,7 @@ fn everybody_restarting_at_once_is_held_back_by_the_throttle() {
         report
             .samples
             .iter()
-            .find(|s| s.at >= Instant::from_secs(t))
+            .find(|s| s.at >= Duration::from_secs(t))
             .map_or(0, |s| s.dials)
     };
     let storm = dials_at(160) - dials_at(150);
