@@ -23,9 +23,13 @@ struct Cell {
 /// Runs every variant over `seeds` and prints the table (and draws it with
 /// `--plot`). Failures (broken invariants) are printed and fail the run.
 pub fn run(args: &Args, seeds: Range<u64>, variants: &[Variant<'_>]) -> Result<Outcome, Error> {
-    if args.shard != (Shard { index: 1, count: 1 }) || args.summary.is_some() {
+    if args.shard != (Shard { index: 1, count: 1 })
+        || args.summary.is_some()
+        || !args.trace.is_empty()
+    {
         return Err(
-            "--shard and --summary take one experiment: give one --attack and one --preset".into(),
+            "--shard, --summary and --trace take one experiment: give one --attack and one --preset"
+                .into(),
         );
     }
     let jobs = jobs(args)?;
@@ -40,6 +44,7 @@ pub fn run(args: &Args, seeds: Range<u64>, variants: &[Variant<'_>]) -> Result<O
             jobs,
             variant.attack.is_some(),
             |seed| config(args, seed, variant),
+            &[],
         );
         failed |= !summary.failures.is_empty();
         if !summary.failures.is_empty() {

@@ -41,7 +41,8 @@ pub struct Args {
     #[arg(long, default_value = "mixed")]
     pub faults: FaultProfile,
     /// Record a node's inputs as a trace: `NODE:FILE` (repeatable). Later
-    /// lives of a node that crashed go to `FILE.1`, `FILE.2`, ….
+    /// lives of a node that crashed go to `FILE.1`, `FILE.2`, …; with
+    /// `--seeds`, each seed's to `FILE.seed-S` (and `FILE.seed-S.1`, …).
     #[arg(long, value_parser = parse_trace)]
     pub trace: Vec<(usize, PathBuf)>,
     /// Draw outbound connections over time (a few nodes and the mean) as
@@ -225,7 +226,9 @@ fn run_one(args: &Args, variant: &Variant<'_>) -> Result<Outcome, Error> {
     if args.per_node || args.nodes <= 40 {
         print!("\n{}", report.node_table());
     }
-    write_traces(args, &report)?;
+    for line in write_traces(&args.trace, None, &report)? {
+        println!("{line}");
+    }
     if let Some(path) = &args.plot {
         plot::outbound_svg(&report, path)
             .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
@@ -234,26 +237,37 @@ fn run_one(args: &Args, variant: &Variant<'_>) -> Result<Outcome, Error> {
     Ok(Outcome::Success)
 }
 
-fn write_traces(args: &Args, report: &Report) -> Result<(), Error> {
-    for (node, path) in &args.trace {
+/// Writes the traces `report` recorded, as `--trace` asked (one seed of a
+/// sweep's files named after it); says what was written.
+pub(crate) fn write_traces(
+    traces: &[(usize, PathBuf)],
+    seed: Option<u64>,
+    report: &Report,
+) -> Result<Vec<String>, String> {
+    let mut written = Vec::new();
+    for (node, path) in traces {
         let Some((_, lives)) = report.traces.iter().find(|(n, _)| n == node) else {
             continue;
         };
+        let base = match seed {
+            Some(seed) => format!("{}.seed-{seed}", path.display()),
+            None => path.display().to_string(),
+        };
         for (life, bytes) in lives.iter().enumerate() {
             let path = if life == 0 {
-                path.clone()
+                PathBuf::from(&base)
             } else {
-                PathBuf::from(format!("{}.{life}", path.display()))
+                PathBuf::from(format!("{base}.{life}"))
             };
             fs::write(&path, bytes)
                 .map_err(|e| format!("cannot write trace {}: {e}", path.display()))?;
-            println!(
+            written.push(format!(
                 "trace of node {node} (life {life}) written to {}",
                 path.display()
-            );
+            ));
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// `--jobs`, or every core.
@@ -275,6 +289,7 @@ fn run_range(args: &Args, seeds: Range<u64>, variant: &Variant<'_>) -> Result<Ou
         jobs,
         variant.attack.is_some(),
         |seed| config(args, seed, variant),
+        &args.trace,
     );
     let outcome = sweep::report(&summary, args.summary.as_deref())?;
     println!(

@@ -198,6 +198,7 @@ pub fn sweep(
     jobs: usize,
     attack: bool,
     config: impl Fn(u64) -> SimConfig + Sync,
+    traces: &[(usize, PathBuf)],
 ) -> Summary {
     let todo: Vec<u64> = shard.seeds(seeds.clone()).collect();
     let next = AtomicUsize::new(0);
@@ -208,7 +209,7 @@ pub fn sweep(
         for _ in 0..jobs.clamp(1, todo.len().max(1)) {
             scope.spawn(|| {
                 while let Some(&seed) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = run(seed, config(seed));
+                    let result = run(seed, config(seed), traces);
                     results
                         .lock()
                         .expect("no worker panics holding it")
@@ -269,9 +270,12 @@ pub fn sweep(
     summary
 }
 
-fn run(seed: u64, config: SimConfig) -> RunResult {
+fn run(seed: u64, config: SimConfig, traces: &[(usize, PathBuf)]) -> RunResult {
     match Sim::new(config.clone()).run() {
         Ok(report) => {
+            if let Err(e) = crate::sim::write_traces(traces, Some(seed), &report) {
+                eprintln!("seed {seed}: {e}");
+            }
             let restart = report.eclipse.as_ref().and_then(|e| e.tried_at_restart);
             RunResult {
                 seed,

@@ -167,3 +167,29 @@ fn several_attacks_and_presets_make_a_table_and_a_plot() {
     refused(&["--duration", "10m"], "after the run ends");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_seeds_trace_is_byte_identical_on_one_thread_and_on_eight() {
+    let dir = temp_dir("sweep-traces");
+    let (one, eight) = (dir.join("one"), dir.join("eight"));
+    for (jobs, out) in [("1", &one), ("8", &eight)] {
+        std::fs::create_dir_all(out).unwrap();
+        let trace = format!("3:{}", out.join("node3.jsonl").display());
+        let (code, stdout) = sim(&["--jobs", jobs, "--trace", &trace]);
+        assert_eq!(code, Some(0), "{stdout}");
+    }
+    let mut names: Vec<_> = std::fs::read_dir(&one)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    // Six seeds, each with at least its first life's trace.
+    assert!(names.len() >= 6, "{names:?}");
+    assert!(names.iter().any(|n| n == "node3.jsonl.seed-5"), "{names:?}");
+    for name in &names {
+        let (a, b) = (one.join(name), eight.join(name));
+        let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert!(!a.is_empty());
+        assert!(a == b, "{name:?} differs between --jobs 1 and --jobs 8");
+    }
+}

@@ -255,12 +255,7 @@ impl Node {
             let at = format!("{:.3}s", (step.at - crate::sim::EPOCH).as_secs_f64());
             let _ = writeln!(out, "  {at} -> {:?}", step.input);
             for action in &step.actions {
-                let _ = writeln!(
-                    out,
-                    "  {:>w$}    <- {action:?}",
-                    "",
-                    w = at.len()
-                );
+                let _ = writeln!(out, "  {:>w$}    <- {action:?}", "", w = at.len());
             }
         }
         out

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-
 use crate::attack::EclipseReport;
 use crate::node::{NodeIdx, NodeStats};
 

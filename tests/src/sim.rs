@@ -348,13 +348,7 @@ impl Sim {
             for (k, addr) in list.iter().enumerate() {
                 let seed = Seed::from_u64(rng.below(u64::MAX) ^ k as u64);
                 by_addr.insert(*addr, nodes.len());
-                nodes.push(Node::new(
-                    *addr,
-                    attacker_config(seed),
-                    None,
-                    EPOCH,
-                    false,
-                ));
+                nodes.push(Node::new(*addr, attacker_config(seed), None, EPOCH, false));
             }
             AttackState {
                 attack,
