@@ -93,10 +93,11 @@ pub struct Summary {
     #[serde(default)]
     pub tried_at_restart: Option<[u64; 2]>,
     /// The 2015 paper's eclipse probability at each run's tried share,
-    /// summed over runs: with 0.9.3's time-biased selection, and with
-    /// uniform selection (a bitcoind 0.9.3 victim attacked in rounds only).
+    /// summed over runs: with 0.9.3's time-biased selection, the same under
+    /// one outbound per group, and with uniform selection (a bitcoind 0.9.3
+    /// victim attacked in rounds only).
     #[serde(default)]
-    pub model: Option<[f64; 2]>,
+    pub model: Option<[f64; 3]>,
 }
 
 impl Summary {
@@ -155,12 +156,14 @@ impl fmt::Display for Summary {
                 size as f64 / runs as f64
             )?;
         }
-        if let Some([biased, uniform]) = self.model {
+        if let Some([biased, grouped, uniform]) = self.model {
+            let pct = |sum: f64| sum / runs as f64 * 100.0;
             writeln!(
                 f,
-                "  Heilman et al. 2015 model at these shares: eclipse {:.1}% (0.9.3's time-biased selection), {:.1}% (uniform selection, f^8)",
-                biased / runs as f64 * 100.0,
-                uniform / runs as f64 * 100.0
+                "  Heilman et al. 2015 model at these shares: eclipse {:.1}% (0.9.3's time-biased selection), {:.1}% (the same, one outbound per group), {:.1}% (uniform selection, f^8)",
+                pct(biased),
+                pct(grouped),
+                pct(uniform)
             )?;
         }
         writeln!(f, "  invariant checks: {}", self.checks)?;
@@ -185,7 +188,7 @@ struct RunResult {
     checks: u64,
     eclipsed: bool,
     tried_at_restart: Option<(usize, usize)>,
-    model: Option<[f64; 2]>,
+    model: Option<[f64; 3]>,
     failure: Option<String>,
 }
 
@@ -261,10 +264,11 @@ pub fn sweep(
             *a += attacker as u64;
             *n += size as u64;
         }
-        if let Some([biased, uniform]) = r.model {
-            let [b, u] = summary.model.get_or_insert([0.0, 0.0]);
-            *b += biased;
-            *u += uniform;
+        if let Some(model) = r.model {
+            let sums = summary.model.get_or_insert([0.0; 3]);
+            for (sum, p) in sums.iter_mut().zip(model) {
+                *sum += p;
+            }
         }
     }
     summary
@@ -425,7 +429,7 @@ fn add(mut acc: Summary, part: Summary) -> Result<Summary, String> {
         (one, other) => one.or(other),
     };
     acc.model = match (acc.model, part.model) {
-        (Some([a, b]), Some([c, d])) => Some([a + c, b + d]),
+        (Some([a, b, c]), Some([d, e, g])) => Some([a + d, b + e, c + g]),
         (one, other) => one.or(other),
     };
     Ok(acc)

@@ -8,7 +8,7 @@
 //! `min(1, 1.2^r / (1 + τ))` at its `r`-th draw (`600 / (600 + seconds)`
 //! times a factor that grows by 1.2 per refusal).
 
-use crate::SimConfig;
+use crate::{AttackModel, SimConfig};
 
 /// Outbound connections an eclipse must capture (0.9.3 kept 8).
 pub const OUTBOUND: i32 = 8;
@@ -53,6 +53,27 @@ pub fn adversarial_pick(f: f64, f_fresh: f64, tau_attack: f64, tau_round: f64) -
 /// all trash, every connection that succeeds comes from tried).
 pub fn eclipse_time_biased(f: f64, f_fresh: f64, tau_attack: f64, tau_round: f64) -> f64 {
     adversarial_pick(f, f_fresh, tau_attack, tau_round).powi(OUTBOUND)
+}
+
+/// [`eclipse_time_biased`] under 0.9.3's one outbound connection per
+/// network group, which the paper's model leaves out: once the attacker
+/// holds `k` connections, the addresses of its `groups − k` other groups
+/// are the only ones of its that can take the next (its entries spread
+/// evenly over its groups).
+pub fn eclipse_time_biased_one_per_group(
+    f: f64,
+    groups: u32,
+    tau_attack: f64,
+    tau_round: f64,
+) -> f64 {
+    let groups = f64::from(groups.max(1));
+    (0..OUTBOUND)
+        .map(|k| {
+            let open = f * ((groups - f64::from(k)) / groups).max(0.0);
+            let share = open / (open + (1.0 - f)).max(f64::MIN_POSITIVE);
+            adversarial_pick(share, 0.0, tau_attack, tau_round)
+        })
+        .product()
 }
 
 /// The eclipse probability when selection ignores timestamps (the
@@ -107,16 +128,17 @@ pub fn botnet_needed_after_countermeasures(p: f64, slots: f64) -> f64 {
 }
 
 /// What the model predicts for a simulated run: the eclipse probability
-/// with 0.9.3's time-biased selection (Eq. 3 to the 8th) and with uniform
-/// selection (`f^8`), `f` being the attacker's share of the victim's tried
-/// table as it went down (`tried`: attacker entries, table size).
+/// with 0.9.3's time-biased selection (Eq. 3 to the 8th), the same under
+/// one outbound connection per group, and with uniform selection (`f^8`),
+/// `f` being the attacker's share of the victim's tried table as it went
+/// down (`tried`: attacker entries, table size).
 ///
 /// Only for a bitcoind 0.9.3 victim attacked in rounds, the paper's
 /// setting: the attacker's entries are at most a round old, the honest
 /// ones as old as the attack (the simulated 0.9.3 book refreshes a
 /// connected peer's timestamp only when the connection ends, so none is
 /// fresh at a crash).
-pub fn predicted(config: &SimConfig, tried: (usize, usize)) -> Option<[f64; 2]> {
+pub fn predicted(config: &SimConfig, tried: (usize, usize)) -> Option<[f64; 3]> {
     let attack = config.attack.as_ref()?;
     let round = attack.round?;
     if config.node_config.address_book != connmgr::AddressBook::Bitcoind093 {
@@ -124,9 +146,18 @@ pub fn predicted(config: &SimConfig, tried: (usize, usize)) -> Option<[f64; 2]> 
     }
     let f = tried.0 as f64 / tried.1.max(1) as f64;
     let ten_minutes = |d: std::time::Duration| d.as_secs_f64() / 600.0;
-    let tau_attack = ten_minutes(attack.start + attack.period);
+    let (tau_attack, tau_round) = (
+        ten_minutes(attack.start + attack.period),
+        ten_minutes(round),
+    );
+    let groups = match attack.model {
+        AttackModel::Botnet { bots } => bots,
+        AttackModel::Infrastructure { groups, .. } => groups,
+    };
+    let groups = u32::try_from(groups).unwrap_or(u32::MAX);
     Some([
-        eclipse_time_biased(f, 0.0, tau_attack, ten_minutes(round)),
+        eclipse_time_biased(f, 0.0, tau_attack, tau_round),
+        eclipse_time_biased_one_per_group(f, groups, tau_attack, tau_round),
         eclipse_uniform(f),
     ])
 }
@@ -154,6 +185,18 @@ mod tests {
         // 0.10.1: 163 000 bots for 50 %.
         let half = botnet_needed_after_countermeasures(0.5, 65_536.0);
         assert!((half - 163_117.0).abs() < 1.0, "{half}");
+    }
+
+    #[test]
+    fn one_outbound_per_group_holds_back_an_attacker_of_few_groups() {
+        let (f, tau_a, tau_r) = (0.7, 30.0, 2.7);
+        let free = eclipse_time_biased(f, 0.0, tau_a, tau_r);
+        let few = eclipse_time_biased_one_per_group(f, 8, tau_a, tau_r);
+        let many = eclipse_time_biased_one_per_group(f, 10_000, tau_a, tau_r);
+        assert!(few < free * 0.6, "{few} against {free}");
+        assert!((many - free).abs() < 0.01, "{many} against {free}");
+        // Fewer groups than connections: never.
+        assert_eq!(eclipse_time_biased_one_per_group(f, 7, tau_a, tau_r), 0.0);
     }
 
     #[test]
