@@ -55,6 +55,9 @@ pub struct NodeStats {
     pub anchors_dialled: u64,
     /// Block-relay-only connections made to an anchor of the last life.
     pub anchors_reconnected: u64,
+    /// Addresses in its book at the end (the book inside, or the
+    /// application's): what the simulator's memory grows with.
+    pub book_entries: u64,
 }
 
 /// One step of a node, kept to explain a violation.
@@ -284,6 +287,11 @@ impl Node {
             .map(|addr| connmgr::GroupKey::of(addr.ip()))
             .collect();
         stats.outbound_groups = groups.len();
+        stats.book_entries = match (&self.book, self.mgr.book_counts()) {
+            (Some(book), _) => book.len() as u64,
+            (None, Some(counts)) => (counts.new + counts.tried) as u64,
+            (None, None) => 0,
+        };
         stats
     }
 }

@@ -132,7 +132,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  at the end: {mean_outbound:.2} full-relay and {mean_block_relay:.2} block-relay-only outbound per node, over {mean_groups:.2} groups"
+            "  at the end: {mean_outbound:.2} full-relay and {mean_block_relay:.2} block-relay-only outbound per node, over {mean_groups:.2} groups; {:.0} addresses per book",
+            sum(|n| n.book_entries) as f64 / nodes as f64
         )?;
         writeln!(
             f,
