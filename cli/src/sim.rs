@@ -3,6 +3,7 @@
 //! One seed gives a readable report (per node when the network is small);
 //! `--seeds A..B` runs a range and summarises, which is how the soak is run.
 
+use connmgr::AddressBook;
 use std::fs;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -110,7 +111,14 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
         return Err("--nodes must be at least 1".into());
     }
     let attackers = args.attack.iter().map(|a| a.addresses()).max().unwrap_or(0);
-    fits_in_memory(args.nodes.saturating_add(attackers))?;
+    let per_node = args
+        .preset
+        .iter()
+        .filter_map(|name| connmgr_sim::preset(name))
+        .map(|config| bytes_per_node(config.address_book))
+        .max()
+        .unwrap_or(BYTES_PER_NODE_BOOK_OUTSIDE);
+    fits_in_memory(args.nodes, per_node, attackers)?;
     if let Some((node, _)) = args.trace.iter().find(|(node, _)| *node >= args.nodes) {
         return Err(format!(
             "--trace names node {node}, but there are only {} nodes (0..{})",
@@ -358,14 +366,31 @@ fn parse_trace(s: &str) -> Result<(usize, PathBuf), String> {
     Ok((node, PathBuf::from(file)))
 }
 
-/// What a simulated node takes at most, with a margin: 10 000 nodes over
-/// 10 minutes of mixed faults peaked at 988 MB (`docs/BENCHMARKS.md`).
-const BYTES_PER_NODE: u64 = 128 << 10;
+/// What a simulated node whose book is the application's takes at most,
+/// with a margin (an attacker node too): 1 000 btcd nodes over 10 minutes
+/// peaked at 75 MB, 10 000 at 988 MB (`docs/BENCHMARKS.md`).
+const BYTES_PER_NODE_BOOK_OUTSIDE: u64 = 128 << 10;
 
-/// Refuses, before allocating anything, a network that cannot fit in this
-/// machine's available memory, saying how many nodes would.
-fn fits_in_memory(nodes: usize) -> Result<(), Error> {
-    let need = (nodes as u64).saturating_mul(BYTES_PER_NODE);
+/// What a simulated node takes at most, with a margin, by the book inside
+/// its manager: Bitcoin Core's fixed tables alone are 320 KiB (4 000
+/// default nodes over 10 minutes peaked at 2.4 GB, 611 KB a node);
+/// bitcoind 0.9.3's grow with what they hold (1 000 nodes: 272 MB).
+fn bytes_per_node(book: AddressBook) -> u64 {
+    match book {
+        AddressBook::Core => 768 << 10,
+        AddressBook::Bitcoind093 => 384 << 10,
+        AddressBook::Btcd | AddressBook::External => BYTES_PER_NODE_BOOK_OUTSIDE,
+    }
+}
+
+/// Refuses, before allocating anything, a network of `nodes` nodes of
+/// `per_node` bytes (and `attackers` attacker nodes) that cannot fit in
+/// this machine's available memory, saying how many nodes would.
+fn fits_in_memory(nodes: usize, per_node: u64, attackers: usize) -> Result<(), Error> {
+    let attackers = (attackers as u64).saturating_mul(BYTES_PER_NODE_BOOK_OUTSIDE);
+    let need = (nodes as u64)
+        .saturating_mul(per_node)
+        .saturating_add(attackers);
     let Some(available) = available_memory() else {
         return Ok(());
     };
@@ -376,9 +401,9 @@ fn fits_in_memory(nodes: usize) -> Result<(), Error> {
     Err(format!(
         "--nodes {nodes} needs about {:.1} GiB ({} KiB per node) and {:.1} GiB are available: at most {} nodes fit",
         gib(need),
-        BYTES_PER_NODE >> 10,
+        per_node >> 10,
         gib(available),
-        available / BYTES_PER_NODE
+        available.saturating_sub(attackers) / per_node
     ))
 }
 

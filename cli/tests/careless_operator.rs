@@ -286,3 +286,25 @@ fn a_simulation_that_cannot_fit_in_memory_is_refused_up_front() {
     assert!(stderr.contains("at most"), "{stderr}");
     assert!(!stderr.contains("backtrace"), "{stderr}");
 }
+
+#[test]
+fn the_memory_a_simulated_node_needs_follows_its_book() {
+    // Bitcoin Core's fixed tables make a default node about six times a
+    // btcd node (its book kept by the simulated application).
+    let per_node = |preset: &str| {
+        let out = Command::new(BIN)
+            .args(["sim", "--nodes", "4000000000", "--duration", "1s"])
+            .args(["--preset", preset])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let kib = stderr
+            .split(" KiB per node")
+            .next()
+            .and_then(|head| head.rsplit('(').next())
+            .and_then(|n| n.trim().parse::<u64>().ok());
+        kib.unwrap_or_else(|| panic!("{stderr}"))
+    };
+    assert_eq!(per_node("default"), 768);
+    assert_eq!(per_node("btcd"), 128);
+}
