@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{AddrMan, NewTried, BUCKET_SIZE, EMPTY, NEW_BUCKETS_PER_ADDRESS};
+use super::{AddrMan, NewTried, BUCKET_SIZE, NEW_BUCKETS_PER_ADDRESS};
 use crate::Network;
 
 /// What [`AddrMan::check`] found wrong, with Core's error code where Core
@@ -96,10 +96,7 @@ impl AddrMan {
         if self.index.len() != live {
             return Err(CheckError::Index);
         }
-        for (slot, &id) in self.tried.slots().iter().enumerate() {
-            if id == EMPTY {
-                continue;
-            }
+        for (slot, id) in self.tried.occupied() {
             let (bucket, pos) = (slot / BUCKET_SIZE, slot % BUCKET_SIZE);
             let info = self.entry(id).ok_or(CheckError::Slot)?;
             let placed = tried_seen.get_mut(&id).ok_or(CheckError::Slot)?;
@@ -110,10 +107,7 @@ impl AddrMan {
             }
             *placed += 1;
         }
-        for (slot, &id) in self.new.slots().iter().enumerate() {
-            if id == EMPTY {
-                continue;
-            }
+        for (slot, id) in self.new.occupied() {
             let (bucket, pos) = (slot / BUCKET_SIZE, slot % BUCKET_SIZE);
             let info = self.entry(id).ok_or(CheckError::Slot)?;
             let left = refs.get_mut(&id).ok_or(CheckError::Slot)?;

@@ -91,9 +91,6 @@ impl AddrMan {
     ) -> Option<u32> {
         let table = if tried { &self.tried } else { &self.new };
         let slots = table.bucket(bucket);
-        if slots.is_empty() {
-            return None;
-        }
         (0..BUCKET_SIZE)
             .map(|i| slots[(start + i) % BUCKET_SIZE])
             .filter(|&id| id != EMPTY)
