@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
+use connmgr::addrman::AddressTable;
 use connmgr::trace::TraceWriter;
 use connmgr::{Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
 
@@ -99,6 +100,8 @@ pub(crate) struct Node {
     pub anchors: Vec<SocketAddr>,
     /// The anchors this life was started with, not yet reconnected.
     pub restored_anchors: Vec<SocketAddr>,
+    /// The network's addresses, which the book inside stores its own in.
+    pub addresses: AddressTable,
 }
 
 impl Node {
@@ -108,8 +111,11 @@ impl Node {
         book: Option<AddrBook>,
         now: Instant,
         traced: bool,
+        addresses: &AddressTable,
     ) -> Node {
-        let mgr = ConnManager::new(config.clone(), now).expect("the simulator's config is valid");
+        let mut mgr =
+            ConnManager::new(config.clone(), now).expect("the simulator's config is valid");
+        mgr.share_addresses(addresses);
         let mut node = Node {
             addr,
             checker: Checker::for_manager(&mgr),
@@ -130,6 +136,7 @@ impl Node {
             steps: 0,
             anchors: Vec::new(),
             restored_anchors: Vec::new(),
+            addresses: addresses.clone(),
         };
         node.begin_trace(now);
         node
@@ -190,6 +197,7 @@ impl Node {
             }
             (None, None) => self.mgr = fresh(),
         }
+        self.mgr.share_addresses(&self.addresses);
         self.checker = Checker::for_manager(&self.mgr);
         self.alive = true;
         self.incarnation += 1;

@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
+use connmgr::addrman::AddressTable;
 use connmgr::{
     AcceptError, Action, AddressBook, Advertised, BookSnapshot, Config, ConnId, ConnKind,
 };
@@ -312,6 +313,9 @@ impl Sim {
         let mut queue = BTreeMap::new();
         let mut seq = 0;
         let mut seeded = Vec::new();
+        // One table for every book: an address the network knows is stored
+        // once, not once per node.
+        let addresses = AddressTable::new();
         for (i, addr) in addrs.iter().enumerate() {
             let node_seed =
                 Seed::from_u64(cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -336,6 +340,7 @@ impl Sim {
                 book,
                 EPOCH,
                 cfg.traced.contains(&i),
+                &addresses,
             ));
         }
         let mut by_addr: HashMap<SocketAddr, NodeIdx> =
@@ -348,7 +353,14 @@ impl Sim {
             for (k, addr) in list.iter().enumerate() {
                 let seed = Seed::from_u64(rng.below(u64::MAX) ^ k as u64);
                 by_addr.insert(*addr, nodes.len());
-                nodes.push(Node::new(*addr, attacker_config(seed), None, EPOCH, false));
+                nodes.push(Node::new(
+                    *addr,
+                    attacker_config(seed),
+                    None,
+                    EPOCH,
+                    false,
+                    &addresses,
+                ));
             }
             AttackState {
                 attack,

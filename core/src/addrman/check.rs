@@ -69,9 +69,12 @@ impl AddrMan {
         for (id, info) in self.entries.iter().enumerate() {
             let Some(info) = info else { continue };
             let id = id as u32;
-            let net = &mut counts[info.network().index()];
+            if info.network != Network::of(self.addr_of(info).ip()) {
+                return Err(CheckError::NetworkCounts);
+            }
+            let net = &mut counts[info.network.index()];
             if info.in_tried {
-                if info.last_success.is_none() || info.ref_count != 0 {
+                if info.last_success.get().is_none() || info.ref_count != 0 {
                     return Err(CheckError::TriedEntry);
                 }
                 net.tried += 1;
@@ -98,10 +101,10 @@ impl AddrMan {
         }
         for (slot, id) in self.tried.occupied() {
             let (bucket, pos) = (slot / BUCKET_SIZE, slot % BUCKET_SIZE);
-            let info = self.entry(id).ok_or(CheckError::Slot)?;
+            let addr = self.addr_of(self.entry(id).ok_or(CheckError::Slot)?);
             let placed = tried_seen.get_mut(&id).ok_or(CheckError::Slot)?;
-            if self.key.tried_bucket(info.addr) != bucket
-                || self.key.position(info.addr, false, bucket) != pos
+            if self.key.tried_bucket(addr) != bucket
+                || self.key.position(addr, false, bucket) != pos
             {
                 return Err(CheckError::Slot);
             }
@@ -109,9 +112,9 @@ impl AddrMan {
         }
         for (slot, id) in self.new.occupied() {
             let (bucket, pos) = (slot / BUCKET_SIZE, slot % BUCKET_SIZE);
-            let info = self.entry(id).ok_or(CheckError::Slot)?;
+            let addr = self.addr_of(self.entry(id).ok_or(CheckError::Slot)?);
             let left = refs.get_mut(&id).ok_or(CheckError::Slot)?;
-            if self.key.position(info.addr, true, bucket) != pos {
+            if self.key.position(addr, true, bucket) != pos {
                 return Err(CheckError::Slot);
             }
             *left = left.checked_sub(1).ok_or(CheckError::References)?;

@@ -36,8 +36,9 @@ impl AddrMan {
             self.collisions.remove(pick);
             return None;
         };
-        let slot = self.tried_slot(info.addr);
-        self.entry(self.tried.get(slot)).map(|old| old.addr)
+        let slot = self.tried_slot(self.addr_of(info));
+        self.entry(self.tried.get(slot))
+            .map(|old| self.addr_of(old))
     }
 
     /// Settles every waiting address whose test is over (Core
@@ -58,7 +59,7 @@ impl AddrMan {
         let Some(new) = self.entry(id) else {
             return true;
         };
-        let (addr, new_success) = (new.addr, new.last_success);
+        let (addr, new_success) = (self.addr_of(new), new.last_success.get());
         let slot = self.tried_slot(addr);
         let Some(old) = self.entry(self.tried.get(slot)) else {
             // The slot freed up meanwhile.
@@ -66,13 +67,13 @@ impl AddrMan {
             return true;
         };
         let since = |t: Option<Instant>| t.map_or(Duration::MAX, |t| now - t);
-        if since(old.last_success) < REPLACEMENT {
+        if since(old.last_success.get()) < REPLACEMENT {
             // The occupant answered recently: it stays.
             true
-        } else if since(old.last_try) < REPLACEMENT {
+        } else if since(old.last_try.get()) < REPLACEMENT {
             // Tried recently, not successfully: replace it once the test
             // had its minute.
-            if since(old.last_try) > TEST_GRACE {
+            if since(old.last_try.get()) > TEST_GRACE {
                 self.good_inner(now, addr, false);
                 true
             } else {

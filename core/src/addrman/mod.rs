@@ -59,6 +59,7 @@ use crate::{Instant, Network, Rng};
 mod check;
 mod collisions;
 mod entry;
+mod interned;
 mod netgroup;
 mod placement;
 mod select;
@@ -67,9 +68,14 @@ mod snapshot;
 mod table;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
 pub use check::CheckError;
 pub use entry::AddrInfo;
+use entry::{Entry, Stamp};
+use interned::source_key;
+pub use interned::AddressTable;
 pub use placement::BucketKey;
 use placement::{BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
 #[cfg(feature = "serde")]
@@ -108,15 +114,18 @@ struct NewTried {
 ///
 /// See the [module documentation](self). Its `Debug` is a summary: the
 /// tables are large and the key is secret.
-#[derive(Clone)]
 pub struct AddrMan {
     key: BucketKey,
     rng: Rng,
     /// Entries by id; `None` is a free id, reused from `free`.
-    entries: Vec<Option<AddrInfo>>,
+    entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    /// Lookup only: never iterated, so its order cannot reach a result.
-    index: HashMap<SocketAddr, u32>,
+    /// The addresses the entries name by handle; the book holds one
+    /// reference to each entry's address and one to its source.
+    addresses: AddressTable,
+    /// Entry ids by address handle. Lookup only: never iterated, so its
+    /// order cannot reach a result.
+    index: HashMap<u32, u32>,
     /// Every id, shuffled in place by `get_addr` (Core `vRandom`).
     random: Vec<u32>,
     new: Table,
@@ -144,6 +153,7 @@ impl AddrMan {
             rng: Rng::new(rng_seed),
             entries: Vec::new(),
             free: Vec::new(),
+            addresses: AddressTable::new(),
             index: HashMap::new(),
             random: Vec::new(),
             new: Table::new(NEW_BUCKETS),
@@ -204,7 +214,7 @@ impl AddrMan {
             .iter()
             .filter_map(|&id| self.entry(id))
             .filter(|info| info.in_tried)
-            .map(|info| info.addr)
+            .map(|info| self.addr_of(info))
             .collect()
     }
 
@@ -226,38 +236,44 @@ impl AddrMan {
     }
 
     /// What the book knows of `addr`.
-    pub fn get(&self, addr: SocketAddr) -> Option<&AddrInfo> {
-        let id = *self.index.get(&canonical(addr))?;
-        self.entry(id)
+    pub fn get(&self, addr: SocketAddr) -> Option<AddrInfo> {
+        let entry = self.entry(self.lookup(addr)?)?;
+        Some(AddrInfo {
+            addr: self.addr_of(entry),
+            source: self.source_of(entry),
+            entry: entry.clone(),
+        })
     }
 
     /// Where `addr` sits (Core `FindAddressEntry`).
     pub fn position(&self, addr: SocketAddr) -> Option<Position> {
-        let info = self.get(addr)?;
+        let info = self.entry(self.lookup(addr)?)?;
+        let (addr, source) = (self.addr_of(info), self.source_of(info));
         Some(if info.in_tried {
-            let bucket = self.key.tried_bucket(info.addr);
+            let bucket = self.key.tried_bucket(addr);
             Position {
                 tried: true,
                 multiplicity: 1,
                 bucket,
-                position: self.key.position(info.addr, false, bucket),
+                position: self.key.position(addr, false, bucket),
             }
         } else {
-            let bucket = self.key.new_bucket(info.addr, info.source);
+            let bucket = self.key.new_bucket(addr, source);
             Position {
                 tried: false,
                 multiplicity: info.ref_count,
                 bucket,
-                position: self.key.position(info.addr, true, bucket),
+                position: self.key.position(addr, true, bucket),
             }
         })
     }
 
-    /// An estimate of the heap held, in bytes (allocator overhead aside).
+    /// An estimate of the heap held, in bytes (allocator overhead aside),
+    /// without the [`AddressTable`], which may be shared.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        let index = self.index.capacity() * (size_of::<(SocketAddr, u32)>() + 1);
-        self.entries.capacity() * size_of::<Option<AddrInfo>>()
+        let index = self.index.capacity() * (size_of::<(u32, u32)>() + 1);
+        self.entries.capacity() * size_of::<Option<Entry>>()
             + (self.free.capacity() + self.random.capacity() + self.collisions.capacity())
                 * size_of::<u32>()
             + self.new.heap_bytes()
@@ -306,8 +322,8 @@ impl AddrMan {
         } else {
             penalty
         };
-        let id = match self.index.get(&addr) {
-            Some(&id) => {
+        let id = match self.lookup(addr) {
+            Some(id) => {
                 let Some(info) = self.entry_mut(id) else {
                     return false;
                 };
@@ -368,21 +384,21 @@ impl AddrMan {
         test_before_evict: bool,
     ) -> bool {
         self.last_good = now;
-        let Some(&id) = self.index.get(&canonical(addr)) else {
+        let addr = canonical(addr);
+        let Some(id) = self.lookup(addr) else {
             return false;
         };
         let Some(info) = self.entry_mut(id) else {
             return false;
         };
-        info.last_success = Some(now);
-        info.last_try = Some(now);
+        info.last_success = Stamp::at(now);
+        info.last_try = Stamp::at(now);
         info.attempts = 0;
         // The timestamp stays: updating it would tell the network whom we
         // are connected to.
         if info.in_tried || info.ref_count == 0 {
             return false;
         }
-        let addr = info.addr;
         let slot = self.tried_slot(addr);
         if test_before_evict && self.tried.get(slot) != EMPTY {
             if self.collisions.len() < COLLISIONS_MAX && !self.collisions.contains(&id) {
@@ -400,13 +416,13 @@ impl AddrMan {
     /// peers in two groups, i.e. it is online).
     pub fn attempt(&mut self, now: Instant, addr: SocketAddr, count_failure: bool) {
         let last_good = self.last_good;
-        let Some(&id) = self.index.get(&canonical(addr)) else {
+        let Some(id) = self.lookup(addr) else {
             return;
         };
         if let Some(info) = self.entry_mut(id) {
-            info.last_try = Some(now);
-            if count_failure && info.last_count_attempt.is_none_or(|t| t < last_good) {
-                info.last_count_attempt = Some(now);
+            info.last_try = Stamp::at(now);
+            if count_failure && info.last_count_attempt.get().is_none_or(|t| t < last_good) {
+                info.last_count_attempt = Stamp::at(now);
                 info.attempts = info.attempts.saturating_add(1);
             }
         }
@@ -416,7 +432,7 @@ impl AddrMan {
     /// its timestamp is refreshed if older than 20 minutes. (Core waits for
     /// the disconnection so the timestamp does not reveal live peers.)
     pub fn connected(&mut self, now: Instant, addr: SocketAddr) {
-        let Some(&id) = self.index.get(&canonical(addr)) else {
+        let Some(id) = self.lookup(addr) else {
             return;
         };
         if let Some(info) = self.entry_mut(id) {
@@ -437,18 +453,67 @@ impl AddrMan {
         bucket * BUCKET_SIZE + self.key.position(addr, true, bucket)
     }
 
-    fn entry(&self, id: u32) -> Option<&AddrInfo> {
+    /// The entry of `addr`, if the book holds it.
+    fn lookup(&self, addr: SocketAddr) -> Option<u32> {
+        let handle = self.addresses.find(canonical(addr))?;
+        self.index.get(&handle).copied()
+    }
+
+    fn entry(&self, id: u32) -> Option<&Entry> {
         self.entries.get(id as usize)?.as_ref()
     }
 
-    fn entry_mut(&mut self, id: u32) -> Option<&mut AddrInfo> {
+    fn entry_mut(&mut self, id: u32) -> Option<&mut Entry> {
         self.entries.get_mut(id as usize)?.as_mut()
+    }
+
+    /// The address of `entry`.
+    fn addr_of(&self, entry: &Entry) -> SocketAddr {
+        self.addresses.addr(entry.addr)
+    }
+
+    /// The peer that first told us of `entry`.
+    fn source_of(&self, entry: &Entry) -> IpAddr {
+        self.addresses.addr(entry.source).ip()
+    }
+
+    /// Every address handle the book refers to (twice for an address that
+    /// is also a source).
+    fn handles(&self) -> impl Iterator<Item = u32> + '_ {
+        self.entries
+            .iter()
+            .flatten()
+            .flat_map(|entry| [entry.addr, entry.source])
+    }
+
+    /// Moves the book's addresses into `table`, shared with other books
+    /// (a simulated network gives every node's book one table, so that an
+    /// address known network-wide is stored once). Changes no decision of
+    /// the book.
+    pub fn share_addresses(&mut self, table: &AddressTable) {
+        if self.addresses.same_as(table) {
+            return;
+        }
+        let old = std::mem::replace(&mut self.addresses, table.clone());
+        let mut released = Vec::with_capacity(2 * self.random.len());
+        self.index.clear();
+        for (id, entry) in self.entries.iter_mut().enumerate() {
+            let Some(entry) = entry else { continue };
+            released.extend([entry.addr, entry.source]);
+            entry.addr = table.intern(old.addr(entry.addr));
+            entry.source = table.intern(old.addr(entry.source));
+            self.index.insert(entry.addr, id as u32);
+        }
+        old.release(released.into_iter());
     }
 
     /// Core `Create`: a new entry, counted in the new table (though in no
     /// bucket yet).
     fn create(&mut self, addr: SocketAddr, source: IpAddr, time: Instant) -> u32 {
-        let mut info = AddrInfo::new(addr, source, time);
+        let handle = self.addresses.intern(addr);
+        let source = self.addresses.intern(source_key(source));
+        let network = Network::of(addr.ip());
+        let mut info = Entry::new(handle, source, network, time);
         info.random_pos = self.random.len() as u32;
         let id = match self.free.pop() {
             Some(id) => {
@@ -460,10 +525,10 @@ impl AddrMan {
                 (self.entries.len() - 1) as u32
             }
         };
-        self.index.insert(addr, id);
+        self.index.insert(handle, id);
         self.random.push(id);
         self.n_new += 1;
-        self.by_network[Network::of(addr.ip()).index()].new += 1;
+        self.by_network[network.index()].new += 1;
         id
     }
 
@@ -488,16 +553,21 @@ impl AddrMan {
             return;
         };
         debug_assert!(!info.in_tried && info.ref_count == 0);
-        let (pos, addr) = (info.random_pos as usize, info.addr);
+        let (pos, handles, network) = (
+            info.random_pos as usize,
+            [info.addr, info.source],
+            info.network,
+        );
         self.swap_random(pos, self.random.len() - 1);
         self.random.pop();
-        self.index.remove(&addr);
+        self.index.remove(&handles[0]);
+        self.addresses.release(handles.into_iter());
         self.entries[id as usize] = None;
         self.free.push(id);
         // Ids are reused: a waiting collision must not outlive its entry.
         self.collisions.retain(|&waiting| waiting != id);
         self.n_new -= 1;
-        self.by_network[Network::of(addr.ip()).index()].new -= 1;
+        self.by_network[network.index()].new -= 1;
     }
 
     /// Core `ClearNew`: empties a new-table slot, forgetting its entry if
@@ -523,7 +593,7 @@ impl AddrMan {
         let Some(info) = self.entry(id) else {
             return;
         };
-        let (addr, source) = (info.addr, info.source);
+        let (addr, source, network) = (self.addr_of(info), self.source_of(info), info.network);
         let mut refs = info.ref_count;
         // Its buckets are unknown; search from its first source's bucket,
         // where it most likely is, and stop once all are found.
@@ -540,7 +610,7 @@ impl AddrMan {
         }
         debug_assert_eq!(refs, 0, "an entry's buckets and ref count disagree");
         self.n_new -= 1;
-        self.by_network[Network::of(addr.ip()).index()].new -= 1;
+        self.by_network[network.index()].new -= 1;
 
         let slot = self.tried_slot(addr);
         let evicted = self.tried.get(slot);
@@ -548,9 +618,12 @@ impl AddrMan {
             self.tried.set(slot, EMPTY);
             if let Some(old) = self.entry_mut(evicted) {
                 old.in_tried = false;
+                let old_network = old.network;
                 let (old_addr, old_source) = (old.addr, old.source);
+                let old_addr = self.addresses.addr(old_addr);
+                let old_source = self.addresses.addr(old_source).ip();
                 self.n_tried -= 1;
-                self.by_network[Network::of(old_addr.ip()).index()].tried -= 1;
+                self.by_network[old_network.index()].tried -= 1;
                 let new_slot = self.new_slot(old_addr, self.key.new_bucket(old_addr, old_source));
                 self.clear_new(new_slot);
                 if let Some(old) = self.entry_mut(evicted) {
@@ -558,16 +631,48 @@ impl AddrMan {
                 }
                 self.new.set(new_slot, evicted);
                 self.n_new += 1;
-                self.by_network[Network::of(old_addr.ip()).index()].new += 1;
+                self.by_network[old_network.index()].new += 1;
             }
         }
         self.tried.set(slot, id);
         self.n_tried += 1;
-        self.by_network[Network::of(addr.ip()).index()].tried += 1;
+        self.by_network[network.index()].tried += 1;
         if let Some(info) = self.entry_mut(id) {
             info.ref_count = 0;
             info.in_tried = true;
         }
+    }
+}
+
+impl Clone for AddrMan {
+    /// A copy sharing the original's [`AddressTable`].
+    fn clone(&self) -> AddrMan {
+        self.addresses.retain(self.handles());
+        AddrMan {
+            key: self.key,
+            rng: self.rng.clone(),
+            entries: self.entries.clone(),
+            free: self.free.clone(),
+            addresses: self.addresses.clone(),
+            index: self.index.clone(),
+            random: self.random.clone(),
+            new: self.new.clone(),
+            tried: self.tried.clone(),
+            n_new: self.n_new,
+            n_tried: self.n_tried,
+            by_network: self.by_network,
+            last_good: self.last_good,
+            collisions: self.collisions.clone(),
+            accept_unroutable: self.accept_unroutable,
+        }
+    }
+}
+
+impl Drop for AddrMan {
+    /// Lets go of the book's addresses, so that a shared table forgets the
+    /// ones no other book holds.
+    fn drop(&mut self) {
+        self.addresses.release(self.handles());
     }
 }
 

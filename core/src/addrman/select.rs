@@ -64,7 +64,7 @@ impl AddrMan {
                 continue;
             };
             let info = self.entry(id)?;
-            let (addr, chance) = (info.addr, info.chance(now));
+            let (addr, chance) = (self.addr_of(info), info.chance(now));
             let draw = (self.rng.next_u64() >> 34) as f64; // Core: 30 random bits
             if draw < chance_factor * chance * f64::from(1u32 << 30) {
                 return Some(addr);
@@ -77,7 +77,7 @@ impl AddrMan {
         (0..buckets)
             .find_map(|n| self.scan_bucket(search_tried, (first + n) % buckets, 0, networks))
             .and_then(|id| self.entry(id))
-            .map(|info| info.addr)
+            .map(|info| self.addr_of(info))
     }
 
     /// The first entry of `bucket` from slot `start` on (wrapping) whose
@@ -98,7 +98,7 @@ impl AddrMan {
                 networks.is_empty()
                     || self
                         .entry(id)
-                        .is_some_and(|info| networks.contains(&info.network()))
+                        .is_some_and(|info| networks.contains(&info.network))
             })
     }
 
@@ -136,13 +136,13 @@ impl AddrMan {
             let Some(info) = self.entry(self.random[n]) else {
                 continue;
             };
-            if network.is_some_and(|net| info.network() != net) {
+            if network.is_some_and(|net| info.network != net) {
                 continue;
             }
             if filtered && info.is_terrible(now) {
                 continue;
             }
-            out.push(info.addr);
+            out.push(self.addr_of(info));
         }
         out
     }

@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{canonical, AddrInfo, AddrMan, BucketKey, EMPTY};
+use super::{canonical, AddrMan, BucketKey, Entry, Stamp, EMPTY};
 use super::{MAX_ADDRESSES, NEW_BUCKETS, NEW_BUCKETS_PER_ADDRESS};
 use crate::addrbook::SnapshotError;
 use crate::Instant;
@@ -74,11 +74,11 @@ impl AddrMan {
             .iter()
             .filter_map(|&id| self.entry(id).map(|info| (id, info)))
             .map(|(id, info)| SnapshotEntry {
-                addr: info.addr,
-                source: info.source,
+                addr: self.addr_of(info),
+                source: self.source_of(info),
                 time: info.time,
-                last_try: info.last_try,
-                last_success: info.last_success,
+                last_try: info.last_try.get(),
+                last_success: info.last_success.get(),
                 attempts: info.attempts,
                 tried: info.in_tried,
                 new_buckets: if info.in_tried {
@@ -96,15 +96,16 @@ impl AddrMan {
     }
 
     /// The new buckets holding entry `id`, found as `make_tried` finds them.
-    fn new_buckets_of(&self, id: u32, info: &AddrInfo) -> Vec<u16> {
-        let start = self.key.new_bucket(info.addr, info.source);
+    fn new_buckets_of(&self, id: u32, info: &Entry) -> Vec<u16> {
+        let addr = self.addr_of(info);
+        let start = self.key.new_bucket(addr, self.source_of(info));
         let mut found = Vec::with_capacity(usize::from(info.ref_count));
         for n in 0..NEW_BUCKETS {
             if found.len() == usize::from(info.ref_count) {
                 break;
             }
             let bucket = (start + n) % NEW_BUCKETS;
-            if self.new.get(self.new_slot(info.addr, bucket)) == id {
+            if self.new.get(self.new_slot(addr, bucket)) == id {
                 found.push(bucket as u16);
             }
         }
@@ -136,7 +137,7 @@ impl AddrMan {
                 addr,
                 problem,
             };
-            if book.index.contains_key(&addr) {
+            if book.lookup(addr).is_some() {
                 return Err(SnapshotError::Duplicate { index, addr });
             }
             if index >= MAX_ADDRESSES {
@@ -224,8 +225,8 @@ fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
 impl AddrMan {
     fn restore_history(&mut self, id: u32, saved: &SnapshotEntry) {
         if let Some(info) = self.entry_mut(id) {
-            info.last_try = saved.last_try;
-            info.last_success = saved.last_success;
+            info.last_try = saved.last_try.map_or(Stamp::NEVER, Stamp::at);
+            info.last_success = saved.last_success.map_or(Stamp::NEVER, Stamp::at);
             info.attempts = saved.attempts;
         }
     }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::addrbook::{AddrBook, Flavor, SelectPolicy};
-use crate::addrman::{AddrMan, BucketKey};
+use crate::addrman::{AddrMan, AddressTable, BucketKey};
 use crate::{AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Instant, Keys};
 
 /// Bitcoin Core `MAX_ADDR_TO_SEND`: the most addresses one `addr` message
@@ -54,6 +54,12 @@ impl Book {
                 max_per_group: config.max_outbound_per_group,
                 ..SelectPolicy::default()
             },
+        }
+    }
+
+    pub fn share_addresses(&mut self, table: &AddressTable) {
+        if let Book::Core(book) = self {
+            book.share_addresses(table);
         }
     }
 

@@ -332,6 +332,17 @@ impl ConnManager {
         self.book.as_ref().map(Book::counts)
     }
 
+    /// Stores the addresses of the book inside in `table`, shared with
+    /// other managers' books, so that a simulated network keeps each
+    /// address once (see [`AddressTable`](crate::addrman::AddressTable)).
+    /// Changes no decision. Only Core's book stores addresses this way;
+    /// btcd's, or no book, ignores it.
+    pub fn share_addresses(&mut self, table: &crate::addrman::AddressTable) {
+        if let Some(book) = &mut self.book {
+            book.share_addresses(table);
+        }
+    }
+
     /// The addresses in the tried table of the book inside (each one
     /// completed a handshake); empty without a book.
     pub fn book_tried_addresses(&self) -> Vec<SocketAddr> {
