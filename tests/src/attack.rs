@@ -49,6 +49,14 @@ impl AttackModel {
             AttackModel::Infrastructure { groups, per_group } => groups * per_group,
         }
     }
+
+    /// How many network groups (/16s) its addresses span: one per bot.
+    pub fn groups(self) -> usize {
+        match self {
+            AttackModel::Botnet { bots } => bots,
+            AttackModel::Infrastructure { groups, .. } => groups,
+        }
+    }
 }
 
 impl fmt::Display for AttackModel {

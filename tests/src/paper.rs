@@ -8,7 +8,7 @@
 //! `min(1, 1.2^r / (1 + τ))` at its `r`-th draw (`600 / (600 + seconds)`
 //! times a factor that grows by 1.2 per refusal).
 
-use crate::{AttackModel, SimConfig};
+use crate::SimConfig;
 
 /// Outbound connections an eclipse must capture (0.9.3 kept 8).
 pub const OUTBOUND: i32 = 8;
@@ -150,11 +150,7 @@ pub fn predicted(config: &SimConfig, tried: (usize, usize)) -> Option<[f64; 3]> 
         ten_minutes(attack.start + attack.period),
         ten_minutes(round),
     );
-    let groups = match attack.model {
-        AttackModel::Botnet { bots } => bots,
-        AttackModel::Infrastructure { groups, .. } => groups,
-    };
-    let groups = u32::try_from(groups).unwrap_or(u32::MAX);
+    let groups = u32::try_from(attack.model.groups()).unwrap_or(u32::MAX);
     Some([
         eclipse_time_biased(f, 0.0, tau_attack, tau_round),
         eclipse_time_biased_one_per_group(f, groups, tau_attack, tau_round),

@@ -327,30 +327,32 @@ impl AddrBook {
     /// Makes room in a full new bucket. btcd's `expireNew` drops every bad
     /// entry and the oldest good one; 0.9.3's `ShrinkNew` drops the first
     /// terrible entry, else the oldest of 4 random picks (with repeats).
+    /// bitcoind 0.9.3's choice of the entry a full new bucket loses: the
+    /// first terrible one, otherwise the oldest of four random picks (drawn
+    /// either way, as 0.9.3 did).
+    fn new_victim_093(&mut self, now: Instant, bucket: u16) -> Option<u32> {
+        let len = self.new.entries(bucket).len() as u64;
+        let picks: [u64; INSPECT_ON_EVICT] = std::array::from_fn(|_| self.rng.below(len));
+        let entries = self.new.entries(bucket);
+        let terrible = entries
+            .iter()
+            .copied()
+            .find(|&id| self.entry(id).is_some_and(|e| e.is_bad(now)));
+        terrible.or_else(|| {
+            picks
+                .iter()
+                .filter_map(|&i| {
+                    let id = *entries.get(i as usize)?;
+                    Some((self.entry(id)?.timestamp, id))
+                })
+                .reduce(|oldest, e| if oldest.0 <= e.0 { oldest } else { e })
+                .map(|(_, id)| id)
+        })
+    }
+
     fn expire_new(&mut self, now: Instant, bucket: u16) {
         if self.flavor.is_093() {
-            let entries = self.new.entries(bucket);
-            let terrible = entries
-                .iter()
-                .copied()
-                .find(|&id| self.entry(id).is_some_and(|e| e.is_bad(now)));
-            let len = entries.len() as u64;
-            let picks: Vec<u64> = (0..INSPECT_ON_EVICT).map(|_| self.rng.below(len)).collect();
-            let entries = self.new.entries(bucket);
-            let victim = terrible.or_else(|| {
-                picks
-                    .iter()
-                    .filter_map(|&i| {
-                        let id = *entries.get(i as usize)?;
-                        Some((self.entry(id)?.timestamp, id))
-                    })
-                    .fold(None, |oldest: Option<(Instant, u32)>, e| match oldest {
-                        Some(o) if o.0 <= e.0 => Some(o),
-                        _ => Some(e),
-                    })
-                    .map(|(_, id)| id)
-            });
-            if let Some(id) = victim {
+            if let Some(id) = self.new_victim_093(now, bucket) {
                 self.unlink_new(bucket, id);
             }
             return;

@@ -33,7 +33,7 @@ use crate::token_bucket::TokenBucket;
 use crate::{Action, Advertised, ConnId, ConnKind, Direction, Ignored, Instant, PeerEvent, Subnet};
 
 use super::bans::Bans;
-use super::book::MAX_ADDR_TO_SEND;
+use super::book::{Book, MAX_ADDR_TO_SEND};
 use super::conn::Phase;
 use super::groups::GroupCounts;
 use super::ids::keyed_hash;
@@ -203,7 +203,7 @@ impl ConnManager {
             };
         }
         let now = self.now;
-        let rate_limited = !self.book.as_ref().is_some_and(|b| b.is_bitcoind_093());
+        let rate_limited = self.book.as_ref().is_none_or(Book::rate_limits_addresses);
         let (source, penalty, mut offered) = match from {
             // The application's own: seeds, DNS, configuration.
             None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Duration::ZERO, addrs),
@@ -358,7 +358,9 @@ impl ConnManager {
         };
         match direction {
             Direction::Outbound => book.good(self.now, addr),
-            Direction::Inbound if book.is_bitcoind_093() => book.inbound_good(self.now, addr),
+            Direction::Inbound if book.trusts_inbound_handshakes() => {
+                book.inbound_good(self.now, addr)
+            }
             Direction::Inbound => {}
         }
     }

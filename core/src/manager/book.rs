@@ -230,12 +230,21 @@ impl Book {
         }
     }
 
-    /// Whether this is bitcoind 0.9.3's book, which the manager runs with
-    /// 0.9.3's rules: an inbound peer's address goes to the tried table on
-    /// its handshake (0.9.3 did so for a peer whose `version` named its own
-    /// address: how the 2015 eclipse attacker filled it), and `addr`
-    /// messages are not rate-limited (Core limits them since 22.0).
-    pub fn is_bitcoind_093(&self) -> bool {
+    /// Whether an inbound peer's completed handshake puts its address in
+    /// the tried table ([`Book::inbound_good`]): only with bitcoind 0.9.3's
+    /// book, which did so for a peer whose `version` named its own address
+    /// (how the 2015 eclipse attacker filled it).
+    pub fn trusts_inbound_handshakes(&self) -> bool {
+        self.is_bitcoind_093()
+    }
+
+    /// Whether `addr` messages are rate-limited: by every book but bitcoind
+    /// 0.9.3's (Core limits them since 22.0).
+    pub fn rate_limits_addresses(&self) -> bool {
+        !self.is_bitcoind_093()
+    }
+
+    fn is_bitcoind_093(&self) -> bool {
         matches!(self, Book::Btcd { book, .. } if book.flavor() == Flavor::Bitcoind093)
     }
 
