@@ -289,8 +289,8 @@ fn a_simulation_that_cannot_fit_in_memory_is_refused_up_front() {
 
 #[test]
 fn the_memory_a_simulated_node_needs_follows_its_book() {
-    // Bitcoin Core's fixed tables make a default node about six times a
-    // btcd node (its book kept by the simulated application).
+    // Bitcoin Core's book, filled by gossip, makes a default node four
+    // times a btcd node (its book kept by the simulated application).
     let per_node = |preset: &str| {
         let out = Command::new(BIN)
             .args(["sim", "--nodes", "4000000000", "--duration", "1s"])
@@ -305,6 +305,6 @@ fn the_memory_a_simulated_node_needs_follows_its_book() {
             .and_then(|n| n.trim().parse::<u64>().ok());
         kib.unwrap_or_else(|| panic!("{stderr}"))
     };
-    assert_eq!(per_node("default"), 768);
+    assert_eq!(per_node("default"), 512);
     assert_eq!(per_node("btcd"), 128);
 }
