@@ -59,6 +59,9 @@ pub struct NodeStats {
     /// Addresses in its book at the end (the book inside, or the
     /// application's): what the simulator's memory grows with.
     pub book_entries: u64,
+    /// The heap its book holds, in bytes, without the network's shared
+    /// address table (an estimate: allocator overhead aside).
+    pub book_bytes: u64,
 }
 
 /// One step of a node, kept to explain a violation.
@@ -300,6 +303,10 @@ impl Node {
             (None, Some(counts)) => (counts.new + counts.tried) as u64,
             (None, None) => 0,
         };
+        stats.book_bytes = match &self.book {
+            Some(book) => book.heap_bytes(),
+            None => self.mgr.book_heap_bytes(),
+        } as u64;
         stats
     }
 }

@@ -40,6 +40,9 @@ pub struct Report {
     pub traces: Vec<(NodeIdx, Vec<Vec<u8>>)>,
     /// What an attack achieved, if the run had one.
     pub eclipse: Option<EclipseReport>,
+    /// The address table every book of the network shares: addresses
+    /// held and heap bytes (an estimate).
+    pub shared_addresses: (usize, usize),
 }
 
 impl Report {
@@ -135,6 +138,20 @@ impl fmt::Display for Report {
             "  at the end: {mean_outbound:.2} full-relay and {mean_block_relay:.2} block-relay-only outbound per node, over {mean_groups:.2} groups; {:.0} addresses per book",
             sum(|n| n.book_entries) as f64 / nodes as f64
         )?;
+        write!(
+            f,
+            "  books: {:.1} KB a node, {:.0} B an address",
+            sum(|n| n.book_bytes) as f64 / nodes as f64 / 1000.0,
+            sum(|n| n.book_bytes) as f64 / sum(|n| n.book_entries).max(1) as f64,
+        )?;
+        match self.shared_addresses {
+            (0, _) => writeln!(f)?,
+            (shared, bytes) => writeln!(
+                f,
+                "; the shared address table {:.1} MB for {shared} addresses",
+                bytes as f64 / 1e6
+            )?,
+        }
         writeln!(
             f,
             "  dials {}, failures {}, retries {}, crashes {}, largest backoff {:.1}s",

@@ -295,6 +295,8 @@ pub struct Sim {
     /// Nodes `0..honest` are the honest network; the attacker's follow.
     honest: usize,
     attack: Option<AttackState>,
+    /// The addresses every node's book stores its own in.
+    addresses: AddressTable,
 }
 
 /// Called with every sample as it is taken.
@@ -397,6 +399,7 @@ impl Sim {
             on_sample: None,
             honest,
             attack,
+            addresses,
         }
     }
 
@@ -1320,6 +1323,7 @@ impl Sim {
             samples: self.samples,
             traces,
             eclipse,
+            shared_addresses: (self.addresses.len(), self.addresses.heap_bytes()),
         }
     }
 

@@ -37,6 +37,24 @@ fn bootstrap_of_1000_nodes_from_a_seed_list_reaches_every_target() {
         assert_eq!(node.block_relay, 2, "node {i}");
         assert_eq!(node.outbound_groups, 10, "node {i}: one outbound per group");
     }
+    // The books share one address table: each node's address (and its IP
+    // as a source, and the seeder's unspecified one) is stored once for
+    // the network, and a book entry is handles and history only.
+    let entries: u64 = report.nodes.iter().map(|n| n.book_entries).sum();
+    let (shared, _) = report.shared_addresses;
+    assert!(
+        shared <= 2 * 1000 + 1,
+        "{shared} addresses in the shared table"
+    );
+    assert!(
+        (shared as u64) * 10 < entries,
+        "{shared} shared for {entries} entries"
+    );
+    let bytes: u64 = report.nodes.iter().map(|n| n.book_bytes).sum();
+    assert!(
+        bytes < 160 * entries,
+        "{bytes} heap bytes for {entries} book entries"
+    );
 }
 
 #[test]

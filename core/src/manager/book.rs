@@ -57,6 +57,14 @@ impl Book {
         }
     }
 
+    /// An estimate of the book's heap, without a shared address table.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Book::Btcd { book, .. } => book.heap_bytes(),
+            Book::Core(book) => book.heap_bytes(),
+        }
+    }
+
     pub fn share_addresses(&mut self, table: &AddressTable) {
         if let Book::Core(book) = self {
             book.share_addresses(table);

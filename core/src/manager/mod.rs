@@ -343,6 +343,13 @@ impl ConnManager {
         }
     }
 
+    /// An estimate of the heap the book inside holds, in bytes (0 without
+    /// one), not counting an [`AddressTable`](crate::addrman::AddressTable)
+    /// it shares with other books.
+    pub fn book_heap_bytes(&self) -> usize {
+        self.book.as_ref().map_or(0, Book::heap_bytes)
+    }
+
     /// The addresses in the tried table of the book inside (each one
     /// completed a handshake); empty without a book.
     pub fn book_tried_addresses(&self) -> Vec<SocketAddr> {
