@@ -110,6 +110,7 @@ mod config;
 mod event;
 pub mod eviction;
 pub mod group;
+mod heap;
 mod id;
 mod ignored;
 mod input;

@@ -204,11 +204,11 @@ impl AddrBook {
     }
 
     /// An estimate of the heap memory held, in bytes, from the capacities of
-    /// the book's vectors and index (the allocator's own overhead excluded).
+    /// the book's vectors and the size of its index (the allocator's own
+    /// overhead excluded).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        // hashbrown: one control byte per bucket plus the entry.
-        let index = self.index.capacity() * (size_of::<(IndexKey, u32)>() + 1);
+        let index = crate::heap::hash_map_bytes(self.index.len(), size_of::<(IndexKey, u32)>());
         self.slots.capacity() * size_of::<Option<KnownAddress>>()
             + self.free.capacity() * size_of::<u32>()
             + index

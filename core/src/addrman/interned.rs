@@ -62,13 +62,14 @@ impl AddressTable {
         self.len() == 0
     }
 
-    /// An estimate of the heap held, in bytes (allocator overhead aside).
+    /// An estimate of the heap held, in bytes (allocator overhead aside),
+    /// which depends only on what the table holds.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let table = self.lock();
         table.addrs.capacity() * size_of::<SocketAddr>()
             + (table.holders.capacity() + table.free.capacity()) * size_of::<u32>()
-            + table.index.capacity() * (size_of::<(SocketAddr, u32)>() + 1)
+            + crate::heap::hash_map_bytes(table.index.len(), size_of::<(SocketAddr, u32)>())
     }
 
     /// Whether `self` and `other` are the same table.

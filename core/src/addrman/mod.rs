@@ -269,10 +269,11 @@ impl AddrMan {
     }
 
     /// An estimate of the heap held, in bytes (allocator overhead aside),
-    /// without the [`AddressTable`], which may be shared.
+    /// without the [`AddressTable`], which may be shared. It depends only
+    /// on what the book holds, so it is the same in every run.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        let index = self.index.capacity() * (size_of::<(u32, u32)>() + 1);
+        let index = crate::heap::hash_map_bytes(self.index.len(), size_of::<(u32, u32)>());
         self.entries.capacity() * size_of::<Option<Entry>>()
             + (self.free.capacity() + self.random.capacity() + self.collisions.capacity())
                 * size_of::<u32>()

@@ -140,9 +140,11 @@ impl Table {
         }) && self.filled.len() == counted.iter().filter(|&&n| n > 0).count()
     }
 
-    /// Heap bytes held: the map's (key, value) pairs plus one control byte
-    /// per bucket of its capacity, and the per-bucket bookkeeping.
+    /// Heap bytes held: the occupied-slot map and the per-bucket
+    /// bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 9 + self.fill.len() * 3 + self.filled.capacity() * 2
+        crate::heap::hash_map_bytes(self.slots.len(), 8)
+            + self.fill.len() * 3
+            + self.filled.capacity() * 2
     }
 }
