@@ -391,6 +391,38 @@ fn anchors_are_dialled_first_and_a_clean_stop_reports_the_block_relay_peers() {
 }
 
 /// Asks for an address fetch to `peer`; connects and handshakes it.
+#[test]
+fn two_spellings_of_one_anchor_are_dialled_once() {
+    // Found by fuzzing: one IPv6 address with two scopes, given as two
+    // anchors, opened two connections to one peer.
+    let mut d = Driver::new(Config::default());
+    d.now = T;
+    let anchors = vec![
+        addr("[2001:db8::7%1]:8333"),
+        addr("[2001:db8::7%2]:8333"),
+        addr("[::ffff:198.51.100.7]:8333"),
+        addr("198.51.100.7:8333"),
+    ];
+    d.actions(Input::Anchors { addrs: anchors });
+    let start = d.actions(Input::Start);
+    let dialled: Vec<std::net::SocketAddr> = start
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dial { addr, .. } => Some(*addr),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dialled,
+        [
+            addr("[2001:db8::7%1]:8333"),
+            addr("[::ffff:198.51.100.7]:8333")
+        ],
+        "one dial per address, as first spelled"
+    );
+    assert_eq!(d.mgr.stats().anchors_dialled, 2);
+}
+
 fn fetch_connected(d: &mut Driver, peer: &str) -> ConnId {
     let (id, actions) = d.feed(Input::FetchAddresses { addr: addr(peer) });
     let id = id.unwrap().unwrap();

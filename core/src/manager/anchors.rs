@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use crate::{Action, ConnKind, Ignored};
 
 use super::conn::{Conn, Phase};
+use super::groups::canonical;
 use super::{ConnManager, Lifecycle};
 
 /// Core's `MAX_BLOCK_RELAY_ONLY_ANCHORS`.
@@ -27,7 +28,14 @@ impl ConnManager {
             if self.anchors.len() == keep {
                 break;
             }
-            if addr.port() != 0 && !self.anchors.contains(&addr) {
+            // Two spellings of one address (an IPv6 scope, a mapped IPv4)
+            // are one anchor: dialling both would open two connections to
+            // one peer. The first spelling given is the one dialled.
+            let known = self
+                .anchors
+                .iter()
+                .any(|a| canonical(*a) == canonical(addr));
+            if addr.port() != 0 && !known {
                 self.anchors.push(addr);
             }
         }

@@ -59,6 +59,8 @@ fn decrement<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
     }
 }
 
-fn canonical(addr: SocketAddr) -> SocketAddr {
+/// One spelling per address: IPv4-mapped IPv6 becomes IPv4, and IPv6 flow
+/// labels and scopes (not part of an address) are dropped.
+pub(super) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
