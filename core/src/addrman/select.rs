@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{AddrMan, BUCKET_SIZE, EMPTY, NEW_BUCKETS, TRIED_BUCKETS};
+use super::{AddrMan, BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
 use crate::{Instant, Network};
 
 /// Draws after which `select` stops drawing and scans. Core draws until an
@@ -90,16 +90,12 @@ impl AddrMan {
         networks: &[Network],
     ) -> Option<u32> {
         let table = if tried { &self.tried } else { &self.new };
-        let slots = table.bucket(bucket);
-        (0..BUCKET_SIZE)
-            .map(|i| slots[(start + i) % BUCKET_SIZE])
-            .filter(|&id| id != EMPTY)
-            .find(|&id| {
-                networks.is_empty()
-                    || self
-                        .entry(id)
-                        .is_some_and(|info| networks.contains(&info.network))
-            })
+        table.bucket_from(bucket, start).find(|&id| {
+            networks.is_empty()
+                || self
+                    .entry(id)
+                    .is_some_and(|info| networks.contains(&info.network))
+        })
     }
 
     /// Core `GetAddr`: a random sample of the book to answer a peer's

@@ -6,7 +6,7 @@
 //! 64 for tried): 320 KiB of four-byte slots per book whatever it holds.
 //! A node's book is rarely full, and a simulated network holds one book per
 //! node, so here only the occupied slots are stored (a map from slot to
-//! entry) beside a fill count per bucket. A slot is still the slot Core
+//! entry) beside an occupancy mask per non-empty bucket. A slot is still the slot Core
 //! computes; only the storage differs, so placement stays bit-exact.
 //!
 //! Core's `Select` draws random buckets until it finds a non-empty one: with
@@ -15,35 +15,47 @@
 //! the same distribution (every non-empty bucket equally likely) at once.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::{BUCKET_SIZE, EMPTY};
+use crate::manager::IdHasher;
 
 #[derive(Clone)]
 pub(crate) struct Table {
     /// The occupied slots. Lookup only: never iterated in hash order, so
-    /// its order cannot reach a result.
-    slots: HashMap<u32, u32>,
-    /// Entries per bucket.
-    fill: Box<[u8]>,
-    /// The buckets with at least one entry, in no particular order.
+    /// its order cannot reach a result. Slots are keyed hashes already, so
+    /// a multiplicative mix spreads them as well as SipHash at a fraction
+    /// of the cost (a `select` may look up dozens).
+    slots: HashMap<u32, u32, BuildHasherDefault<IdHasher>>,
+    /// The buckets with at least one entry, in no particular order...
     filled: Vec<u16>,
-    /// Each bucket's index in `filled` (meaningless when it is empty).
+    /// ...and, beside each, which of its slots are occupied (bit `p` for
+    /// position `p`), so that scanning a bucket looks up only its entries.
+    masks: Vec<u64>,
+    /// Each bucket's index in `filled`; meaningful only when
+    /// `filled[filled_at[b]] == b`.
     filled_at: Box<[u16]>,
 }
 
 impl Table {
     pub(crate) fn new(buckets: usize) -> Table {
         Table {
-            slots: HashMap::new(),
-            fill: vec![0; buckets].into_boxed_slice(),
+            slots: HashMap::default(),
             filled: Vec::new(),
+            masks: Vec::new(),
             filled_at: vec![0; buckets].into_boxed_slice(),
         }
     }
 
     /// How many slots the table has.
     fn len(&self) -> usize {
-        self.fill.len() * BUCKET_SIZE
+        self.filled_at.len() * BUCKET_SIZE
+    }
+
+    /// Where `bucket` is in `filled`, if it holds anything.
+    fn filled_index(&self, bucket: usize) -> Option<usize> {
+        let at = usize::from(*self.filled_at.get(bucket)?);
+        (self.filled.get(at).map(|&b| usize::from(b)) == Some(bucket)).then_some(at)
     }
 
     /// The entry in `slot`, or [`EMPTY`].
@@ -67,20 +79,24 @@ impl Table {
         } else {
             self.slots.insert(key, id)
         };
-        let bucket = slot / BUCKET_SIZE;
+        let (bucket, bit) = (slot / BUCKET_SIZE, 1u64 << (slot % BUCKET_SIZE));
         match (old.is_none(), id == EMPTY) {
-            (true, false) => {
-                if self.fill[bucket] == 0 {
+            (true, false) => match self.filled_index(bucket) {
+                Some(at) => self.masks[at] |= bit,
+                None => {
                     self.filled_at[bucket] = self.filled.len() as u16;
                     self.filled.push(bucket as u16);
+                    self.masks.push(bit);
                 }
-                self.fill[bucket] += 1;
-            }
+            },
             (false, true) => {
-                self.fill[bucket] -= 1;
-                if self.fill[bucket] == 0 {
-                    let at = usize::from(self.filled_at[bucket]);
+                let Some(at) = self.filled_index(bucket) else {
+                    return;
+                };
+                self.masks[at] &= !bit;
+                if self.masks[at] == 0 {
                     self.filled.swap_remove(at);
+                    self.masks.swap_remove(at);
                     if let Some(&moved) = self.filled.get(at) {
                         self.filled_at[usize::from(moved)] = at as u16;
                     }
@@ -100,16 +116,25 @@ impl Table {
         self.filled.len()
     }
 
-    /// The slots of `bucket` ([`EMPTY`] where free); all free for a bucket
-    /// outside the table.
-    pub(crate) fn bucket(&self, bucket: usize) -> [u32; BUCKET_SIZE] {
-        let mut slots = [EMPTY; BUCKET_SIZE];
-        if self.fill.get(bucket).is_some_and(|&n| n > 0) {
-            for (pos, slot) in slots.iter_mut().enumerate() {
-                *slot = self.get(bucket * BUCKET_SIZE + pos);
+    /// The entries of `bucket` in slot order from position `start`,
+    /// wrapping: what Core's scan from a random slot visits, without
+    /// visiting the free slots.
+    pub(crate) fn bucket_from(
+        &self,
+        bucket: usize,
+        start: usize,
+    ) -> impl Iterator<Item = u32> + '_ {
+        let mask = self.filled_index(bucket).map_or(0, |at| self.masks[at]);
+        let start = start % BUCKET_SIZE;
+        let mut rest = mask.rotate_right(start as u32);
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
             }
-        }
-        slots
+            let i = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            Some(self.get(bucket * BUCKET_SIZE + (start + i) % BUCKET_SIZE))
+        })
     }
 
     /// The occupied slots and their entries, in slot order.
@@ -125,26 +150,27 @@ impl Table {
 
     /// Whether the filled-bucket bookkeeping agrees with the slots.
     pub(crate) fn consistent(&self) -> bool {
-        let buckets = self.fill.len();
-        let mut counted = vec![0usize; buckets];
+        let buckets = self.filled_at.len();
+        let mut counted = vec![0u64; buckets];
         for &slot in self.slots.keys() {
             match counted.get_mut(slot as usize / BUCKET_SIZE) {
-                Some(n) => *n += 1,
+                Some(mask) => *mask |= 1 << (slot as usize % BUCKET_SIZE),
                 None => return false,
             }
         }
-        (0..buckets).all(|b| {
-            let n = counted[b];
-            usize::from(self.fill[b]) == n
-                && (n == 0 || self.filled.get(usize::from(self.filled_at[b])) == Some(&(b as u16)))
-        }) && self.filled.len() == counted.iter().filter(|&&n| n > 0).count()
+        self.filled.len() == self.masks.len()
+            && (0..buckets).all(|b| {
+                let mask = self.filled_index(b).map_or(0, |at| self.masks[at]);
+                mask == counted[b]
+            })
     }
 
     /// Heap bytes held: the occupied-slot map and the per-bucket
     /// bookkeeping.
     pub(crate) fn heap_bytes(&self) -> usize {
         crate::heap::hash_map_bytes(self.slots.len(), 8)
-            + self.fill.len() * 3
+            + self.filled_at.len() * 2
             + self.filled.capacity() * 2
+            + self.masks.capacity() * 8
     }
 }

@@ -21,6 +21,8 @@ mod lifecycle;
 mod outbound;
 mod stale_tip;
 
+pub(crate) use ids::IdHasher;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
