@@ -74,6 +74,16 @@ pub struct Args {
     /// and leaves (instead of holding a connection).
     #[arg(long, value_parser = parse_duration)]
     pub attack_round: Option<Duration>,
+    /// The share of honest nodes others can connect to, in percent (the
+    /// rest dial out only and never announce themselves): about 11 on
+    /// Bitcoin's network. The seed nodes and a victim always are.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub reachable: u8,
+    /// Bitcoin Core's address trickle: what a node shares with a peer
+    /// leaves in one message per interval, drawn with this mean (Core:
+    /// `30s`). Without it every share leaves at once.
+    #[arg(long, value_parser = parse_duration)]
+    pub addr_trickle: Option<Duration>,
     /// Every node's config: `default` (Bitcoin Core's hardening), `btcd`
     /// (btcd's exact behaviour, its book kept by the simulated application)
     /// or `bitcoind-0.9.3` (the node the 2015 eclipse paper attacked); with
@@ -117,7 +127,9 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
         .filter_map(|name| connmgr_sim::preset(name))
         .map(|config| bytes_per_node(config.address_book))
         .max()
-        .unwrap_or(BYTES_PER_NODE_BOOK_OUTSIDE);
+        .unwrap_or(BYTES_PER_NODE_BOOK_OUTSIDE)
+        * u64::from(args.reachable.max(25))
+        / 100;
     fits_in_memory(args.nodes, per_node, attackers)?;
     if let Some((node, _)) = args.trace.iter().find(|(node, _)| *node >= args.nodes) {
         return Err(format!(
@@ -181,6 +193,8 @@ pub(crate) fn config(args: &Args, seed: u64, variant: &Variant<'_>) -> SimConfig
         config.node_config = node_config;
     }
     config.traced = args.trace.iter().map(|(node, _)| *node).collect();
+    config.reachable_percent = args.reachable;
+    config.addr_trickle = args.addr_trickle.unwrap_or_default();
     config.attack = variant.attack.map(|model| Attack {
         restart: if args.clean_restart {
             Shutdown::Clean
@@ -374,7 +388,10 @@ const BYTES_PER_NODE_BOOK_OUTSIDE: u64 = 128 << 10;
 /// What a simulated node takes at most, with a margin, by the book inside
 /// its manager: 10 000 default nodes over an hour peaked at 4.7 GB (474 KB
 /// a node, 3 727 addresses a book; a bigger network fills the books more);
-/// bitcoind 0.9.3's grow with what they hold (1 000 nodes: 272 MB).
+/// bitcoind 0.9.3's grow with what they hold (1 000 nodes: 272 MB). A
+/// book holds at most the reachable nodes' addresses, so `run` scales the
+/// figure by the reachable share, down to a quarter: 30 000 nodes with
+/// 10 % reachable peaked at 3.2 GB (105 KB a node).
 fn bytes_per_node(book: AddressBook) -> u64 {
     match book {
         AddressBook::Core => 512 << 10,

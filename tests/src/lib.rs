@@ -26,6 +26,7 @@ pub mod paper;
 pub mod preset;
 pub mod report;
 pub mod sim;
+mod trickle;
 
 pub use attack::{Attack, AttackModel, EclipseReport, START as ATTACK_START};
 pub use faults::{FaultProfile, Shutdown};

@@ -13,6 +13,7 @@ use connmgr::trace::TraceWriter;
 use connmgr::{Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
 
 use crate::invariants::{Checker, Violation};
+use crate::trickle::Outboxes;
 
 /// Index of a node in the simulation.
 pub type NodeIdx = usize;
@@ -94,6 +95,8 @@ pub(crate) struct Node {
     /// Dials in flight: (id, attempt).
     pub dials: BTreeMap<(ConnId, u32), ()>,
     pub listening: bool,
+    /// Whether others can connect to it at all (not behind a NAT).
+    pub reachable: bool,
     pub paused: bool,
     /// The tick currently scheduled for this node.
     pub next_tick: Option<Instant>,
@@ -105,6 +108,8 @@ pub(crate) struct Node {
     pub restored_anchors: Vec<SocketAddr>,
     /// The network's addresses, which the book inside stores its own in.
     pub addresses: AddressTable,
+    /// What waits to be sent to each peer (Core's address trickle).
+    pub(crate) outboxes: Outboxes,
 }
 
 impl Node {
@@ -133,6 +138,7 @@ impl Node {
             sockets: BTreeMap::new(),
             dials: BTreeMap::new(),
             listening: true,
+            reachable: true,
             paused: false,
             next_tick: None,
             stats: NodeStats::default(),
@@ -140,6 +146,7 @@ impl Node {
             anchors: Vec::new(),
             restored_anchors: Vec::new(),
             addresses: addresses.clone(),
+            outboxes: Outboxes::default(),
         };
         node.begin_trace(now);
         node
@@ -206,6 +213,7 @@ impl Node {
         self.incarnation += 1;
         self.started_at = now;
         self.sockets.clear();
+        self.outboxes.clear();
         self.dials.clear();
         self.listening = true;
         self.paused = false;

@@ -63,6 +63,16 @@ pub struct SimConfig {
     /// An eclipse attack on the last node, if any: its nodes come on top
     /// of `nodes` and stay out of the report's per-node figures.
     pub attack: Option<Attack>,
+    /// The share of honest nodes that accept connections, in percent. The
+    /// others only dial out: they never announce themselves and are in no
+    /// seeder's answer, as most of Bitcoin's nodes (Bitnodes, 2018: about
+    /// 11 800 reachable, 98 000 not). The seed nodes and an attack's
+    /// victim are always reachable.
+    pub reachable_percent: u8,
+    /// The mean interval of Bitcoin Core's address trickle: what a node
+    /// shares with a peer leaves in one message per (exponentially drawn)
+    /// interval. Zero sends every share at once.
+    pub addr_trickle: Duration,
 }
 
 impl SimConfig {
@@ -82,6 +92,8 @@ impl SimConfig {
             sampled_nodes: 4,
             permanent_peers: Vec::new(),
             attack: None,
+            reachable_percent: 100,
+            addr_trickle: Duration::ZERO,
         }
     }
 
@@ -111,8 +123,15 @@ impl SimConfig {
                 a.period.as_secs()
             )
         });
+        let mut gossip = String::new();
+        if self.reachable_percent < 100 {
+            gossip += &format!(" --reachable {}", self.reachable_percent);
+        }
+        if !self.addr_trickle.is_zero() {
+            gossip += &format!(" --addr-trickle {}s", self.addr_trickle.as_secs());
+        }
         format!(
-            "--nodes {} --duration {}s --faults {}{preset}{attack}",
+            "--nodes {} --duration {}s --faults {}{preset}{gossip}{attack}",
             self.nodes,
             self.duration.as_secs(),
             self.faults.name
@@ -242,6 +261,12 @@ enum Event {
         id: ConnId,
         link: LinkId,
     },
+    /// A connection's address outbox is due (Core's trickle).
+    FlushAddresses {
+        node: NodeIdx,
+        incarnation: u32,
+        id: ConnId,
+    },
     /// Addresses reach a node whose book is the application's.
     AppLearned {
         node: NodeIdx,
@@ -286,6 +311,8 @@ pub struct Sim {
     next_link: LinkId,
     partition: Option<Vec<bool>>,
     seed_addrs: Vec<SocketAddr>,
+    /// The honest nodes that accept connections: what seeders answer with.
+    reachable: Vec<NodeIdx>,
     /// Nodes that know the seed list before they start.
     seeded: Vec<NodeIdx>,
     policy: SelectPolicy,
@@ -348,6 +375,13 @@ impl Sim {
         let mut by_addr: HashMap<SocketAddr, NodeIdx> =
             addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         let honest = nodes.len();
+        let reachable = reachable_nodes(&cfg, honest);
+        for node in &mut nodes {
+            node.reachable = false;
+        }
+        for &i in &reachable {
+            nodes[i].reachable = true;
+        }
         let attack = cfg.attack.clone().filter(|_| honest > 0).map(|attack| {
             let mut rng = Rng::new(cfg.seed ^ 0xA77A_C4ED);
             let taken = addrs.iter().copied().collect();
@@ -393,6 +427,7 @@ impl Sim {
             next_link: 0,
             partition: None,
             seed_addrs,
+            reachable,
             seeded,
             samples: Vec::new(),
             steps: 0,
@@ -595,8 +630,8 @@ impl Sim {
                 let own = self.nodes[node].addr;
                 let mut seeds: Vec<SocketAddr> = self.seed_addrs.clone();
                 for _ in 0..self.cfg.dns_answer {
-                    let other = self.rng.below(self.honest as u64) as usize;
-                    seeds.push(self.nodes[other].addr);
+                    let pick = self.rng.below(self.reachable.len() as u64) as usize;
+                    seeds.push(self.nodes[self.reachable[pick]].addr);
                 }
                 seeds.sort_unstable();
                 seeds.dedup();
@@ -628,6 +663,23 @@ impl Sim {
                 id,
                 link,
             } => self.advertise(node, incarnation, id, Some(link)),
+            Event::FlushAddresses {
+                node,
+                incarnation,
+                id,
+            } => {
+                if self.is_current(node, incarnation) {
+                    let (now, every) = (self.now, self.cfg.addr_trickle);
+                    let n = &mut self.nodes[node];
+                    let addrs = n.outboxes.take(id, now, every, &mut self.rng);
+                    if !addrs.is_empty() {
+                        self.send(node, id, |from| Input::Learned {
+                            from: Some(from),
+                            addrs,
+                        });
+                    }
+                }
+            }
             Event::AppLearned {
                 node,
                 incarnation,
@@ -704,11 +756,7 @@ impl Sim {
                 Action::CancelDial { id, attempt } => {
                     self.nodes[node].dials.remove(&(id, attempt));
                 }
-                Action::Close { id, .. } => {
-                    if let Some(link) = self.nodes[node].sockets.remove(&id) {
-                        self.close_end(link, node);
-                    }
-                }
+                Action::Close { id, .. } => self.drop_socket(node, id),
                 Action::RetryAfter { .. } => self.nodes[node].stats.retries += 1,
                 Action::PauseListener { .. } => self.nodes[node].paused = true,
                 Action::ResumeListener { .. } => self.nodes[node].paused = false,
@@ -750,18 +798,11 @@ impl Sim {
                     direction,
                 }) => self.ready(node, id, addr, direction),
                 Action::NotifyPeer(PeerEvent::ShareAddresses { id, addrs }) => {
-                    self.send(node, id, |from| Input::Learned {
-                        from: Some(from),
-                        addrs,
-                    });
+                    self.share(node, id, addrs);
                 }
                 Action::NotifyPeer(
                     PeerEvent::Disconnected { id, .. } | PeerEvent::GaveUp { id, .. },
-                ) => {
-                    if let Some(link) = self.nodes[node].sockets.remove(&id) {
-                        self.close_end(link, node);
-                    }
-                }
+                ) => self.drop_socket(node, id),
                 Action::NotifyPeer(_) => {}
             }
         }
@@ -851,7 +892,12 @@ impl Sim {
     ) -> Step<()> {
         let latency = self.latency();
         let target = &self.nodes[to];
-        if !target.alive || !target.listening || target.paused || self.partitioned(from, to) {
+        if !target.alive
+            || !target.reachable
+            || !target.listening
+            || target.paused
+            || self.partitioned(from, to)
+        {
             let error = DialError::Refused;
             let event = Event::DialFailed {
                 node: from,
@@ -1050,11 +1096,11 @@ impl Sim {
         let now = self.now;
         let own = self.nodes[node].addr;
         let Some(book) = &mut self.nodes[node].book else {
-            let announce = vec![Advertised::new(own, now)];
-            self.send(node, id, |from| Input::Learned {
-                from: Some(from),
-                addrs: announce,
-            });
+            // Core announces a reachable node's own address to every peer
+            // (`MaybeSendAddr`); an unreachable one has none to give.
+            if self.nodes[node].reachable {
+                self.share(node, id, vec![Advertised::new(own, now)]);
+            }
             if direction == Direction::Outbound {
                 self.send(node, id, |peer| Input::AddressesRequested { id: peer });
             }
@@ -1073,6 +1119,37 @@ impl Sim {
                     book.add(now, a, addr.ip());
                 }
             }
+        }
+    }
+
+    /// Sends addresses to the peer on connection `id`: at once, or through
+    /// the connection's outbox when the trickle is on.
+    fn share(&mut self, node: NodeIdx, id: ConnId, addrs: Vec<Advertised>) {
+        if self.cfg.addr_trickle.is_zero() {
+            self.send(node, id, |from| Input::Learned {
+                from: Some(from),
+                addrs,
+            });
+            return;
+        }
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        if let Some(at) = n.outboxes.push(id, addrs, now, &mut self.rng) {
+            let incarnation = n.incarnation;
+            let event = Event::FlushAddresses {
+                node,
+                incarnation,
+                id,
+            };
+            self.schedule(at, event);
+        }
+    }
+
+    /// The runtime closes connection `id`'s socket.
+    fn drop_socket(&mut self, node: NodeIdx, id: ConnId) {
+        self.nodes[node].outboxes.forget(id);
+        if let Some(link) = self.nodes[node].sockets.remove(&id) {
+            self.close_end(link, node);
         }
     }
 
@@ -1582,6 +1659,22 @@ impl Sim {
 
 /// Every automatic outbound connection held goes to the attacker (and
 /// there is one).
+/// The honest nodes that accept connections: the seed nodes, an attack's
+/// victim, and a share of the rest drawn from their own randomness (so
+/// that the network's other draws do not move with the share).
+fn reachable_nodes(cfg: &SimConfig, honest: usize) -> Vec<NodeIdx> {
+    let mut rng = Rng::new(cfg.seed ^ 0x5EAC_AB1E);
+    let victim = cfg.attack.as_ref().map(|_| honest.saturating_sub(1));
+    (0..honest)
+        .filter(|&i| {
+            cfg.reachable_percent >= 100
+                || i < cfg.seed_nodes.max(1)
+                || Some(i) == victim
+                || rng.below(100) < u64::from(cfg.reachable_percent)
+        })
+        .collect()
+}
+
 fn eclipsed(outbound: u32, to_attacker: u32) -> bool {
     outbound > 0 && outbound == to_attacker
 }

@@ -58,6 +58,39 @@ fn bootstrap_of_1000_nodes_from_a_seed_list_reaches_every_target() {
 }
 
 #[test]
+fn unreachable_nodes_are_never_announced_and_the_trickle_batches_gossip() {
+    let base = SimConfig::new(4, 300, secs(600), FaultProfile::none());
+    let scaled = SimConfig {
+        reachable_percent: 20,
+        addr_trickle: secs(30),
+        ..base.clone()
+    };
+    let (all, some) = (run(base), run(scaled.clone()));
+    for report in [&all, &some] {
+        assert_eq!(report.reached_target(), 300, "{report}");
+    }
+    // Nobody learns the address of a node that accepts no connection, so
+    // no dial is ever refused.
+    let failures: u64 = some.nodes.iter().map(|n| n.failures).sum();
+    assert_eq!(failures, 0, "{some}");
+    let reachable = some.nodes.iter().map(|n| n.book_entries).max().unwrap();
+    assert!(
+        reachable < 300 * 30 / 100,
+        "a book of {reachable} addresses: more than the reachable nodes"
+    );
+    // One message a peer every 30 s on average instead of one a share.
+    assert!(
+        some.steps * 2 < all.steps,
+        "{} inputs with the trickle, {} without",
+        some.steps,
+        all.steps
+    );
+    assert!(scaled
+        .command()
+        .contains("--reachable 20 --addr-trickle 30s"));
+}
+
+#[test]
 fn partition_and_heal() {
     let faults = FaultProfile {
         name: "partition",
