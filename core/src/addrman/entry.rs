@@ -26,21 +26,27 @@ const FUTURE_SLACK: Duration = Duration::from_secs(10 * 60);
 /// An attempt this recent cuts the chance of being picked to 1 %.
 pub(crate) const RECENT_TRY: Duration = Duration::from_secs(10 * 60);
 
-/// A moment that may not have happened yet: "never" is `u64::MAX`, so the
-/// book's three such times take 8 bytes each instead of an `Option`'s 16.
-/// (An `Instant::MAX` stored here reads back a nanosecond earlier.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Stamp(u64);
+/// A moment to the second, as Core keeps a book's times, in four bytes:
+/// "never" is `u32::MAX`, and moments past 2106 (`u32::MAX - 1` seconds)
+/// read back as that last second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Stamp(u32);
 
 impl Stamp {
-    pub(crate) const NEVER: Stamp = Stamp(u64::MAX);
+    pub(crate) const NEVER: Stamp = Stamp(u32::MAX);
 
     pub(crate) fn at(t: Instant) -> Stamp {
-        Stamp(t.as_nanos().min(u64::MAX - 1))
+        let secs = t.as_nanos() / 1_000_000_000;
+        Stamp(u32::try_from(secs).unwrap_or(u32::MAX).min(u32::MAX - 1))
     }
 
     pub(crate) fn get(self) -> Option<Instant> {
-        (self != Stamp::NEVER).then(|| Instant::from_nanos(self.0))
+        (self != Stamp::NEVER).then(|| self.instant())
+    }
+
+    /// The moment, for a stamp that is never [`NEVER`](Stamp::NEVER).
+    pub(crate) fn instant(self) -> Instant {
+        Instant::from_secs(u64::from(self.0))
     }
 }
 
@@ -55,7 +61,7 @@ pub(crate) struct Entry {
     /// The handle of who told us first (its IP, port 0).
     pub(crate) source: u32,
     /// When the address was last seen, as gossip claims (Core's `nTime`).
-    pub(crate) time: Instant,
+    pub(crate) time: Stamp,
     pub(crate) last_try: Stamp,
     /// When a failure was last counted in `attempts`.
     pub(crate) last_count_attempt: Stamp,
@@ -77,7 +83,7 @@ impl Entry {
         Entry {
             addr,
             source,
-            time,
+            time: Stamp::at(time),
             last_try: Stamp::NEVER,
             last_count_attempt: Stamp::NEVER,
             last_success: Stamp::NEVER,
@@ -96,10 +102,10 @@ impl Entry {
         if self.last_try.get().is_some_and(|t| now - t <= TRY_GRACE) {
             return false;
         }
-        if self.time > now + FUTURE_SLACK {
+        if self.time.instant() > now + FUTURE_SLACK {
             return true;
         }
-        if now - self.time > HORIZON {
+        if now - self.time.instant() > HORIZON {
             return true;
         }
         if last_success.is_none() && self.attempts >= RETRIES {
@@ -145,7 +151,7 @@ impl AddrInfo {
 
     /// When it was last seen, as its gossip claimed.
     pub fn time(&self) -> Instant {
-        self.entry.time
+        self.entry.time.instant()
     }
 
     /// The last time we tried to connect to it.
@@ -194,6 +200,26 @@ mod tests {
 
     fn info(now: Instant) -> Entry {
         Entry::new(0, 1, Network::Ipv4, now)
+    }
+
+    #[test]
+    fn an_entry_takes_36_bytes_and_a_free_one_no_more() {
+        // A network's books hold hundreds of millions of entries: every
+        // byte here is a hundred megabytes there.
+        assert_eq!(std::mem::size_of::<Entry>(), 36);
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 36);
+    }
+
+    #[test]
+    fn stamps_keep_seconds_and_saturate_past_2106() {
+        let t = Instant::from_nanos(1_700_000_000_999_999_999);
+        assert_eq!(Stamp::at(t).get(), Some(Instant::from_secs(1_700_000_000)));
+        let far = Instant::from_secs(u64::from(u32::MAX) + 5);
+        assert_eq!(
+            Stamp::at(far).instant(),
+            Instant::from_secs(u64::from(u32::MAX - 1))
+        );
+        assert_ne!(Stamp::at(far), Stamp::NEVER);
     }
 
     #[test]

@@ -331,10 +331,13 @@ impl AddrMan {
                 // Refresh the timestamp now and then: hourly for an address
                 // seen in the last day, daily for an older one.
                 let update = if now - seen < DAY { HOUR } else { DAY };
-                if info.time < seen - update - penalty {
-                    info.time = seen - penalty;
+                if info.time < Stamp::at(seen - update - penalty) {
+                    info.time = Stamp::at(seen - penalty);
                 }
-                if seen <= info.time || info.in_tried || info.ref_count == NEW_BUCKETS_PER_ADDRESS {
+                if Stamp::at(seen) <= info.time
+                    || info.in_tried
+                    || info.ref_count == NEW_BUCKETS_PER_ADDRESS
+                {
                     return false;
                 }
                 // Each further new bucket is twice as hard to get.
@@ -437,8 +440,8 @@ impl AddrMan {
             return;
         };
         if let Some(info) = self.entry_mut(id) {
-            if now - info.time > CONNECTED_REFRESH {
-                info.time = now;
+            if now - info.time.instant() > CONNECTED_REFRESH {
+                info.time = Stamp::at(now);
             }
         }
     }

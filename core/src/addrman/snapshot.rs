@@ -76,7 +76,7 @@ impl AddrMan {
             .map(|(id, info)| SnapshotEntry {
                 addr: self.addr_of(info),
                 source: self.source_of(info),
-                time: info.time,
+                time: info.time.instant(),
                 last_try: info.last_try.get(),
                 last_success: info.last_success.get(),
                 attempts: info.attempts,
