@@ -1,7 +1,7 @@
 //! Which network an address belongs to.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The network an address is reached over (Bitcoin Core's `Network`).
 ///
@@ -53,6 +53,13 @@ impl Network {
     pub const fn index(self) -> usize {
         self as usize
     }
+}
+
+/// One spelling per address, for the maps that must see one address once:
+/// IPv4-mapped IPv6 becomes IPv4, and IPv6 flow labels and scopes (not part
+/// of an address) are dropped. (btcd's book keeps the scope, as btcd does.)
+pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 impl fmt::Display for Network {

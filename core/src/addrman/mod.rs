@@ -54,6 +54,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::network::canonical;
 use crate::{Instant, Network, Rng};
 
 mod check;
@@ -696,9 +697,3 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const CONNECTED_REFRESH: Duration = Duration::from_secs(20 * 60);
 /// Core `ADDRMAN_SET_TRIED_COLLISION_SIZE`.
 const COLLISIONS_MAX: usize = 10;
-
-/// One spelling per address: IPv4-mapped IPv6 becomes IPv4, and IPv6 flow
-/// labels and scopes (which are not part of an address) are dropped.
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
-}

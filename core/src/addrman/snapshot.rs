@@ -20,9 +20,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{canonical, AddrMan, BucketKey, Entry, Stamp, EMPTY};
+use super::{AddrMan, BucketKey, Entry, Stamp, EMPTY};
 use super::{MAX_ADDRESSES, NEW_BUCKETS, NEW_BUCKETS_PER_ADDRESS};
 use crate::addrbook::SnapshotError;
+use crate::network::canonical;
 use crate::Instant;
 
 /// The snapshot format this version writes and reads.

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use crate::{Action, ConnKind, Ignored};
 
 use super::conn::{Conn, Phase};
-use super::groups::canonical;
 use super::{ConnManager, Lifecycle};
+use crate::network::canonical;
 
 /// Core's `MAX_BLOCK_RELAY_ONLY_ANCHORS`.
 const MAX_ANCHORS: usize = 2;

@@ -5,6 +5,7 @@ use std::hash::BuildHasherDefault;
 use std::net::SocketAddr;
 
 use crate::group::GroupKey;
+use crate::network::canonical;
 
 use super::ids::IdHasher;
 
@@ -57,10 +58,4 @@ fn decrement<K: std::hash::Hash + Eq, S: std::hash::BuildHasher>(
             map.remove(&key);
         }
     }
-}
-
-/// One spelling per address: IPv4-mapped IPv6 becomes IPv4, and IPv6 flow
-/// labels and scopes (not part of an address) are dropped.
-pub(super) fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
