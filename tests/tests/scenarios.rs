@@ -63,9 +63,15 @@ fn unreachable_nodes_are_never_announced_and_the_trickle_batches_gossip() {
     let scaled = SimConfig {
         reachable_percent: 20,
         addr_trickle: secs(30),
+        traced: vec![0, 150],
         ..base.clone()
     };
     let (all, some) = (run(base), run(scaled.clone()));
+    // The share and the trickle draw from the seed: the same run twice.
+    let again = run(scaled.clone());
+    assert!(some.traces.iter().all(|(_, lives)| !lives[0].is_empty()));
+    assert_eq!(some.traces, again.traces);
+    assert_eq!(format!("{:?}", some.nodes), format!("{:?}", again.nodes));
     for report in [&all, &some] {
         assert_eq!(report.reached_target(), 300, "{report}");
     }
