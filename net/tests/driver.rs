@@ -558,7 +558,10 @@ async fn a_run_with_the_book_inside_replays_identically<H: Harness>() {
     let (first, _events) = H::start(builder).unwrap();
     let known = vec![advertised(addr), advertised(closed_port())];
     first.learned(None, known).await.unwrap();
-    first.shutdown().await.unwrap();
+    // Both loopback addresses fall in one new bucket placed by the secret
+    // key; one in 64 keys puts them in one slot, and the book keeps one.
+    let saved = first.shutdown().await.unwrap().addresses_learned;
+    assert!((1..=2).contains(&saved), "{saved} addresses saved");
 
     // Second life, recorded: automatic connections from the saved book.
     let mut client_config = config();
@@ -642,8 +645,8 @@ async fn a_run_with_the_book_inside_replays_identically<H: Harness>() {
     .header()
     .clone();
     assert_eq!(
-        header.book.map(|b| b.len()),
-        Some(2),
+        header.book.map(|b| b.len() as u64),
+        Some(saved),
         "the saved book is in the header"
     );
     assert!(stats.inputs > 5);
