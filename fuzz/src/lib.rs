@@ -26,6 +26,7 @@ mod addrbook;
 mod addrbook_file;
 mod core_inputs;
 mod group_key;
+mod net_addr_parse;
 mod subnet_parse;
 mod trace_parse;
 
@@ -33,6 +34,7 @@ pub use addrbook::addrbook;
 pub use addrbook_file::{addrbook_file, scratch_dir, MAX_FILE};
 pub use core_inputs::core_inputs;
 pub use group_key::group_key;
+pub use net_addr_parse::net_addr_parse;
 pub use subnet_parse::subnet_parse;
 pub use trace_parse::{trace_parse, MAX_LINE};
 
@@ -52,6 +54,7 @@ pub const TARGETS: &[Target] = &[
     ("addrbook", addrbook),
     ("addrbook_file", addrbook_file),
     ("subnet_parse", subnet_parse),
+    ("net_addr_parse", net_addr_parse),
 ];
 
 /// What a structured target made of `data`, for a failure report: the

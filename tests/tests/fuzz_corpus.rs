@@ -103,6 +103,11 @@ fn subnet_parse() {
     replay("subnet_parse");
 }
 
+#[test]
+fn net_addr_parse() {
+    replay("net_addr_parse");
+}
+
 /// Every target has seeds to replay.
 #[test]
 fn every_target_has_seeds() {
