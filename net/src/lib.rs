@@ -79,6 +79,7 @@ mod error;
 mod listen;
 mod seed;
 mod socket_errors;
+pub mod socks5;
 
 pub use builder::{
     learned_input, save_anchors, save_source, tell_source, Builder, Core, Launch, Prepared,
