@@ -112,6 +112,7 @@ pub mod eviction;
 pub mod group;
 mod heap;
 mod id;
+mod ids;
 mod ignored;
 mod input;
 mod manager;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::{BUCKET_SIZE, EMPTY};
-use crate::manager::IdHasher;
+use crate::ids::IdHasher;
 
 #[derive(Clone)]
 pub(crate) struct Table {

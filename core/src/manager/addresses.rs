@@ -36,8 +36,8 @@ use super::bans::Bans;
 use super::book::{Book, MAX_ADDR_TO_SEND};
 use super::conn::Phase;
 use super::groups::GroupCounts;
-use super::ids::keyed_hash;
 use super::ConnManager;
+use crate::ids::keyed_hash;
 
 /// Core `MAX_ADDR_RATE_PER_SECOND`, in thousandths of an address.
 const ADDR_MILLI_RATE: u64 = 100;
@@ -76,7 +76,7 @@ const DAY_NANOS: u64 = 24 * 60 * 60 * 1_000_000_000;
 #[derive(Debug, Default)]
 pub(super) struct ReadyPeers {
     ids: Vec<ConnId>,
-    at: super::ids::IdMap<usize>,
+    at: crate::ids::IdMap<usize>,
 }
 
 impl ReadyPeers {

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use crate::{Action, ConnId, Ignored, Instant, PeerEvent, Reason, Subnet};
 
 use super::conn::Phase;
-use super::ids::IdHasher;
 use super::ConnManager;
+use crate::ids::IdHasher;
 
 /// The ban list: single addresses in a map, wider subnets in a short list.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use crate::group::GroupKey;
 use crate::network::canonical;
 
-use super::ids::IdHasher;
+use crate::ids::IdHasher;
 
 /// How many outbound connections (pending with an address, or established)
 /// each group and each address holds. Entries at zero are removed, so the

@@ -10,7 +10,7 @@ use crate::group::GroupKey;
 use crate::token_bucket::TokenBucket;
 use crate::Instant;
 
-use super::ids::{keyed_hash, IdHasher};
+use crate::ids::{keyed_hash, IdHasher};
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 

@@ -14,14 +14,11 @@ mod conn;
 mod eviction;
 mod feelers;
 mod groups;
-mod ids;
 mod inbound;
 mod inbound_index;
 mod lifecycle;
 mod outbound;
 mod stale_tip;
-
-pub(crate) use ids::IdHasher;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -34,13 +31,13 @@ use crate::{
     Ignored, Input, Instant, ListenerId, Rng, Stats,
 };
 
+use crate::ids::IdMap;
 use addresses::{ReadyPeers, SampleCache};
 use bans::Bans;
 use book::Book;
 use conn::{tally, Conn};
 use feelers::Periodic;
 use groups::GroupCounts;
-use ids::IdMap;
 use inbound::ListenerPause;
 use inbound_index::InboundIndex;
 

@@ -1,4 +1,5 @@
-//! The map from [`ConnId`] to record.
+//! The crate's fast hasher for keys no peer chooses: the map from
+//! [`ConnId`] to record, and the address book's slot map.
 //!
 //! Ids are sequential integers handed out by the manager itself, so SipHash's
 //! protection against chosen keys buys nothing while costing most of a
