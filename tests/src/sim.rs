@@ -376,11 +376,8 @@ impl Sim {
             addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         let honest = nodes.len();
         let reachable = reachable_nodes(&cfg, honest);
-        for node in &mut nodes {
-            node.reachable = false;
-        }
-        for &i in &reachable {
-            nodes[i].reachable = true;
+        for (i, node) in nodes.iter_mut().enumerate() {
+            node.reachable = reachable.binary_search(&i).is_ok();
         }
         let attack = cfg.attack.clone().filter(|_| honest > 0).map(|attack| {
             let mut rng = Rng::new(cfg.seed ^ 0xA77A_C4ED);

@@ -71,6 +71,15 @@ impl fmt::Display for AddrParseError {
 
 impl std::error::Error for AddrParseError {}
 
+impl AddrParseError {
+    fn new(input: &str, problem: Problem) -> AddrParseError {
+        AddrParseError {
+            input: input.to_owned(),
+            problem,
+        }
+    }
+}
+
 /// Splits `HOST:PORT` as Core's `SplitHostPort` does: the last colon
 /// starts the port if the host has no other colon or is bracketed
 /// (`[::1]:8333`); brackets around the host are dropped. `::8333` is all
@@ -99,10 +108,7 @@ fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> 
 }
 
 fn parse_host(host: &str, input: &str) -> Result<Host, AddrParseError> {
-    let fail = |problem| AddrParseError {
-        input: input.to_owned(),
-        problem,
-    };
+    let fail = |problem| AddrParseError::new(input, problem);
     if let Some(name) = strip_suffix_ignore_case(host, ".onion") {
         return onion::decode(name)
             .map(Host::Onion)
@@ -130,10 +136,7 @@ impl FromStr for Host {
         let host = parse_host(host, text)?;
         match port {
             None => Ok(host),
-            Some(_) => Err(AddrParseError {
-                input: text.to_owned(),
-                problem: Problem::UnexpectedPort,
-            }),
+            Some(_) => Err(AddrParseError::new(text, Problem::UnexpectedPort)),
         }
     }
 }
@@ -143,10 +146,7 @@ impl FromStr for PeerAddr {
 
     fn from_str(text: &str) -> Result<PeerAddr, AddrParseError> {
         let (host, port) = split_host_port(text);
-        let fail = |problem| AddrParseError {
-            input: text.to_owned(),
-            problem,
-        };
+        let fail = |problem| AddrParseError::new(text, problem);
         let host = parse_host(host, text)?;
         let port = port.ok_or(fail(Problem::NoPort))?;
         let port = port
