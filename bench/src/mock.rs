@@ -52,7 +52,7 @@ fn settle(
                 Action::RequestAddress { id } => {
                     queue.push(Input::AddressResult {
                         id,
-                        result: Ok(PEER),
+                        result: Ok(PEER.into()),
                     });
                 }
                 Action::Dial { id, attempt, .. } => {

@@ -6,7 +6,6 @@
 //! regenerate it after a deliberate change with
 //! `CONNMGR_BLESS=1 cargo test -p connmgr-cli --test replay`.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -18,7 +17,11 @@ use connmgr::{
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/example.jsonl");
 
-fn addr(s: &str) -> SocketAddr {
+/// A test address, as the context wants it (`SocketAddr` or `PeerAddr`).
+fn addr<A: std::str::FromStr>(s: &str) -> A
+where
+    A::Err: std::fmt::Debug,
+{
     s.parse().expect("test address")
 }
 
@@ -270,13 +273,13 @@ fn a_corrupt_trace_is_an_error_naming_the_line() {
 #[test]
 fn an_unknown_version_is_an_error_naming_the_supported_one() {
     let path = variant("v7.jsonl", 1, |line| {
-        line.replacen(r#""version":5"#, r#""version":7"#, 1)
+        line.replacen(r#""version":6"#, r#""version":7"#, 1)
     });
     let (code, _, stderr) = replay(&path);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
-            "line 1: trace format version 7 is not supported; this build reads version 5"
+            "line 1: trace format version 7 is not supported; this build reads versions 5 to 6"
         ),
         "{stderr}"
     );

@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use connmgr::addrman::{AddrMan, BucketKey};
-use connmgr::{Instant, Rng};
+use connmgr::{Host, Instant, PeerAddr, Rng};
 use divan::Bencher;
 
 const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
@@ -82,12 +82,12 @@ impl Feed {
         Feed { rng, sources }
     }
 
-    fn next(&mut self) -> (SocketAddr, Instant, IpAddr) {
+    fn next(&mut self) -> (PeerAddr, Instant, Host) {
         let ip = random_ip(&mut self.rng);
         let port = if self.rng.below(10) == 0 { 18333 } else { 8333 };
         let source = self.sources[self.rng.below(self.sources.len() as u64) as usize];
         let seen = start() - Duration::from_secs(self.rng.below(7 * 24 * 3600));
-        (SocketAddr::new(ip, port), seen, source)
+        (SocketAddr::new(ip, port).into(), seen, source.into())
     }
 }
 

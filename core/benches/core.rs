@@ -62,7 +62,7 @@ fn connect_all(mgr: &mut ConnManager, now: Instant) -> Vec<ConnId> {
         let reply = match action {
             Action::RequestAddress { id } => Input::AddressResult {
                 id,
-                result: Ok(PEER),
+                result: Ok(PEER.into()),
             },
             Action::Dial { id, attempt, .. } => Input::DialResult {
                 id,
@@ -98,7 +98,7 @@ fn cycle(mgr: &mut ConnManager, now: Instant, slot: ConnId) -> ConnId {
                 Action::RequestAddress { id } => {
                     input = Some(Input::AddressResult {
                         id,
-                        result: Ok(PEER),
+                        result: Ok(PEER.into()),
                     });
                 }
                 Action::Dial { id, attempt, .. } => {

@@ -7,16 +7,17 @@
 //! printed with its virtual time.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, DialError, Input, Instant, ListenerId, Seed};
+use connmgr::{
+    Action, Config, ConnId, ConnManager, DialError, Input, Instant, ListenerId, PeerAddr, Seed,
+};
 
 struct Runtime {
     mgr: ConnManager,
     now: Instant,
     /// Addresses handed out, in order, to `RequestAddress`.
-    book: VecDeque<SocketAddr>,
+    book: VecDeque<PeerAddr>,
     /// Inputs the pretend network will deliver once the current one is done.
     replies: VecDeque<Input>,
 }
@@ -94,7 +95,7 @@ fn main() {
         book: addrs.iter().map(|a| a.parse().expect("address")).collect(),
         replies: VecDeque::new(),
     };
-    let permanent: SocketAddr = "203.0.114.1:8333".parse().expect("address");
+    let permanent: PeerAddr = "203.0.114.1:8333".parse().expect("address");
 
     println!("== start: two automatic connections, one address refuses");
     rt.feed(Input::Start);

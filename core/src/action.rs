@@ -1,9 +1,7 @@
 //! Everything the manager asks its runtime to do.
 
-use std::net::SocketAddr;
-
 use crate::input::{AddressError, DialError};
-use crate::{ConnId, ConnKind, Instant, ListenerId, PeerEvent};
+use crate::{ConnId, ConnKind, Instant, ListenerId, PeerAddr, PeerEvent};
 
 /// An instruction for the runtime, drained with
 /// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
@@ -25,7 +23,7 @@ pub enum Action {
         /// Tags this dial so a late result is recognised.
         attempt: u32,
         /// Where to connect.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// What the connection is for, and so what the application should
         /// run on it.
         kind: ConnKind,
@@ -45,7 +43,7 @@ pub enum Action {
     /// peers file, and deletes that file when it reads it back.
     SaveAnchors {
         /// At most two, each with a completed handshake.
-        addrs: Vec<SocketAddr>,
+        addrs: Vec<PeerAddr>,
     },
     /// Close the connection of `id`: the established one, or, when `id` has
     /// ended, the socket that a late `DialResult` just handed in. Use

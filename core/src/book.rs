@@ -8,9 +8,7 @@
 //! function of the inputs, so it is in the trace, replayed, simulated and
 //! fuzzed with the rest.
 
-use std::net::SocketAddr;
-
-use crate::Instant;
+use crate::{Instant, PeerAddr};
 
 /// Which address book answers the manager's automatic address requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -44,15 +42,18 @@ pub enum AddressBook {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Advertised {
     /// The address.
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// When it was last seen, as claimed.
     pub seen: Instant,
 }
 
 impl Advertised {
     /// An address claimed to be seen at `seen`.
-    pub fn new(addr: SocketAddr, seen: Instant) -> Advertised {
-        Advertised { addr, seen }
+    pub fn new(addr: impl Into<PeerAddr>, seen: Instant) -> Advertised {
+        Advertised {
+            addr: addr.into(),
+            seen,
+        }
     }
 }
 
@@ -138,11 +139,13 @@ impl BookSnapshot {
     }
 
     /// Every saved address, and whether it is in the tried table.
-    pub fn addresses(&self) -> Vec<(SocketAddr, bool)> {
+    pub fn addresses(&self) -> Vec<(PeerAddr, bool)> {
         match self {
-            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => {
-                s.addresses.iter().map(|a| (a.addr, a.tried)).collect()
-            }
+            BookSnapshot::Btcd(s) | BookSnapshot::Bitcoind093(s) => s
+                .addresses
+                .iter()
+                .map(|a| (a.addr.into(), a.tried))
+                .collect(),
             BookSnapshot::Core(s) => s.addresses.iter().map(|a| (a.addr, a.tried)).collect(),
         }
     }

@@ -9,9 +9,7 @@
 //! compile error in this file rather than an event some runtime silently
 //! drops.
 
-use std::net::SocketAddr;
-
-use crate::{Advertised, ConnId, ConnKind, Direction, Instant, Reason, Subnet};
+use crate::{Advertised, ConnId, ConnKind, Direction, Instant, PeerAddr, Reason, Subnet};
 
 /// What happened to a peer, with the connection (`S`: the runtime's stream
 /// type; `()` in the core's own [`PeerEvent`]) handed over on `Connected`.
@@ -29,7 +27,7 @@ pub enum Event<S = ()> {
         /// The connection.
         id: ConnId,
         /// The remote address.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// Who dialled.
         direction: Direction,
         /// What the connection is for: among outbound ones, automatic
@@ -47,7 +45,7 @@ pub enum Event<S = ()> {
         /// The connection.
         id: ConnId,
         /// The remote address.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// Who dialled.
         direction: Direction,
     },
@@ -117,7 +115,7 @@ pub struct ConnectedPeer {
     /// The connection.
     pub id: ConnId,
     /// The remote address.
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// Who dialled.
     pub direction: Direction,
     /// What the connection is for.
@@ -197,7 +195,7 @@ mod tests {
 
     #[test]
     fn connected_waits_for_its_stream_and_keeps_every_field() {
-        let addr: SocketAddr = "192.0.2.1:8333".parse().unwrap();
+        let addr: PeerAddr = "192.0.2.1:8333".parse().unwrap();
         let event = PeerEvent::Connected {
             id: ConnId::from_raw(7),
             addr,

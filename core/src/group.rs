@@ -20,6 +20,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::Host;
+
 /// A network group: outbound diversity is counted per group.
 ///
 /// Built by [`GroupKey::of`]; its [`Display`](fmt::Display) is btcd's group
@@ -46,9 +48,17 @@ pub enum GroupKey {
     /// the nibble after the /32 (0..=15; only the low four bits count)
     /// (`2001:470:1000::`).
     HeNet(u8),
-    /// An OnionCat-encoded Tor address, keyed like btcd by the low four bits
-    /// of the address's seventh byte (0..=15) (`tor:2`).
+    /// A Tor address: an OnionCat-encoded one keyed like btcd by the low
+    /// four bits of the address's seventh byte, a v3 onion service by the
+    /// first four bits of its key, as Bitcoin Core groups it (0..=15)
+    /// (`tor:2`).
     Tor(u8),
+    /// An I2P address, by the first four bits of its hash, as Bitcoin Core
+    /// groups it (`i2p:5`).
+    I2p(u8),
+    /// A CJDNS address, by the four bits after its constant `fc` byte, as
+    /// Bitcoin Core groups it (`cjdns:0`).
+    Cjdns(u8),
 }
 
 impl GroupKey {
@@ -69,6 +79,19 @@ impl GroupKey {
                 GroupKey::Ipv4([a, b])
             }
             IpAddr::V6(v6) => group_of_v6(v6),
+        }
+    }
+
+    /// The group of a peer address on any network: an IP host as
+    /// [`GroupKey::of`] says, an onion, I2P or CJDNS host by four of the
+    /// random bits of its key (sixteen groups a network, as Bitcoin Core
+    /// makes).
+    pub fn of_host(host: Host) -> GroupKey {
+        match host {
+            Host::Ip(ip) => GroupKey::of(ip),
+            Host::Onion(key) => GroupKey::Tor(key[0] >> 4),
+            Host::I2p(hash) => GroupKey::I2p(hash[0] >> 4),
+            Host::Cjdns(ip) => GroupKey::Cjdns(ip.octets()[1] >> 4),
         }
     }
 
@@ -110,6 +133,8 @@ impl fmt::Display for GroupKey {
                 write!(f, "{net}")
             }
             GroupKey::Tor(key) => write!(f, "tor:{key}"),
+            GroupKey::I2p(key) => write!(f, "i2p:{key}"),
+            GroupKey::Cjdns(key) => write!(f, "cjdns:{key}"),
         }
     }
 }
@@ -681,6 +706,21 @@ mod tests {
         assert_eq!(GroupKey::Ipv4([255, 255]).to_string(), "255.255.0.0");
         assert_eq!(GroupKey::Tor(0).to_string(), "tor:0");
         assert_eq!(GroupKey::Tor(15).to_string(), "tor:15");
+    }
+
+    #[test]
+    fn overlay_hosts_group_by_four_random_bits() {
+        let onion = Host::Onion([0x79; 32]);
+        assert_eq!(GroupKey::of_host(onion), GroupKey::Tor(7));
+        assert_eq!(
+            GroupKey::of_host(Host::I2p([0xa2; 32])).to_string(),
+            "i2p:10"
+        );
+        let cjdns = Host::cjdns("fc3f::1".parse().unwrap()).unwrap();
+        assert_eq!(GroupKey::of_host(cjdns).to_string(), "cjdns:3");
+        let ip: IpAddr = "1.2.3.4".parse().unwrap();
+        assert_eq!(GroupKey::of_host(Host::Ip(ip)), GroupKey::of(ip));
+        assert!(!GroupKey::of_host(onion).is_exempt());
         assert_eq!(GroupKey::Local.to_string(), "local");
         assert_eq!(GroupKey::Unroutable.to_string(), "unroutable");
     }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::{Advertised, ConnId, Instant, ListenerId, PeerFact, Subnet};
+use crate::{Advertised, ConnId, Instant, ListenerId, PeerAddr, PeerFact, Subnet};
 
 /// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Input {
     /// Returns the new [`ConnId`].
     Connect {
         /// Where to connect.
-        addr: SocketAddr,
+        addr: PeerAddr,
         /// Redial with backoff whenever it fails or drops.
         permanent: bool,
     },
@@ -32,7 +32,7 @@ pub enum Input {
     /// minutes. Returns the new [`ConnId`].
     FetchAddresses {
         /// The peer to ask (a seed node, typically).
-        addr: SocketAddr,
+        addr: PeerAddr,
     },
     /// Ask for one more automatic outbound connection, if below the target.
     /// Returns the new [`ConnId`].
@@ -53,7 +53,7 @@ pub enum Input {
         /// The request that asked.
         id: ConnId,
         /// The address to dial, or why there is none.
-        result: Result<SocketAddr, AddressError>,
+        result: Result<PeerAddr, AddressError>,
     },
     /// The answer to [`Action::Dial`](crate::Action::Dial).
     DialResult {
@@ -147,7 +147,7 @@ pub enum Input {
     /// are used.
     Anchors {
         /// The addresses, in the order saved.
-        addrs: Vec<SocketAddr>,
+        addrs: Vec<PeerAddr>,
     },
     /// Whether the application's chain tip has gone without advancing for
     /// longer than blocks normally take (Bitcoin Core: 30 minutes), a sign

@@ -44,7 +44,7 @@
 //! # Example
 //!
 //! ```
-//! use connmgr::{Action, Advertised, Config, ConnManager, Input, Instant, PeerEvent, Seed};
+//! use connmgr::{Action, Advertised, Config, ConnManager, Input, Instant, PeerAddr, PeerEvent, Seed};
 //!
 //! let mut config = Config::default();
 //! config.target_outbound = 1;
@@ -58,7 +58,7 @@
 //!
 //! // Addresses to start from (a seed list): they go into the manager's
 //! // address book (Bitcoin Core's, by default)...
-//! let addr = "203.0.114.7:8333".parse().unwrap();
+//! let addr: PeerAddr = "203.0.114.7:8333".parse().unwrap();
 //! let seeds = vec![Advertised::new(addr, now)];
 //! mgr.handle(now, Input::Learned { from: None, addrs: seeds }).unwrap();
 //! mgr.start(now).unwrap();

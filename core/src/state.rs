@@ -1,7 +1,5 @@
 //! What the application can ask about one connection.
 
-use std::net::SocketAddr;
-
 use crate::Instant;
 
 /// The kind of a connection, fixed for its whole life.
@@ -106,7 +104,7 @@ pub struct ConnInfo {
     pub state: ConnState,
     /// The address it dials or is connected to; `None` while an automatic
     /// request waits for one.
-    pub addr: Option<SocketAddr>,
+    pub addr: Option<crate::PeerAddr>,
     /// Consecutive failures counted for backoff (permanent peers).
     pub retry_count: u32,
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy, MAX_ADDRESSES};
 use connmgr::{
-    Action, AddressError, Config, ConnManager, GroupKey, Input, Instant, PeerEvent, Seed,
+    Action, AddressError, Config, ConnManager, GroupKey, Input, Instant, PeerAddr, PeerEvent, Seed,
 };
 use proptest::prelude::*;
 
@@ -170,7 +170,9 @@ fn an_always_failing_book_engages_the_managers_throttle_after_25() {
         let Action::RequestAddress { id } = queue.remove(pos) else {
             unreachable!()
         };
-        let result = book.select(t, &policy, |g| mgr.outbound_group_count(g));
+        let result = book
+            .select(t, &policy, |g| mgr.outbound_group_count(g))
+            .map(PeerAddr::from);
         assert_eq!(result, Err(AddressError::Empty));
         mgr.handle(t, Input::AddressResult { id, result }).unwrap();
         failures += 1;
@@ -224,7 +226,9 @@ fn the_book_feeds_the_manager_diverse_groups() {
         };
         match action {
             Action::RequestAddress { id } => {
-                let result = book.select(t, &policy, |g| mgr.outbound_group_count(g));
+                let result = book
+                    .select(t, &policy, |g| mgr.outbound_group_count(g))
+                    .map(PeerAddr::from);
                 mgr.handle(t, Input::AddressResult { id, result }).unwrap();
             }
             Action::Dial { id, attempt, .. } => {
@@ -239,6 +243,7 @@ fn the_book_feeds_the_manager_diverse_groups() {
                 .unwrap();
             }
             Action::NotifyPeer(PeerEvent::Connected { addr, .. }) => {
+                let addr = addr.socket_addr().expect("an IP peer");
                 book.connected(t, addr);
                 book.good(t, addr);
                 connected.push(addr);

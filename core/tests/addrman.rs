@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use connmgr::addrman::{AddrMan, BucketKey, MAX_ADDRESSES};
-use connmgr::{Instant, Network};
+use connmgr::{Host, Instant, Network, PeerAddr};
 use proptest::prelude::*;
 
 const START: Instant = Instant::from_secs(1_700_000_000);
@@ -31,16 +31,23 @@ enum Op {
     Wait(u32),
 }
 
-/// Addresses from a few /16s, both families, ports 8333 and 8334, and
-/// some unroutable ones.
-fn addr(n: u16) -> SocketAddr {
+/// Addresses from a few /16s, both families, ports 8333 and 8334, some
+/// unroutable ones, and onion and I2P ones.
+fn addr(n: u16) -> PeerAddr {
     let port = 8333 + (n & 1);
+    let mut key = [0x5a; 32];
+    key[..2].copy_from_slice(&n.to_be_bytes());
+    match n % 13 {
+        5 => return PeerAddr::new(Host::Onion(key), port),
+        6 => return PeerAddr::new(Host::I2p(key), 0),
+        _ => {}
+    }
     let ip: IpAddr = match n % 7 {
         0 => Ipv6Addr::new(0x2a01, 0x4f8, n >> 3, 0, 0, 0, 0, 1).into(),
         1 => Ipv4Addr::new(10, 0, (n >> 8) as u8, n as u8).into(),
         k => Ipv4Addr::new(40 + k as u8, (n >> 10) as u8, (n >> 3) as u8, n as u8).into(),
     };
-    SocketAddr::new(ip, port)
+    SocketAddr::new(ip, port).into()
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -85,7 +92,7 @@ fn run(seed: u64, ops: &[Op]) -> (Vec<String>, AddrMan) {
                 let added = book.add(
                     now,
                     &offered,
-                    addr(*source).ip(),
+                    addr(*source).host(),
                     Duration::from_secs(u64::from(*penalty_secs)),
                 );
                 assert!(added <= offered.len());
@@ -187,7 +194,7 @@ fn one_source_group_cannot_fill_more_than_64_new_buckets() {
     let offered: Vec<_> = (0..100_000u32)
         .map(|n| {
             let ip = Ipv4Addr::from(0x2000_0000 + n * 7919);
-            (SocketAddr::new(ip.into(), 8333), START)
+            (SocketAddr::new(ip.into(), 8333).into(), START)
         })
         .collect();
     book.add(START, &offered, source, Duration::ZERO);

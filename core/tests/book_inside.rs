@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use connmgr::{
     Action, AddressBook, Advertised, Config, ConnId, GroupKey, Ignored, Input, Instant, ListenerId,
-    PeerEvent,
+    PeerAddr, PeerEvent,
 };
 
 const T: Instant = Instant::from_secs(1_700_000_000);
@@ -33,7 +33,7 @@ fn started(book: AddressBook) -> Driver {
 fn advertised(addrs: impl IntoIterator<Item = String>, seen: Instant) -> Vec<Advertised> {
     addrs
         .into_iter()
-        .map(|a| Advertised::new(addr(&a), seen))
+        .map(|a| Advertised::new(addr::<PeerAddr>(&a), seen))
         .collect()
 }
 
@@ -44,7 +44,7 @@ fn sixty() -> Vec<Advertised> {
     advertised(crowded.chain(single), T)
 }
 
-fn dials(actions: &[Action]) -> Vec<(ConnId, u32, std::net::SocketAddr)> {
+fn dials(actions: &[Action]) -> Vec<(ConnId, u32, connmgr::PeerAddr)> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -57,7 +57,7 @@ fn dials(actions: &[Action]) -> Vec<(ConnId, u32, std::net::SocketAddr)> {
 }
 
 /// Starts, connects every dial at once, and returns the addresses dialled.
-fn start_and_connect(d: &mut Driver) -> Vec<(ConnId, std::net::SocketAddr)> {
+fn start_and_connect(d: &mut Driver) -> Vec<(ConnId, connmgr::PeerAddr)> {
     let mut pending = dials(&d.actions(Input::Start));
     let mut connected = Vec::new();
     for _ in 0..100 {
@@ -94,7 +94,7 @@ fn the_book_inside_answers_its_own_requests_one_outbound_per_group() {
         assert_eq!(connected.len(), 10, "{kind:?}");
         let groups: BTreeSet<GroupKey> = connected
             .iter()
-            .map(|(_, a)| GroupKey::of(a.ip()))
+            .map(|(_, a)| GroupKey::of_host(a.host()))
             .collect();
         assert_eq!(groups.len(), 10, "{kind:?}: one per group: {connected:?}");
         // All from one source (the application): a few may share a slot.
@@ -223,9 +223,9 @@ fn unbelievable_times_become_five_days_ago_and_port_0_is_dropped() {
     let mut d = started(AddressBook::Core);
     let future = T + Duration::from_secs(3600);
     let addrs = vec![
-        Advertised::new(addr("45.1.1.1:8333"), future),
-        Advertised::new(addr("45.2.1.1:8333"), Instant::from_secs(5)),
-        Advertised::new(addr("45.3.1.1:0"), T),
+        Advertised::new(addr::<PeerAddr>("45.1.1.1:8333"), future),
+        Advertised::new(addr::<PeerAddr>("45.2.1.1:8333"), Instant::from_secs(5)),
+        Advertised::new(addr::<PeerAddr>("45.3.1.1:0"), T),
     ];
     d.actions(Input::Learned { from: None, addrs });
     let Some(connmgr::BookSnapshot::Core(book)) = d.mgr.book_snapshot() else {

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use common::*;
 use connmgr::{
-    Action, Advertised, Config, ConnId, ConnKind, Ignored, Input, Instant, ListenerId, PeerEvent,
+    Action, Advertised, Config, ConnId, ConnKind, Ignored, Input, Instant, ListenerId, PeerAddr,
+    PeerEvent,
 };
 
 const T: Instant = Instant::from_secs(1_700_000_000);
@@ -26,7 +27,7 @@ fn running_with(config: Config) -> (Driver, BTreeMap<ConnId, ConnKind>) {
     });
     d.now = T;
     let addrs = (0..60)
-        .map(|g| Advertised::new(addr(&format!("{}.9.9.9:8333", 20 + g)), T))
+        .map(|g| Advertised::new(addr::<PeerAddr>(&format!("{}.9.9.9:8333", 20 + g)), T))
         .collect();
     d.actions(Input::Learned { from: None, addrs });
     let start = d.actions(Input::Start);
@@ -79,7 +80,7 @@ fn a_block_relay_only_peer_is_neither_heard_on_addresses_nor_relayed_to() {
     let block_relay = of_kind(&kinds, ConnKind::BlockRelay);
     let (result, _) = d.feed(Input::Learned {
         from: Some(block_relay[0]),
-        addrs: vec![Advertised::new(addr("99.1.1.1:8333"), T)],
+        addrs: vec![Advertised::new(addr::<PeerAddr>("99.1.1.1:8333"), T)],
     });
     assert!(
         matches!(result, Err(Ignored::NotAllowed { .. })),
@@ -95,7 +96,10 @@ fn a_block_relay_only_peer_is_neither_heard_on_addresses_nor_relayed_to() {
     for i in 0..50u8 {
         let actions = d.actions(Input::Learned {
             from: Some(inbound),
-            addrs: vec![Advertised::new(addr(&format!("98.{i}.1.1:8333")), T)],
+            addrs: vec![Advertised::new(
+                addr::<PeerAddr>(&format!("98.{i}.1.1:8333")),
+                T,
+            )],
         });
         for action in actions {
             if let Action::NotifyPeer(PeerEvent::ShareAddresses { id, .. }) = action {
@@ -110,7 +114,7 @@ fn a_block_relay_only_peer_is_neither_heard_on_addresses_nor_relayed_to() {
 
 /// Fires `d`'s timers one by one (for up to an hour) until a feeler is
 /// dialled; returns it, with the clock at its dial.
-fn next_feeler(d: &mut Driver) -> Option<(ConnId, u32, std::net::SocketAddr)> {
+fn next_feeler(d: &mut Driver) -> Option<(ConnId, u32, PeerAddr)> {
     let end = d.now + std::time::Duration::from_secs(3600);
     for _ in 0..10_000 {
         let at = d.mgr.poll_timeout().filter(|at| *at <= end)?;
@@ -329,7 +333,7 @@ fn anchors_are_dialled_first_and_a_clean_stop_reports_the_block_relay_peers() {
     });
     d.now = T;
     let addrs = (0..60)
-        .map(|g| Advertised::new(addr(&format!("{}.9.9.9:8333", 20 + g)), T))
+        .map(|g| Advertised::new(addr::<PeerAddr>(&format!("{}.9.9.9:8333", 20 + g)), T))
         .collect();
     d.actions(Input::Learned { from: None, addrs });
     let anchors = vec![
@@ -341,7 +345,7 @@ fn anchors_are_dialled_first_and_a_clean_stop_reports_the_block_relay_peers() {
         addrs: anchors.clone(),
     });
     let start = d.actions(Input::Start);
-    let dials: Vec<(std::net::SocketAddr, ConnKind)> = start
+    let dials: Vec<(PeerAddr, ConnKind)> = start
         .iter()
         .filter_map(|a| match a {
             Action::Dial { addr, kind, .. } => Some((*addr, *kind)),
@@ -397,15 +401,18 @@ fn two_spellings_of_one_anchor_are_dialled_once() {
     // anchors, opened two connections to one peer.
     let mut d = Driver::new(Config::default());
     d.now = T;
-    let anchors = vec![
-        addr("[2001:db8::7%1]:8333"),
-        addr("[2001:db8::7%2]:8333"),
-        addr("[::ffff:198.51.100.7]:8333"),
-        addr("198.51.100.7:8333"),
-    ];
+    // Socket addresses of one peer convert to one `PeerAddr`.
+    let anchors = [
+        "[2001:db8::7%1]:8333",
+        "[2001:db8::7%2]:8333",
+        "[::ffff:198.51.100.7]:8333",
+        "198.51.100.7:8333",
+    ]
+    .map(|s| PeerAddr::from(addr::<std::net::SocketAddr>(s)))
+    .to_vec();
     d.actions(Input::Anchors { addrs: anchors });
     let start = d.actions(Input::Start);
-    let dialled: Vec<std::net::SocketAddr> = start
+    let dialled: Vec<PeerAddr> = start
         .iter()
         .filter_map(|a| match a {
             Action::Dial { addr, .. } => Some(*addr),
@@ -415,10 +422,10 @@ fn two_spellings_of_one_anchor_are_dialled_once() {
     assert_eq!(
         dialled,
         [
-            addr("[2001:db8::7%1]:8333"),
-            addr("[::ffff:198.51.100.7]:8333")
+            addr::<PeerAddr>("[2001:db8::7]:8333"),
+            addr("198.51.100.7:8333")
         ],
-        "one dial per address, as first spelled"
+        "one dial per peer"
     );
     assert_eq!(d.mgr.stats().anchors_dialled, 2);
 }
@@ -433,7 +440,7 @@ fn fetch_connected(d: &mut Driver, peer: &str) -> ConnId {
 
 fn addresses(n: u8) -> Vec<Advertised> {
     (0..n)
-        .map(|i| Advertised::new(addr(&format!("150.{i}.1.1:8333")), T))
+        .map(|i| Advertised::new(addr::<PeerAddr>(&format!("150.{i}.1.1:8333")), T))
         .collect()
 }
 
@@ -563,7 +570,7 @@ mod collisions {
     /// running, its one full-relay slot connected, then connected to the
     /// newcomer by hand, whose handshake makes it wait for that slot
     /// (test-before-evict). Returns the newcomer and the occupant.
-    fn running_with_a_collision() -> (Driver, SocketAddr, SocketAddr) {
+    fn running_with_a_collision() -> (Driver, PeerAddr, PeerAddr) {
         let config = Config {
             target_outbound: 1,
             block_relay_outbound: 0,
@@ -575,7 +582,7 @@ mod collisions {
         let long_ago = T - std::time::Duration::from_secs(5 * 3600);
         let addrs = (0..5_000u32).map(|i| {
             let [a, b] = [(i / 250) as u8, (i % 250) as u8];
-            SocketAddr::from(([20 + a, b, 1, 1], 8333))
+            PeerAddr::from(SocketAddr::from(([20 + a, b, 1, 1], 8333)))
         });
         // Tried, one after the other, until one finds its slot taken; the
         // book keeps that one new (collisions are not saved).
@@ -612,7 +619,7 @@ mod collisions {
         (d, newcomer, occupant)
     }
 
-    fn ip(s: &str) -> std::net::IpAddr {
+    fn ip(s: &str) -> connmgr::Host {
         s.parse().unwrap()
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use connmgr::{
     AcceptError, Action, Config, ConnState, DialError, GroupKey, Ignored, Input, Instant,
-    ListenerId, PeerEvent, Reason,
+    ListenerId, PeerAddr, PeerEvent, Reason,
 };
 
 fn secs(n: u64) -> Duration {
@@ -475,7 +475,7 @@ fn group_is_counted_from_address_choice_not_handshake() {
         id: ids[0],
         result: Ok(first),
     });
-    let group = GroupKey::of(first.ip());
+    let group = GroupKey::of_host(first.host());
     assert_eq!(
         d.mgr.outbound_group_count(&group),
         1,
@@ -490,8 +490,8 @@ fn group_is_counted_from_address_choice_not_handshake() {
         vec![Action::RequestAddress { id: ids[1] }]
     );
     assert_eq!(d.mgr.stats().addresses_refused_group_full, 1);
-    let other = addr("198.18.0.1:8333"); // a different group
-    let other = if GroupKey::of(other.ip()) == group {
+    let other: PeerAddr = addr("198.18.0.1:8333"); // a different group
+    let other = if GroupKey::of_host(other.host()) == group {
         addr("8.8.8.8:8333")
     } else {
         other

@@ -482,7 +482,7 @@ fn a_permanent_peer_banned_while_backing_off_is_given_up() {
     });
     assert!(matches!(d.mgr.state(id), ConnState::Waiting { .. }));
     let actions = d.actions(Input::Ban {
-        subnet: Subnet::host(peer.ip()),
+        subnet: Subnet::host(peer.host().ip().unwrap()),
         until: Instant::from_secs(3600),
     });
     assert!(actions.contains(&Action::NotifyPeer(PeerEvent::GaveUp {
@@ -739,7 +739,7 @@ fn flood(config: &Config, ops: &[Op]) -> Result<Vec<Action>, TestCaseError> {
         for a in &actions {
             match a {
                 Action::NotifyPeer(PeerEvent::Connected { id, addr, .. }) => {
-                    live.push((*id, *addr))
+                    live.push((*id, addr.socket_addr().expect("an IP peer")))
                 }
                 Action::NotifyPeer(PeerEvent::Disconnected { id, reason }) => {
                     let gone = live

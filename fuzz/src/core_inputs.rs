@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::net::{Ipv6Addr, SocketAddr};
+
+use connmgr::{Host, PeerAddr};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result as DecodeResult, Unstructured};
@@ -15,9 +17,20 @@ use connmgr_sim::Checker;
 /// Most steps one input decodes to; beyond that the rest is ignored.
 const MAX_STEPS: usize = 1_000;
 
-/// The addresses the runtime answers with: two in one /16, a local one, a
-/// private one, two IPv6 ones, so group limits and exemptions come into play.
-fn pool_addr(i: u8) -> SocketAddr {
+/// The addresses the runtime answers with: the IP pool, and an onion and an
+/// I2P address, which only a proxy reaches.
+fn pool_addr(i: u8) -> PeerAddr {
+    match i % 10 {
+        8 => PeerAddr::new(Host::Onion([0x79; 32]), 8333),
+        9 => PeerAddr::new(Host::I2p([0xa2; 32]), 0),
+        i => PeerAddr::from(pool_ip(i)),
+    }
+}
+
+/// The IP pool, which is also where inbound peers come from: two in one
+/// /16, a local one, a private one, two IPv6 ones, so group limits and
+/// exemptions come into play.
+fn pool_ip(i: u8) -> SocketAddr {
     match i % 8 {
         0 => SocketAddr::from(([203, 0, 1, 1], 8333)),
         1 => SocketAddr::from(([203, 0, 2, 2], 8333)),
@@ -94,7 +107,7 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
     c.inbound_burst_per_group = u.int_in_range(1..=3)?;
     c.evict_when_full = u.arbitrary()?;
     c.allowlist = match u.int_in_range(0u8..=3)? {
-        0 => vec![Subnet::host(pool_addr(u.arbitrary()?).ip())],
+        0 => vec![Subnet::host(pool_ip(u.arbitrary()?).ip())],
         1 => vec![pool_subnet(u.arbitrary()?, true)],
         _ => Vec::new(),
     };
@@ -109,7 +122,7 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
 
 /// The pool address `i` alone, or its /16 (/32 for IPv6) when `wide`.
 fn pool_subnet(i: u8, wide: bool) -> Subnet {
-    let ip = pool_addr(i).ip();
+    let ip = pool_ip(i).ip();
     if wide {
         let prefix = if ip.is_ipv4() { 16 } else { 32 };
         Subnet::new(ip, prefix).unwrap_or(Subnet::host(ip))
@@ -160,7 +173,7 @@ pub(crate) enum Step {
         result: Result<u8, AddressError>,
     },
     /// Answer one pending `RequestAddress` with any address at all.
-    AnswerAddressAnywhere { pick: u8, addr: SocketAddr },
+    AnswerAddressAnywhere { pick: u8, addr: PeerAddr },
     /// Answer one outstanding `Dial`.
     AnswerDial {
         pick: u8,
@@ -395,7 +408,7 @@ impl Runtime {
             },
             Step::Accept { listener, addr } => Input::Accepted {
                 listener: ListenerId(u32::from(listener % 3)),
-                remote: pool_addr(addr),
+                remote: pool_ip(addr),
             },
             Step::AcceptFailed { listener, error } => Input::AcceptFailed {
                 listener: ListenerId(u32::from(listener % 3)),
@@ -571,14 +584,20 @@ fn run_core(
 }
 
 /// Addresses peers advertise: the pool, and many in a few /16s (some
-/// unroutable, port 0 for one in 64), so buckets fill and collide.
-fn learnt_addr(n: u16) -> SocketAddr {
+/// unroutable, port 0 for one in 64) and onion names, so buckets fill and
+/// collide.
+fn learnt_addr(n: u16) -> PeerAddr {
     if n < 64 {
         return pool_addr(n as u8);
     }
     let [hi, lo] = n.to_be_bytes();
     let port = if n.is_multiple_of(64) { 0 } else { 8333 };
-    SocketAddr::from(([45 + (hi % 4) * 50, hi, lo, 1], port))
+    if lo % 16 == 7 {
+        let mut key = [0x33; 32];
+        key[..2].copy_from_slice(&n.to_be_bytes());
+        return PeerAddr::new(Host::Onion(key), port);
+    }
+    PeerAddr::from(SocketAddr::from(([45 + (hi % 4) * 50, hi, lo, 1], port)))
 }
 
 /// Target `core_inputs`: a valid config and a sequence of (time step, step)

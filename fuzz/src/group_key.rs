@@ -135,6 +135,9 @@ fn check_group(ip: IpAddr) -> (GroupKey, String) {
             assert!(n < 16, "group_key: {ip} gives Tor({n})");
             assert_eq!(text, format!("tor:{n}"));
         }
+        GroupKey::I2p(_) | GroupKey::Cjdns(_) => {
+            panic!("group_key: the IP address {ip} is in the overlay group {key:?}")
+        }
     }
     (key, text)
 }

@@ -18,7 +18,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 
 use connmgr::trace::Recorder;
-use connmgr::{AddressBook, Advertised, Config, ConnId, ConnManager, Input, Instant};
+use connmgr::{
+    AddressBook, Advertised, Config, ConnId, ConnManager, Host, Input, Instant, PeerAddr,
+};
 use connmgr_store::{AddressSource, BookFile, BookSource, StaticList, StoreError};
 
 use crate::{listen, resolve_seed, somaxconn, BuildError, Clock, Error, PersistError};
@@ -108,7 +110,7 @@ pub struct Builder<R> {
     runtime: R,
     listen: Vec<SocketAddr>,
     backlog: Option<i32>,
-    seeds: Vec<SocketAddr>,
+    seeds: Vec<PeerAddr>,
     peers_file: Option<PathBuf>,
     accept_local: bool,
     source: Option<Box<dyn AddressSource>>,
@@ -176,8 +178,8 @@ impl<R> Builder<R> {
     /// Adds addresses to the address book each time it starts (with the
     /// book inside, as the manager's first input, `Input::Learned`).
     /// Ignored with a custom [`address_source`](Builder::address_source).
-    pub fn seeds(mut self, seeds: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.seeds.extend(seeds);
+    pub fn seeds<A: Into<PeerAddr>>(mut self, seeds: impl IntoIterator<Item = A>) -> Self {
+        self.seeds.extend(seeds.into_iter().map(Into::into));
         self
     }
 
@@ -367,7 +369,7 @@ fn book_inside(
 ) -> Result<(ConnManager, Box<dyn AddressSource>), BuildError> {
     let Some(path) = peers_file else {
         // Nothing to save to: a source that keeps nothing.
-        let keeps_nothing = Box::new(StaticList::new(Vec::new()));
+        let keeps_nothing = Box::new(StaticList::default());
         return Ok((ConnManager::new(config, now)?, keeps_nothing));
     };
     let (file, saved) = BookFile::open(path).map_err(BuildError::AddressBook)?;
@@ -422,7 +424,7 @@ pub fn learned_input(
     let info = from.and_then(|id| mgr.info(id));
     let peer = info
         .and_then(|info| info.addr)
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        .map_or(Host::Ip([0, 0, 0, 0].into()), |a| a.host());
     for advertised in &addrs {
         source.learned(now, advertised.addr, peer);
     }
@@ -454,7 +456,7 @@ pub fn tell_source(
             addr,
             direction: Direction::Inbound,
             ..
-        } if learn_inbound => source.learned(now, addr, addr.ip()),
+        } if learn_inbound => source.learned(now, addr, addr.host()),
         _ => {}
     }
 }
@@ -480,7 +482,7 @@ pub fn save_source(source: &mut dyn AddressSource, core: &Core) -> Result<(), Er
 /// Keeps the anchors a clean stop reported (`Action::SaveAnchors`), as
 /// every runtime does. A failure is logged: the next start then simply has
 /// no anchors.
-pub fn save_anchors(source: &mut dyn AddressSource, addrs: &[SocketAddr]) {
+pub fn save_anchors(source: &mut dyn AddressSource, addrs: &[PeerAddr]) {
     if let Err(error) = source.save_anchors(addrs) {
         tracing::warn!(%error, "the anchors were not saved");
     }

@@ -1,8 +1,7 @@
 //! What a socket error means to the core.
 //!
 //! std names the portable cases (`io::ErrorKind`); on Unix the `errno`
-//! refines the rest, because the kinds for unreachable networks are newer
-//! than this workspace's minimum Rust and accept(2)'s "retry" list has none.
+//! refines the rest, because accept(2)'s "retry" list has no kinds.
 
 use std::io;
 
@@ -24,6 +23,9 @@ pub fn dial_error(error: &io::Error) -> DialError {
     }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => DialError::Refused,
+        io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkDown => DialError::Unreachable,
         io::ErrorKind::TimedOut => DialError::TimedOut,
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

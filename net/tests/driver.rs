@@ -34,7 +34,7 @@ async fn connect_and_accept_end_to_end<H: Harness>() {
     };
     assert_eq!(
         (got, remote, direction, kind),
-        (id, addr, Direction::Outbound, ConnKind::Manual)
+        (id, addr.into(), Direction::Outbound, ConnKind::Manual)
     );
     let Event::Connected {
         id: inbound_id,
@@ -300,7 +300,10 @@ async fn automatic_outbound_fills_the_target_from_the_address_source<H: Harness>
     addrs.sort();
     addrs.dedup();
     assert_eq!(addrs.len(), 3, "{addrs:?}");
-    assert!(addrs.iter().all(|a| seeds.contains(a)), "{addrs:?}");
+    assert!(
+        addrs.iter().all(|a| seeds.iter().any(|s| a == s)),
+        "{addrs:?}"
+    );
     assert_eq!(client.counts().await.unwrap().automatic_established, 3);
 
     // The application's own source works the same way, with the book

@@ -125,7 +125,7 @@ fn reactor_listeners(n: usize, k: usize) -> Result<(Duration, usize), Box<dyn st
         max_inbound: u32::try_from(n)?,
         ..Config::default()
     };
-    let mut builder = Builder::new(config).address_source(Box::new(StaticList::new(Vec::new())));
+    let mut builder = Builder::new(config).address_source(Box::new(StaticList::default()));
     for _ in 0..k {
         builder = builder.listen("127.0.0.1:0".parse()?);
     }

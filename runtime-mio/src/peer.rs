@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use connmgr::{ConnId, ConnectedPeer, Direction};
+use connmgr::{ConnId, ConnectedPeer, Direction, PeerAddr};
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::unix::SourceFd;
@@ -67,8 +67,9 @@ impl Peer {
         self.info.id
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The peer's address: for a peer reached through a proxy, its own
+    /// (an onion or I2P name), not the proxy's.
+    pub fn peer_addr(&self) -> PeerAddr {
         self.info.addr
     }
 

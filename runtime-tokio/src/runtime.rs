@@ -119,7 +119,7 @@ impl Spawn for Tokio {
 /// config.target_outbound = 8;
 /// let (handle, mut events) = connmgr_tokio::Builder::new(config)
 ///     .listen("0.0.0.0:8333".parse()?)
-///     .seeds(["203.0.113.7:8333".parse()?])
+///     .seeds(["203.0.113.7:8333".parse::<connmgr::PeerAddr>()?])
 ///     .peers_file("peers.json")
 ///     .record_trace("node.trace.jsonl")
 ///     .spawn()?;

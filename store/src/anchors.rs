@@ -16,8 +16,9 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use connmgr::PeerAddr;
 
 use crate::file::{corrupt, read_bounded, replace_file};
 use crate::StoreError;
@@ -32,7 +33,7 @@ pub const MAX_ANCHORS_BYTES: u64 = 4096;
 #[serde(deny_unknown_fields)]
 struct AnchorsFile {
     format: u32,
-    anchors: Vec<SocketAddr>,
+    anchors: Vec<PeerAddr>,
 }
 
 /// The anchors file of the peers file at `peers`: `<peers>.anchors`.
@@ -43,7 +44,7 @@ pub fn anchors_path(peers: &Path) -> PathBuf {
 }
 
 /// Writes `anchors` to `path` crash-safely; with none, removes the file.
-pub fn save_anchors(path: &Path, anchors: &[SocketAddr]) -> Result<(), StoreError> {
+pub fn save_anchors(path: &Path, anchors: &[PeerAddr]) -> Result<(), StoreError> {
     if anchors.is_empty() {
         return remove(path);
     }
@@ -61,7 +62,7 @@ pub fn save_anchors(path: &Path, anchors: &[SocketAddr]) -> Result<(), StoreErro
 /// file. The file is deleted even when it cannot be parsed (the error says
 /// where), and if it cannot be deleted its anchors are not used: either
 /// way a later unclean restart finds none.
-pub fn take_anchors(path: &Path) -> Result<Vec<SocketAddr>, StoreError> {
+pub fn take_anchors(path: &Path) -> Result<Vec<PeerAddr>, StoreError> {
     let Some(bytes) = read_bounded(path, MAX_ANCHORS_BYTES)? else {
         return Ok(Vec::new());
     };
@@ -104,17 +105,22 @@ mod tests {
         let dir = dir("once");
         let path = anchors_path(&dir.join("peers.json"));
         assert_eq!(path, dir.join("peers.json.anchors"));
-        assert_eq!(take_anchors(&path).unwrap(), vec![], "no file, no anchors");
-        let anchors: Vec<SocketAddr> = vec![
+        assert!(
+            take_anchors(&path).unwrap().is_empty(),
+            "no file, no anchors"
+        );
+        let anchors: Vec<PeerAddr> = vec![
             "203.0.113.7:8333".parse().unwrap(),
             "[2001:db8::1]:8333".parse().unwrap(),
+            "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion:8333"
+                .parse()
+                .unwrap(),
         ];
         save_anchors(&path, &anchors).unwrap();
         assert_eq!(take_anchors(&path).unwrap(), anchors);
         assert!(!path.exists(), "deleted once read");
-        assert_eq!(
-            take_anchors(&path).unwrap(),
-            vec![],
+        assert!(
+            take_anchors(&path).unwrap().is_empty(),
             "an unclean restart finds none"
         );
         fs::remove_dir_all(&dir).unwrap();

@@ -140,10 +140,11 @@ impl fmt::Display for StoreError {
             StoreError::UnsupportedFormat { path, found } => write!(
                 f,
                 "{}: address book format {found} is not supported; this version reads btcd's \
-                 book in format {} and Bitcoin Core's in format {}; {ADVICE}, or open it with \
-                 the version that wrote it",
+                 book in format {} and Bitcoin Core's in formats {} to {}; {ADVICE}, or open it \
+                 with the version that wrote it",
                 path.display(),
                 addrbook::SNAPSHOT_FORMAT,
+                addrman::OLDEST_SNAPSHOT_FORMAT,
                 addrman::SNAPSHOT_FORMAT
             ),
             StoreError::UnknownBook { path, kind } => write!(

@@ -234,8 +234,8 @@ pub fn load_book_within(path: &Path, limit: u64) -> Result<Option<BookSnapshot>,
         found,
     };
     let supported = match probe.book.as_deref() {
-        None | Some("btcd") => addrbook::SNAPSHOT_FORMAT,
-        Some("core") => addrman::SNAPSHOT_FORMAT,
+        None | Some("btcd") => addrbook::SNAPSHOT_FORMAT..=addrbook::SNAPSHOT_FORMAT,
+        Some("core") => addrman::OLDEST_SNAPSHOT_FORMAT..=addrman::SNAPSHOT_FORMAT,
         Some(kind) => {
             return Err(StoreError::UnknownBook {
                 path: path.to_path_buf(),
@@ -243,7 +243,7 @@ pub fn load_book_within(path: &Path, limit: u64) -> Result<Option<BookSnapshot>,
             })
         }
     };
-    if probe.format != supported {
+    if !supported.contains(&probe.format) {
         return Err(unsupported(probe.format));
     }
     // Straight into the kind's own type: through the tagged enum, serde
@@ -504,8 +504,8 @@ mod tests {
             let addr = std::net::SocketAddr::from(([i, 2, 3, 4], 8333));
             core.add(
                 now,
-                &[(addr, now)],
-                [9, 9, 9, 9].into(),
+                &[(addr.into(), now)],
+                std::net::IpAddr::from([9, 9, 9, 9]).into(),
                 std::time::Duration::ZERO,
             );
         }

@@ -9,12 +9,15 @@
 //! answer comes from: runtimes take any [`AddressSource`], by default a
 //! [`BookSource`] (btcd's book and selection policy, filled from a seed
 //! list and from what peers report, and saved to a file).
+//!
+//! btcd's book knows IP peers only: a [`BookSource`] drops onion, I2P and
+//! CJDNS addresses, as btcd's `addrmgr` did before `addrv2`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
-use connmgr::{AddressError, BookSnapshot, GroupKey, Instant};
+use connmgr::{AddressError, BookSnapshot, GroupKey, Host, Instant, PeerAddr};
 
 use crate::{BookLock, StoreError};
 
@@ -27,17 +30,17 @@ pub trait AddressSource: Send {
         &mut self,
         now: Instant,
         outbound_in_group: &dyn Fn(&GroupKey) -> u32,
-    ) -> Result<SocketAddr, AddressError>;
+    ) -> Result<PeerAddr, AddressError>;
 
     /// The peer at `addr`, which we dialled, completed its handshake: a
     /// good address (btcd's and Core's `Good`). Not called on a bare TCP
     /// connection: an attacker that only accepts connections must not get
     /// its addresses promoted.
-    fn handshaked(&mut self, _now: Instant, _addr: SocketAddr) {}
+    fn handshaked(&mut self, _now: Instant, _addr: PeerAddr) {}
 
     /// A peer at `source` told us about `addr` (or we accepted a connection
     /// from it).
-    fn learned(&mut self, _now: Instant, _addr: SocketAddr, _source: IpAddr) {}
+    fn learned(&mut self, _now: Instant, _addr: PeerAddr, _source: Host) {}
 
     /// Persist what was learned, if the source persists anything; `inside`
     /// is the manager's own book, if it keeps one.
@@ -47,13 +50,13 @@ pub trait AddressSource: Send {
 
     /// Keep `anchors` for the next start (`Action::SaveAnchors`), if the
     /// source persists anything.
-    fn save_anchors(&mut self, _anchors: &[SocketAddr]) -> Result<(), StoreError> {
+    fn save_anchors(&mut self, _anchors: &[PeerAddr]) -> Result<(), StoreError> {
         Ok(())
     }
 
     /// The anchors a clean stop saved, forgotten as they are handed over
     /// (`Input::Anchors`): none if there are none.
-    fn take_anchors(&mut self) -> Result<Vec<SocketAddr>, StoreError> {
+    fn take_anchors(&mut self) -> Result<Vec<PeerAddr>, StoreError> {
         Ok(Vec::new())
     }
 }
@@ -96,7 +99,7 @@ impl AddressSource for BookFile {
         &mut self,
         _now: Instant,
         _outbound_in_group: &dyn Fn(&GroupKey) -> u32,
-    ) -> Result<SocketAddr, AddressError> {
+    ) -> Result<PeerAddr, AddressError> {
         Err(AddressError::Empty)
     }
 
@@ -107,26 +110,30 @@ impl AddressSource for BookFile {
         }
     }
 
-    fn save_anchors(&mut self, anchors: &[SocketAddr]) -> Result<(), StoreError> {
+    fn save_anchors(&mut self, anchors: &[PeerAddr]) -> Result<(), StoreError> {
         crate::save_anchors(&crate::anchors_path(&self.path), anchors)
     }
 
-    fn take_anchors(&mut self) -> Result<Vec<SocketAddr>, StoreError> {
+    fn take_anchors(&mut self) -> Result<Vec<PeerAddr>, StoreError> {
         crate::take_anchors(&crate::anchors_path(&self.path))
     }
 }
 
 /// A fixed list, handed out round-robin: for tests, demos and `--connect`.
-#[derive(Clone, Debug)]
+/// The default one is empty and keeps nothing.
+#[derive(Clone, Debug, Default)]
 pub struct StaticList {
-    addrs: Vec<SocketAddr>,
+    addrs: Vec<PeerAddr>,
     next: usize,
 }
 
 impl StaticList {
     /// A source cycling over `addrs`.
-    pub fn new(addrs: Vec<SocketAddr>) -> StaticList {
-        StaticList { addrs, next: 0 }
+    pub fn new<A: Into<PeerAddr>>(addrs: impl IntoIterator<Item = A>) -> StaticList {
+        StaticList {
+            addrs: addrs.into_iter().map(Into::into).collect(),
+            next: 0,
+        }
     }
 }
 
@@ -135,7 +142,7 @@ impl AddressSource for StaticList {
         &mut self,
         _now: Instant,
         _outbound_in_group: &dyn Fn(&GroupKey) -> u32,
-    ) -> Result<SocketAddr, AddressError> {
+    ) -> Result<PeerAddr, AddressError> {
         let addr = *self
             .addrs
             .get(self.next % self.addrs.len().max(1))
@@ -161,7 +168,7 @@ impl BookSource {
     /// off, as btcd does.
     pub fn in_memory(
         seed: u64,
-        seeds: &[SocketAddr],
+        seeds: &[PeerAddr],
         accept_local: bool,
         now: Instant,
     ) -> BookSource {
@@ -186,7 +193,7 @@ impl BookSource {
     pub fn open(
         path: &Path,
         seed: u64,
-        seeds: &[SocketAddr],
+        seeds: &[PeerAddr],
         accept_local: bool,
         now: Instant,
     ) -> Result<BookSource, StoreError> {
@@ -215,9 +222,9 @@ impl BookSource {
         &self.book
     }
 
-    fn add_seeds(&mut self, seeds: &[SocketAddr], now: Instant) {
-        for seed in seeds {
-            self.book.add(now, *seed, seed.ip());
+    fn add_seeds(&mut self, seeds: &[PeerAddr], now: Instant) {
+        for seed in seeds.iter().filter_map(|&seed| ip_peer(seed)) {
+            self.book.add(now, seed, seed.ip());
         }
     }
 }
@@ -227,16 +234,22 @@ impl AddressSource for BookSource {
         &mut self,
         now: Instant,
         outbound_in_group: &dyn Fn(&GroupKey) -> u32,
-    ) -> Result<SocketAddr, AddressError> {
-        self.book.select(now, &self.policy, outbound_in_group)
+    ) -> Result<PeerAddr, AddressError> {
+        self.book
+            .select(now, &self.policy, outbound_in_group)
+            .map(PeerAddr::from)
     }
 
-    fn handshaked(&mut self, now: Instant, addr: SocketAddr) {
-        self.book.good(now, addr);
+    fn handshaked(&mut self, now: Instant, addr: PeerAddr) {
+        if let Some(addr) = ip_peer(addr) {
+            self.book.good(now, addr);
+        }
     }
 
-    fn learned(&mut self, now: Instant, addr: SocketAddr, source: IpAddr) {
-        self.book.add(now, addr, source);
+    fn learned(&mut self, now: Instant, addr: PeerAddr, source: Host) {
+        if let (Some(addr), Some(source)) = (ip_peer(addr), source.ip()) {
+            self.book.add(now, addr, source);
+        }
     }
 
     fn save(&mut self, _inside: Option<&BookSnapshot>) -> Result<(), StoreError> {
@@ -247,11 +260,20 @@ impl AddressSource for BookSource {
     }
 }
 
+/// An IP peer's socket address; `None` for the networks btcd's book does
+/// not know.
+fn ip_peer(addr: PeerAddr) -> Option<SocketAddr> {
+    match addr.host() {
+        Host::Ip(_) => addr.socket_addr(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn addr(s: &str) -> SocketAddr {
+    fn addr(s: &str) -> PeerAddr {
         s.parse().unwrap()
     }
 
@@ -269,7 +291,7 @@ mod tests {
                 addr("127.0.0.1:1")
             ]
         );
-        let mut empty = StaticList::new(Vec::new());
+        let mut empty = StaticList::default();
         assert_eq!(
             empty.next_address(Instant::ZERO, &|_| 0),
             Err(AddressError::Empty)

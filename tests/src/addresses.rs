@@ -7,10 +7,10 @@
 //! exempt from group limits.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use connmgr::group::is_routable;
-use connmgr::{GroupKey, Rng};
+use connmgr::{GroupKey, Host, PeerAddr, Rng};
 
 /// The port most simulated nodes listen on (btcd's mainnet port).
 pub const DEFAULT_PORT: u16 = 8333;
@@ -25,7 +25,7 @@ const IPV6_SHARE: f64 = 0.1;
 const ODD_PORT_SHARE: f64 = 0.05;
 
 /// `n` distinct, routable, non-exempt addresses drawn from `rng`.
-pub fn node_addresses(n: usize, rng: &mut Rng) -> Vec<SocketAddr> {
+pub fn node_addresses(n: usize, rng: &mut Rng) -> Vec<PeerAddr> {
     let crowded: Vec<[u8; 2]> = (0..CROWDED_GROUPS)
         .map(|_| routable_v4_prefix(rng))
         .collect();
@@ -61,7 +61,7 @@ pub fn node_addresses(n: usize, rng: &mut Rng) -> Vec<SocketAddr> {
         } else {
             DEFAULT_PORT
         };
-        out.push(SocketAddr::new(ip, port));
+        out.push(PeerAddr::new(Host::Ip(ip), port));
     }
     out
 }
@@ -89,15 +89,15 @@ mod tests {
     #[test]
     fn addresses_are_distinct_routable_and_lumpy() {
         let addrs = node_addresses(2_000, &mut Rng::new(9));
-        let distinct: BTreeSet<_> = addrs.iter().map(|a| a.ip()).collect();
+        let distinct: BTreeSet<_> = addrs.iter().map(|a| a.host()).collect();
         assert_eq!(distinct.len(), 2_000);
         let mut groups: BTreeMap<GroupKey, usize> = BTreeMap::new();
         for a in &addrs {
             assert!(
-                is_routable(a.ip()) && !GroupKey::of(a.ip()).is_exempt(),
+                a.host().ip().is_some_and(is_routable) && !GroupKey::of_host(a.host()).is_exempt(),
                 "{a}"
             );
-            *groups.entry(GroupKey::of(a.ip())).or_default() += 1;
+            *groups.entry(GroupKey::of_host(a.host())).or_default() += 1;
         }
         let crowded = groups.values().filter(|&&n| n >= 50).count();
         let sparse = groups.values().filter(|&&n| n <= 2).count();

@@ -14,11 +14,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use connmgr::Rng;
+use connmgr::{Host, PeerAddr, Rng};
 
 use crate::addresses::{byte, routable_v4_prefix, DEFAULT_PORT};
 use crate::faults::Shutdown;
@@ -157,12 +157,12 @@ pub const MESSAGE: usize = 1000;
 pub fn attacker_addresses(
     model: AttackModel,
     rng: &mut Rng,
-    taken: &HashSet<SocketAddr>,
-) -> Vec<SocketAddr> {
+    taken: &HashSet<PeerAddr>,
+) -> Vec<PeerAddr> {
     let mut out = Vec::with_capacity(model.addresses());
     let mut seen = HashSet::new();
-    let mut push = |ip: Ipv4Addr, out: &mut Vec<SocketAddr>| {
-        let addr = SocketAddr::new(IpAddr::V4(ip), DEFAULT_PORT);
+    let mut push = |ip: Ipv4Addr, out: &mut Vec<PeerAddr>| {
+        let addr = PeerAddr::new(Host::Ip(IpAddr::V4(ip)), DEFAULT_PORT);
         if !taken.contains(&addr) && seen.insert(addr) {
             out.push(addr);
             true
@@ -212,14 +212,14 @@ pub fn attacker_addresses(
 
 /// A trash address: unroutable (10/8, which books refuse) or routable but
 /// nobody's (a dial to it fails).
-pub fn trash_address(rng: &mut Rng) -> SocketAddr {
+pub fn trash_address(rng: &mut Rng) -> PeerAddr {
     let ip = if rng.unit() < 0.5 {
         Ipv4Addr::new(10, byte(rng), byte(rng), byte(rng).max(1))
     } else {
         let [a, b] = routable_v4_prefix(rng);
         Ipv4Addr::new(a, b, byte(rng), byte(rng).max(1))
     };
-    SocketAddr::new(IpAddr::V4(ip), DEFAULT_PORT)
+    PeerAddr::new(Host::Ip(IpAddr::V4(ip)), DEFAULT_PORT)
 }
 
 /// What the attack achieved, measured on the victim.
@@ -316,16 +316,16 @@ mod tests {
     fn a_botnet_has_one_address_per_group_and_infrastructure_few_groups() {
         let taken = HashSet::new();
         let bots = attacker_addresses(AttackModel::Botnet { bots: 500 }, &mut Rng::new(1), &taken);
-        let groups: HashSet<_> = bots.iter().map(|a| GroupKey::of(a.ip())).collect();
+        let groups: HashSet<_> = bots.iter().map(|a| GroupKey::of_host(a.host())).collect();
         assert_eq!((bots.len(), groups.len()), (500, 500));
         let model = AttackModel::Infrastructure {
             groups: 4,
             per_group: 300,
         };
         let infra = attacker_addresses(model, &mut Rng::new(1), &taken);
-        let groups: HashSet<_> = infra.iter().map(|a| GroupKey::of(a.ip())).collect();
+        let groups: HashSet<_> = infra.iter().map(|a| GroupKey::of_host(a.host())).collect();
         let distinct: HashSet<_> = infra.iter().collect();
         assert_eq!((infra.len(), groups.len(), distinct.len()), (1200, 4, 1200));
-        assert!(infra.iter().all(|a| is_routable(a.ip())));
+        assert!(infra.iter().all(|a| a.host().ip().is_some_and(is_routable)));
     }
 }

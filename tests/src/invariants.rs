@@ -28,12 +28,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::SocketAddr;
 
 use connmgr::{
     Action, AddressBook, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored,
 };
-use connmgr::{Input, Instant, PeerEvent, PeerFact, Reason};
+use connmgr::{Input, Instant, PeerAddr, PeerEvent, PeerFact, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
 const BOOK_CAPACITY: usize = connmgr::addrman::MAX_ADDRESSES;
@@ -92,17 +91,17 @@ pub struct Checker {
     /// for bitcoind 0.9.3's book, which trusts inbound peers), and those
     /// tried in the book the manager started from: the only ones that may
     /// be tried.
-    proven: BTreeSet<SocketAddr>,
+    proven: BTreeSet<PeerAddr>,
     /// The tip was reported stale at some point: one full-relay outbound
     /// may be above the target (until the application evicts it).
     tip_went_stale: bool,
     /// Live inbound connections and their peers' addresses.
-    inbound: BTreeMap<ConnId, SocketAddr>,
+    inbound: BTreeMap<ConnId, PeerAddr>,
     /// Connections whose peer was reported `noban`.
     noban: BTreeSet<ConnId>,
     /// The anchors this manager was given (`Input::Anchors`, taken): the
     /// only ones it may dial as anchors.
-    anchors_given: BTreeSet<SocketAddr>,
+    anchors_given: BTreeSet<PeerAddr>,
 }
 
 impl Checker {
@@ -110,11 +109,7 @@ impl Checker {
     /// config, and the tried addresses of the book it starts with.
     pub fn for_manager(mgr: &ConnManager) -> Checker {
         let mut checker = Checker::new(mgr.config());
-        checker.proven = mgr
-            .book_tried_addresses()
-            .into_iter()
-            .map(canonical)
-            .collect();
+        checker.proven = mgr.book_tried_addresses().into_iter().collect();
         checker
     }
 
@@ -182,8 +177,7 @@ impl Checker {
             self.noban.insert(*id);
         }
         if let (Input::Anchors { addrs }, Ok(_)) = (input, result) {
-            self.anchors_given
-                .extend(addrs.iter().copied().map(canonical));
+            self.anchors_given.extend(addrs.iter().copied());
         }
         for action in actions {
             if let Action::Close {
@@ -276,7 +270,7 @@ impl Checker {
                     );
                 }
                 if self.automatic.contains(&id) && !self.automatic_groups.contains_key(&id) {
-                    let group = GroupKey::of(addr.ip());
+                    let group = GroupKey::of_host(addr.host());
                     self.automatic_groups.insert(id, group);
                     let count = self.group_counts.entry(group).or_insert(0);
                     *count += 1;
@@ -331,7 +325,7 @@ impl Checker {
                 self.last_event.insert(id, LastEvent::Ready);
                 let inbound_proves = self.config.address_book == AddressBook::Bitcoind093;
                 if direction == Direction::Outbound || inbound_proves {
-                    self.proven.insert(canonical(addr));
+                    self.proven.insert(addr);
                 }
             }
             Action::NotifyPeer(PeerEvent::Disconnected { id, .. }) => {
@@ -374,8 +368,9 @@ impl Checker {
         let addr = self.inbound.get(&id);
         ensure!(addr.is_some(), "{id} evicted but not inbound");
         ensure!(!self.noban.contains(&id), "{id} evicted though noban");
-        let allowed =
-            addr.is_some_and(|a| self.config.allowlist.iter().any(|s| s.contains(a.ip())));
+        let allowed = addr
+            .and_then(|a| a.host().ip())
+            .is_some_and(|ip| self.config.allowlist.iter().any(|s| s.contains(ip)));
         ensure!(!allowed, "{id} evicted though allow-listed ({addr:?})");
         let inbound = mgr.counts().inbound;
         ensure!(
@@ -491,7 +486,7 @@ impl Checker {
         }
         for addr in mgr.book_tried_addresses() {
             ensure!(
-                self.proven.contains(&canonical(addr)),
+                self.proven.contains(&addr),
                 "{addr} is in the tried table but never completed a handshake that proves it"
             );
         }
@@ -503,11 +498,6 @@ impl Checker {
     pub fn finish(&self, mgr: &ConnManager) -> Result<(), Violation> {
         self.check_book(mgr)
     }
-}
-
-/// One spelling per address, as the books keep them.
-fn canonical(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 fn named_id(action: &Action) -> Option<ConnId> {

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
 use connmgr::addrman::AddressTable;
 use connmgr::trace::TraceWriter;
-use connmgr::{Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant, Seed};
+use connmgr::{
+    Action, BookSnapshot, Config, ConnId, ConnManager, Ignored, Input, Instant, PeerAddr, Seed,
+};
 
 use crate::invariants::{Checker, Violation};
 use crate::trickle::Outboxes;
@@ -77,7 +78,7 @@ pub struct Step {
 }
 
 pub(crate) struct Node {
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     pub config: Config,
     pub mgr: ConnManager,
     /// The application's book, when the config keeps none inside.
@@ -103,9 +104,9 @@ pub(crate) struct Node {
     pub stats: NodeStats,
     pub steps: u64,
     /// The anchors saved at the last clean stop (the anchors file).
-    pub anchors: Vec<SocketAddr>,
+    pub anchors: Vec<PeerAddr>,
     /// The anchors this life was started with, not yet reconnected.
-    pub restored_anchors: Vec<SocketAddr>,
+    pub restored_anchors: Vec<PeerAddr>,
     /// The network's addresses, which the book inside stores its own in.
     pub addresses: AddressTable,
     /// What waits to be sent to each peer (Core's address trickle).
@@ -114,7 +115,7 @@ pub(crate) struct Node {
 
 impl Node {
     pub fn new(
-        addr: SocketAddr,
+        addr: PeerAddr,
         config: Config,
         book: Option<AddrBook>,
         now: Instant,
@@ -253,10 +254,12 @@ impl Node {
         &mut self,
         now: Instant,
         policy: &SelectPolicy,
-    ) -> Result<SocketAddr, connmgr::AddressError> {
+    ) -> Result<PeerAddr, connmgr::AddressError> {
         let mgr = &self.mgr;
         match &mut self.book {
-            Some(book) => book.select(now, policy, |group| mgr.outbound_group_count(group)),
+            Some(book) => book
+                .select(now, policy, |group| mgr.outbound_group_count(group))
+                .map(PeerAddr::from),
             None => Err(connmgr::AddressError::Empty),
         }
     }
@@ -303,7 +306,7 @@ impl Node {
                 info.kind.is_automatic() && info.state == connmgr::ConnState::Established
             })
             .filter_map(|info| info.addr)
-            .map(|addr| connmgr::GroupKey::of(addr.ip()))
+            .map(|addr| connmgr::GroupKey::of_host(addr.host()))
             .collect();
         stats.outbound_groups = groups.len();
         stats.book_entries = match (&self.book, self.mgr.book_counts()) {
@@ -317,4 +320,12 @@ impl Node {
         } as u64;
         stats
     }
+}
+
+/// The socket address of a node's address, for the application's btcd
+/// book, which knows IP peers only (an address without one is
+/// `0.0.0.0:0`, which that book refuses).
+pub(crate) fn socket(addr: PeerAddr) -> std::net::SocketAddr {
+    addr.socket_addr()
+        .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)))
 }

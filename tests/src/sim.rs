@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use connmgr::addrbook::{AddrBook, SelectPolicy};
@@ -18,12 +18,12 @@ use connmgr::addrman::AddressTable;
 use connmgr::{
     AcceptError, Action, AddressBook, Advertised, BookSnapshot, Config, ConnId, ConnKind,
 };
-use connmgr::{DialError, Direction, Input, Instant, ListenerId, PeerEvent, Rng, Seed};
+use connmgr::{DialError, Direction, Input, Instant, ListenerId, PeerAddr, PeerEvent, Rng, Seed};
 
 use crate::addresses::node_addresses;
 use crate::attack::{attacker_addresses, trash_address, Attack, EclipseReport, MESSAGE};
 use crate::faults::{FaultProfile, Shutdown};
-use crate::node::{Handled, LinkId, Node, NodeIdx, NodeStats};
+use crate::node::{socket, Handled, LinkId, Node, NodeIdx, NodeStats};
 use crate::report::{Report, Sample};
 
 /// When every simulated run begins: 2023-11-14, on the Unix-epoch clock
@@ -272,7 +272,7 @@ enum Event {
         node: NodeIdx,
         incarnation: u32,
         source: IpAddr,
-        addrs: Vec<SocketAddr>,
+        addrs: Vec<PeerAddr>,
     },
 }
 
@@ -280,8 +280,8 @@ enum Event {
 struct AttackState {
     attack: Attack,
     victim: NodeIdx,
-    addrs: HashSet<SocketAddr>,
-    list: Vec<SocketAddr>,
+    addrs: HashSet<PeerAddr>,
+    list: Vec<PeerAddr>,
     /// Its own randomness (what to advertise), so that honest runs draw as
     /// they did before attacks existed.
     rng: Rng,
@@ -306,11 +306,11 @@ pub struct Sim {
     rng: Rng,
     nodes: Vec<Node>,
     /// Only looked up, never iterated.
-    by_addr: HashMap<SocketAddr, NodeIdx>,
+    by_addr: HashMap<PeerAddr, NodeIdx>,
     links: BTreeMap<LinkId, Link>,
     next_link: LinkId,
     partition: Option<Vec<bool>>,
-    seed_addrs: Vec<SocketAddr>,
+    seed_addrs: Vec<PeerAddr>,
     /// The honest nodes that accept connections: what seeders answer with.
     reachable: Vec<NodeIdx>,
     /// Nodes that know the seed list before they start.
@@ -336,8 +336,7 @@ impl Sim {
     pub fn new(cfg: SimConfig) -> Sim {
         let mut rng = Rng::new(cfg.seed);
         let addrs = node_addresses(cfg.nodes, &mut rng);
-        let seed_addrs: Vec<SocketAddr> =
-            addrs.iter().take(cfg.seed_nodes.max(1)).copied().collect();
+        let seed_addrs: Vec<PeerAddr> = addrs.iter().take(cfg.seed_nodes.max(1)).copied().collect();
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut queue = BTreeMap::new();
         let mut seq = 0;
@@ -372,7 +371,7 @@ impl Sim {
                 &addresses,
             ));
         }
-        let mut by_addr: HashMap<SocketAddr, NodeIdx> =
+        let mut by_addr: HashMap<PeerAddr, NodeIdx> =
             addrs.iter().enumerate().map(|(i, a)| (*a, i)).collect();
         let honest = nodes.len();
         let reachable = reachable_nodes(&cfg, honest);
@@ -625,7 +624,7 @@ impl Sim {
             Event::SeedsArrive { node } => {
                 let now = self.now;
                 let own = self.nodes[node].addr;
-                let mut seeds: Vec<SocketAddr> = self.seed_addrs.clone();
+                let mut seeds: Vec<PeerAddr> = self.seed_addrs.clone();
                 for _ in 0..self.cfg.dns_answer {
                     let pick = self.rng.below(self.reachable.len() as u64) as usize;
                     seeds.push(self.nodes[self.reachable[pick]].addr);
@@ -636,6 +635,7 @@ impl Sim {
                 match &mut self.nodes[node].book {
                     Some(book) => {
                         for seed in seeds {
+                            let seed = socket(seed);
                             book.add(now, seed, seed.ip());
                         }
                     }
@@ -687,7 +687,7 @@ impl Sim {
                     let now = self.now;
                     if let Some(book) = &mut self.nodes[node].book {
                         for addr in addrs {
-                            book.add(now, addr, source);
+                            book.add(now, socket(addr), source);
                         }
                     }
                 }
@@ -828,7 +828,7 @@ impl Sim {
             .is_some_and(|sides| sides[a] != sides[b])
     }
 
-    fn dial(&mut self, node: NodeIdx, id: ConnId, attempt: u32, addr: SocketAddr) {
+    fn dial(&mut self, node: NodeIdx, id: ConnId, attempt: u32, addr: PeerAddr) {
         let incarnation = self.nodes[node].incarnation;
         let latency = self.latency();
         let Some(&to) = self.by_addr.get(&addr) else {
@@ -933,7 +933,7 @@ impl Sim {
             to,
             Input::Accepted {
                 listener: ListenerId(0),
-                remote,
+                remote: socket(remote),
             },
         )?;
         if let Ok(Some(inbound)) = result {
@@ -1042,7 +1042,7 @@ impl Sim {
     /// A new connection: an inbound peer's address is learned (the simulated
     /// nodes listen on the port they dial from); an outbound one's target is
     /// checked.
-    fn connected(&mut self, node: NodeIdx, addr: SocketAddr, direction: Direction) {
+    fn connected(&mut self, node: NodeIdx, addr: PeerAddr, direction: Direction) {
         let now = self.now;
         match direction {
             Direction::Outbound => {
@@ -1058,6 +1058,7 @@ impl Sim {
                 // The simulated nodes listen on the port they dial from, so
                 // an application keeping its own book learns the address.
                 if let Some(book) = &mut self.nodes[node].book {
+                    let addr = socket(addr);
                     book.add(now, addr, addr.ip());
                 }
             }
@@ -1069,7 +1070,7 @@ impl Sim {
     /// addresses (Bitcoin's `addr` and `getaddr`), which travel as inputs.
     /// With the application's book, an outbound peer's address is good and
     /// it gossips a few it knows.
-    fn ready(&mut self, node: NodeIdx, id: ConnId, addr: SocketAddr, direction: Direction) {
+    fn ready(&mut self, node: NodeIdx, id: ConnId, addr: PeerAddr, direction: Direction) {
         if node >= self.honest {
             let incarnation = self.nodes[node].incarnation;
             self.advertise(node, incarnation, id, None);
@@ -1106,14 +1107,15 @@ impl Sim {
         if direction == Direction::Inbound {
             return;
         }
-        book.good(now, addr);
+        book.good(now, socket(addr));
         if let Some(&peer) = self.by_addr.get(&addr) {
-            let gossip: Vec<SocketAddr> = (0..8)
+            let gossip: Vec<PeerAddr> = (0..8)
                 .filter_map(|_| self.nodes[peer].book.as_mut()?.get_address(now))
+                .map(PeerAddr::from)
                 .collect();
             if let Some(book) = &mut self.nodes[node].book {
                 for a in gossip.into_iter().filter(|a| *a != own) {
-                    book.add(now, a, addr.ip());
+                    book.add(now, socket(a), socket(addr).ip());
                 }
             }
         }
@@ -1502,7 +1504,7 @@ impl Sim {
         let Some(state) = &mut self.attack else {
             return;
         };
-        let addrs: Vec<SocketAddr> = (0..MESSAGE)
+        let addrs: Vec<PeerAddr> = (0..MESSAGE)
             .map(|_| {
                 if state.rng.unit() < state.attack.trash {
                     trash_address(&mut state.rng)
@@ -1524,7 +1526,7 @@ impl Sim {
 
     /// Delivers advertised addresses to the other end of `id`: to its book
     /// inside (`Learned`, under its caps) or to its application's book.
-    fn gossip(&mut self, node: NodeIdx, id: ConnId, addrs: Vec<SocketAddr>) {
+    fn gossip(&mut self, node: NodeIdx, id: ConnId, addrs: Vec<PeerAddr>) {
         let Some(link) = self.nodes[node]
             .sockets
             .get(&id)
@@ -1540,7 +1542,7 @@ impl Sim {
             return;
         }
         let (to, incarnation) = (other.node, other.incarnation);
-        let source = self.nodes[node].addr.ip();
+        let source = socket(self.nodes[node].addr).ip();
         if self.nodes[to].book.is_some() {
             let at = self.now + self.latency();
             let event = Event::AppLearned {
@@ -1570,7 +1572,7 @@ impl Sim {
         if !n.alive {
             return (0, 0);
         }
-        let peers: Vec<SocketAddr> = n
+        let peers: Vec<PeerAddr> = n
             .sockets
             .keys()
             .filter_map(|id| n.mgr.info(*id))
@@ -1619,7 +1621,7 @@ impl Sim {
         }
         let mut tried = (0, 0);
         let mut new = (0, 0);
-        let mut count = |addr: SocketAddr, in_tried: bool| {
+        let mut count = |addr: PeerAddr, in_tried: bool| {
             let table = if in_tried { &mut tried } else { &mut new };
             table.1 += 1;
             table.0 += usize::from(state.addrs.contains(&addr));

@@ -5,12 +5,13 @@
 //! run twice to check determinism.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
+
+use std::net::SocketAddr;
 
 use connmgr::{
     AcceptError, Action, AddressError, Config, ConnId, ConnManager, ConnState, DialError, Input,
-    Instant, ListenerId, PeerEvent, Seed, Subnet,
+    Instant, ListenerId, PeerAddr, PeerEvent, Seed, Subnet,
 };
 use connmgr_sim::Checker;
 use proptest::prelude::*;
@@ -38,7 +39,12 @@ const ADDRS: [&str; 8] = [
     "[2a00:1450::1]:8333",
 ];
 
-fn addr(i: usize) -> SocketAddr {
+/// Pool address `i`, as the context wants it (`SocketAddr` for an
+/// accepted peer, `PeerAddr` for a dial).
+fn addr<A: std::str::FromStr>(i: usize) -> A
+where
+    A::Err: std::fmt::Debug,
+{
     ADDRS[i % ADDRS.len()].parse().unwrap()
 }
 
@@ -116,11 +122,11 @@ fn raw_input() -> impl Strategy<Value = Input> {
         id().prop_map(|id| Input::Closed { id }),
         Just(Input::Tick),
         (0usize..8, 0u64..5_000).prop_map(|(a, ms)| Input::Ban {
-            subnet: Subnet::host(addr(a).ip()),
+            subnet: Subnet::host(addr::<SocketAddr>(a).ip()),
             until: Instant::from_millis(ms),
         }),
         (0usize..8).prop_map(|a| Input::Unban {
-            subnet: Subnet::host(addr(a).ip())
+            subnet: Subnet::host(addr::<SocketAddr>(a).ip())
         }),
         (id(), 0u32..80, 0u32..80).prop_map(|(id, persistent, transient)| Input::Misbehaved {
             id,
@@ -270,7 +276,9 @@ fn finished_ids_report_finished_and_unknown_ids_unknown() {
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).unwrap();
     assert_eq!(mgr.state(ConnId::from_raw(1)), ConnState::Unknown);
-    let id = mgr.connect(Instant::ZERO, addr(0), false).unwrap();
+    let id = mgr
+        .connect(Instant::ZERO, addr::<PeerAddr>(0), false)
+        .unwrap();
     mgr.remove(Instant::ZERO, id).unwrap();
     assert_eq!(mgr.state(id), ConnState::Finished);
     assert_eq!(mgr.state(ConnId::from_raw(0)), ConnState::Unknown);

@@ -84,6 +84,8 @@ fn group_word(group: GroupKey) -> u64 {
         GroupKey::Ipv6(bytes) => 4 << 56 | u64::from(u32::from_be_bytes(bytes)),
         GroupKey::HeNet(nibble) => 5 << 56 | u64::from(nibble),
         GroupKey::Tor(key) => 6 << 56 | u64::from(key),
+        GroupKey::I2p(key) => 7 << 56 | u64::from(key),
+        GroupKey::Cjdns(key) => 8 << 56 | u64::from(key),
     }
 }
 

@@ -330,7 +330,7 @@ mod tests {
         a.attempts = 4;
         a.last_attempt = Some(at(6));
         a.last_success = Some(at(7));
-        assert_eq!(a.addr(), "1.2.3.4:8333".parse().unwrap());
+        assert_eq!(a.addr(), "1.2.3.4:8333".parse::<SocketAddr>().unwrap());
         assert_eq!(a.source(), "5.6.7.8".parse::<IpAddr>().unwrap());
         assert_eq!(a.timestamp(), at(5));
         assert_eq!(a.attempts(), 4);

@@ -81,14 +81,14 @@ pub enum SnapshotError {
         /// Its position in `addresses` (0-based).
         index: usize,
         /// The address.
-        addr: SocketAddr,
+        addr: crate::PeerAddr,
     },
     /// An address's fields contradict each other or the table sizes.
     Invalid {
         /// Its position in `addresses` (0-based).
         index: usize,
         /// The address.
-        addr: SocketAddr,
+        addr: crate::PeerAddr,
         /// What is wrong.
         problem: String,
     },
@@ -97,7 +97,7 @@ pub enum SnapshotError {
         /// Its position in `addresses` (0-based) of the address that does not fit.
         index: usize,
         /// The address.
-        addr: SocketAddr,
+        addr: crate::PeerAddr,
         /// `"new"` or `"tried"`.
         table: &'static str,
         /// The bucket.
@@ -209,11 +209,14 @@ impl AddrBook {
         for (index, saved) in snapshot.addresses.iter().enumerate() {
             let addr = canonical(saved.addr);
             if book.index.contains_key(&IndexKey::new(addr)) {
-                return Err(SnapshotError::Duplicate { index, addr });
+                return Err(SnapshotError::Duplicate {
+                    index,
+                    addr: addr.into(),
+                });
             }
             let invalid = |problem: String| SnapshotError::Invalid {
                 index,
-                addr,
+                addr: addr.into(),
                 problem,
             };
             let place = place_of(&book.geometry, saved).map_err(invalid)?;
@@ -267,7 +270,7 @@ fn overflow(
 ) -> SnapshotError {
     SnapshotError::BucketOverflow {
         index,
-        addr,
+        addr: addr.into(),
         table,
         bucket,
         holds,

@@ -69,7 +69,7 @@ impl AddrMan {
         for (id, info) in self.entries.iter().enumerate() {
             let Some(info) = info else { continue };
             let id = id as u32;
-            if info.network != Network::of(self.addr_of(info).ip()) {
+            if info.network != self.addr_of(info).network() {
                 return Err(CheckError::NetworkCounts);
             }
             let net = &mut counts[info.network.index()];

@@ -8,11 +8,10 @@
 //! goes if it was tried and failed (more than a minute ago) or if the test
 //! never happens within 40 minutes.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::AddrMan;
-use crate::Instant;
+use crate::{Instant, PeerAddr};
 
 /// Core `ADDRMAN_REPLACEMENT`: a tried entry that succeeded this recently
 /// keeps its slot.
@@ -26,7 +25,7 @@ impl AddrMan {
     /// The tried entry that a waiting address (picked at random) collides
     /// with: the address a feeler connection should test (Core
     /// `SelectTriedCollision`). `None` when nothing waits.
-    pub fn select_tried_collision(&mut self) -> Option<SocketAddr> {
+    pub fn select_tried_collision(&mut self) -> Option<PeerAddr> {
         if self.collisions.is_empty() {
             return None;
         }

@@ -6,10 +6,9 @@
 //! ([`Stamp::NEVER`]), so that a simulation whose clock starts at zero
 //! judges a never-tried address as Core judges one on a real clock.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::{Instant, Network};
+use crate::{Host, Instant, Network, PeerAddr};
 
 /// Core `ADDRMAN_HORIZON`: not heard of for this long, an address is gone.
 const HORIZON: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -133,19 +132,19 @@ impl Entry {
 /// reports it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AddrInfo {
-    pub(crate) addr: SocketAddr,
-    pub(crate) source: IpAddr,
+    pub(crate) addr: PeerAddr,
+    pub(crate) source: Host,
     pub(crate) entry: Entry,
 }
 
 impl AddrInfo {
     /// The address.
-    pub fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> PeerAddr {
         self.addr
     }
 
     /// The peer that first told us of it.
-    pub fn source(&self) -> IpAddr {
+    pub fn source(&self) -> Host {
         self.source
     }
 

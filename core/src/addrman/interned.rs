@@ -14,7 +14,7 @@
 //! sharing a table changes no outcome.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Addresses shared by one or more books; cloning it shares it.
@@ -27,17 +27,19 @@ pub struct AddressTable(Arc<Mutex<Interned>>);
 #[derive(Default)]
 struct Interned {
     /// Each handle's address.
-    addrs: Vec<SocketAddr>,
+    addrs: Vec<PeerAddr>,
     /// How many references each handle has (0: free, in `free`).
     holders: Vec<u32>,
     /// Lookup only: never iterated, so its order cannot reach a result.
-    index: HashMap<SocketAddr, u32>,
+    index: HashMap<PeerAddr, u32>,
     free: Vec<u32>,
 }
 
-/// The address a source IP is stored as.
-pub(crate) fn source_key(ip: IpAddr) -> SocketAddr {
-    SocketAddr::new(ip, 0)
+use crate::{Host, PeerAddr};
+
+/// The address a source host is stored as.
+pub(crate) fn source_key(host: Host) -> PeerAddr {
+    PeerAddr::new(host, 0)
 }
 
 impl AddressTable {
@@ -67,9 +69,9 @@ impl AddressTable {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let table = self.lock();
-        table.addrs.capacity() * size_of::<SocketAddr>()
+        table.addrs.capacity() * size_of::<PeerAddr>()
             + (table.holders.capacity() + table.free.capacity()) * size_of::<u32>()
-            + crate::heap::hash_map_bytes(table.index.len(), size_of::<(SocketAddr, u32)>())
+            + crate::heap::hash_map_bytes(table.index.len(), size_of::<(PeerAddr, u32)>())
     }
 
     /// Whether `self` and `other` are the same table.
@@ -78,7 +80,7 @@ impl AddressTable {
     }
 
     /// The handle of `addr`, taking one reference to it.
-    pub(crate) fn intern(&self, addr: SocketAddr) -> u32 {
+    pub(crate) fn intern(&self, addr: PeerAddr) -> u32 {
         let mut table = self.lock();
         if let Some(&handle) = table.index.get(&addr) {
             table.holders[handle as usize] += 1;
@@ -133,18 +135,18 @@ impl AddressTable {
     }
 
     /// The handle of `addr`, if any book holds it.
-    pub(crate) fn find(&self, addr: SocketAddr) -> Option<u32> {
+    pub(crate) fn find(&self, addr: PeerAddr) -> Option<u32> {
         self.lock().index.get(&addr).copied()
     }
 
     /// The address `handle` names (the unspecified address for a handle
     /// that names none, which no book holds).
-    pub(crate) fn addr(&self, handle: u32) -> SocketAddr {
+    pub(crate) fn addr(&self, handle: u32) -> PeerAddr {
         self.lock()
             .addrs
             .get(handle as usize)
             .copied()
-            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0))
+            .unwrap_or(PeerAddr::new(Host::Ip(Ipv4Addr::UNSPECIFIED.into()), 0))
     }
 }
 
@@ -163,7 +165,7 @@ mod tests {
     #[test]
     fn an_address_is_stored_once_and_forgotten_with_its_last_holder() {
         let table = AddressTable::new();
-        let addr: SocketAddr = "203.0.113.9:8333".parse().unwrap();
+        let addr: PeerAddr = "203.0.113.9:8333".parse().unwrap();
         let a = table.intern(addr);
         let b = table.intern(addr);
         assert_eq!(a, b);
@@ -174,14 +176,14 @@ mod tests {
         table.release([a].into_iter());
         assert_eq!(table.find(addr), None);
         assert!(table.is_empty());
-        let other: SocketAddr = "203.0.113.10:8333".parse().unwrap();
+        let other: PeerAddr = "203.0.113.10:8333".parse().unwrap();
         assert_eq!(table.intern(other), a, "a freed handle is reused");
     }
 
     #[test]
     fn releasing_an_unknown_or_free_handle_changes_nothing() {
         let table = AddressTable::new();
-        let addr: SocketAddr = "203.0.113.9:8333".parse().unwrap();
+        let addr: PeerAddr = "203.0.113.9:8333".parse().unwrap();
         let a = table.intern(addr);
         table.release([a + 1, u32::MAX].into_iter());
         table.release([a].into_iter());

@@ -51,11 +51,9 @@
 //! ```
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::network::canonical;
-use crate::{Instant, Network, Rng};
+use crate::{Host, Instant, Network, PeerAddr, Rng};
 
 mod check;
 mod collisions;
@@ -80,7 +78,7 @@ pub use interned::AddressTable;
 pub use placement::BucketKey;
 use placement::{BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
 #[cfg(feature = "serde")]
-pub use snapshot::{Snapshot, SnapshotEntry, SNAPSHOT_FORMAT};
+pub use snapshot::{Snapshot, SnapshotEntry, OLDEST_SNAPSHOT_FORMAT, SNAPSHOT_FORMAT};
 use table::Table;
 
 /// Times one address may appear in the new table (Core
@@ -179,9 +177,9 @@ impl AddrMan {
     }
 
     /// Whether an address may enter the book.
-    fn takes(&self, addr: SocketAddr) -> bool {
-        let ip = addr.ip().to_canonical();
-        netgroup::is_routable(ip) || (self.accept_unroutable && !ip.is_unspecified())
+    fn takes(&self, addr: PeerAddr) -> bool {
+        netgroup::is_routable_host(addr.host())
+            || (self.accept_unroutable && addr.host().ip().is_some_and(|ip| !ip.is_unspecified()))
     }
 
     /// The placement key.
@@ -210,7 +208,7 @@ impl AddrMan {
     }
 
     /// Every address in the tried table, in shuffle order.
-    pub fn tried_addresses(&self) -> Vec<SocketAddr> {
+    pub fn tried_addresses(&self) -> Vec<PeerAddr> {
         self.random
             .iter()
             .filter_map(|&id| self.entry(id))
@@ -237,7 +235,7 @@ impl AddrMan {
     }
 
     /// What the book knows of `addr`.
-    pub fn get(&self, addr: SocketAddr) -> Option<AddrInfo> {
+    pub fn get(&self, addr: PeerAddr) -> Option<AddrInfo> {
         let entry = self.entry(self.lookup(addr)?)?;
         Some(AddrInfo {
             addr: self.addr_of(entry),
@@ -247,7 +245,7 @@ impl AddrMan {
     }
 
     /// Where `addr` sits (Core `FindAddressEntry`).
-    pub fn position(&self, addr: SocketAddr) -> Option<Position> {
+    pub fn position(&self, addr: PeerAddr) -> Option<Position> {
         let info = self.entry(self.lookup(addr)?)?;
         let (addr, source) = (self.addr_of(info), self.source_of(info));
         Some(if info.in_tried {
@@ -294,8 +292,8 @@ impl AddrMan {
     pub fn add(
         &mut self,
         now: Instant,
-        addrs: &[(SocketAddr, Instant)],
-        source: IpAddr,
+        addrs: &[(PeerAddr, Instant)],
+        source: Host,
         penalty: Duration,
     ) -> usize {
         addrs
@@ -308,18 +306,16 @@ impl AddrMan {
     fn add_single(
         &mut self,
         now: Instant,
-        addr: SocketAddr,
+        addr: PeerAddr,
         seen: Instant,
-        source: IpAddr,
+        source: Host,
         penalty: Duration,
     ) -> bool {
-        let addr = canonical(addr);
-        let source = source.to_canonical();
         if !self.takes(addr) {
             return false;
         }
         // A peer announcing itself is first-hand news.
-        let penalty = if addr.ip() == source {
+        let penalty = if addr.host() == source {
             Duration::ZERO
         } else {
             penalty
@@ -378,18 +374,17 @@ impl AddrMan {
     /// to the tried table unless that would evict another entry; then it
     /// waits in the collision set for that entry to be tested. Returns
     /// whether it moved.
-    pub fn good(&mut self, now: Instant, addr: SocketAddr) -> bool {
+    pub fn good(&mut self, now: Instant, addr: PeerAddr) -> bool {
         self.good_inner(now, addr, true)
     }
 
     pub(crate) fn good_inner(
         &mut self,
         now: Instant,
-        addr: SocketAddr,
+        addr: PeerAddr,
         test_before_evict: bool,
     ) -> bool {
         self.last_good = now;
-        let addr = canonical(addr);
         let Some(id) = self.lookup(addr) else {
             return false;
         };
@@ -419,7 +414,7 @@ impl AddrMan {
     /// `count_failure`, the attempt counts as a failure against it, once
     /// per success anywhere (Core counts only when the node has outbound
     /// peers in two groups, i.e. it is online).
-    pub fn attempt(&mut self, now: Instant, addr: SocketAddr, count_failure: bool) {
+    pub fn attempt(&mut self, now: Instant, addr: PeerAddr, count_failure: bool) {
         let last_good = self.last_good;
         let Some(id) = self.lookup(addr) else {
             return;
@@ -436,7 +431,7 @@ impl AddrMan {
     /// Core `Connected`: a connection to `addr` just ended after working;
     /// its timestamp is refreshed if older than 20 minutes. (Core waits for
     /// the disconnection so the timestamp does not reveal live peers.)
-    pub fn connected(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn connected(&mut self, now: Instant, addr: PeerAddr) {
         let Some(id) = self.lookup(addr) else {
             return;
         };
@@ -448,19 +443,19 @@ impl AddrMan {
     }
 
     /// The one tried slot of `addr` (bucket × 64 + position).
-    fn tried_slot(&self, addr: SocketAddr) -> usize {
+    fn tried_slot(&self, addr: PeerAddr) -> usize {
         let bucket = self.key.tried_bucket(addr);
         bucket * BUCKET_SIZE + self.key.position(addr, false, bucket)
     }
 
     /// The slot of `addr` in new bucket `bucket`.
-    fn new_slot(&self, addr: SocketAddr, bucket: usize) -> usize {
+    fn new_slot(&self, addr: PeerAddr, bucket: usize) -> usize {
         bucket * BUCKET_SIZE + self.key.position(addr, true, bucket)
     }
 
     /// The entry of `addr`, if the book holds it.
-    fn lookup(&self, addr: SocketAddr) -> Option<u32> {
-        let handle = self.addresses.find(canonical(addr))?;
+    fn lookup(&self, addr: PeerAddr) -> Option<u32> {
+        let handle = self.addresses.find(addr)?;
         self.index.get(&handle).copied()
     }
 
@@ -473,13 +468,13 @@ impl AddrMan {
     }
 
     /// The address of `entry`.
-    fn addr_of(&self, entry: &Entry) -> SocketAddr {
+    fn addr_of(&self, entry: &Entry) -> PeerAddr {
         self.addresses.addr(entry.addr)
     }
 
     /// The peer that first told us of `entry`.
-    fn source_of(&self, entry: &Entry) -> IpAddr {
-        self.addresses.addr(entry.source).ip()
+    fn source_of(&self, entry: &Entry) -> Host {
+        self.addresses.addr(entry.source).host()
     }
 
     /// Every address handle the book refers to (twice for an address that
@@ -514,10 +509,10 @@ impl AddrMan {
 
     /// Core `Create`: a new entry, counted in the new table (though in no
     /// bucket yet).
-    fn create(&mut self, addr: SocketAddr, source: IpAddr, time: Instant) -> u32 {
+    fn create(&mut self, addr: PeerAddr, source: Host, time: Instant) -> u32 {
         let handle = self.addresses.intern(addr);
         let source = self.addresses.intern(source_key(source));
-        let network = Network::of(addr.ip());
+        let network = addr.network();
         let mut info = Entry::new(handle, source, network, time);
         info.random_pos = self.random.len() as u32;
         let id = match self.free.pop() {
@@ -626,7 +621,7 @@ impl AddrMan {
                 let old_network = old.network;
                 let (old_addr, old_source) = (old.addr, old.source);
                 let old_addr = self.addresses.addr(old_addr);
-                let old_source = self.addresses.addr(old_source).ip();
+                let old_source = self.addresses.addr(old_source).host();
                 self.n_tried -= 1;
                 self.by_network[old_network.index()].tried -= 1;
                 let new_slot = self.new_slot(old_addr, self.key.new_bucket(old_addr, old_source));

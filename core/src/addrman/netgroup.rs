@@ -1,7 +1,12 @@
-//! Bitcoin Core's view of an IP address: whether it is routable, its network
-//! class, and its network group (`NetGroupManager::GetGroup` without an
-//! asmap), byte for byte, because the group bytes are hashed into bucket
-//! placement and placement must match Core's.
+//! Bitcoin Core's view of a peer address: whether it is routable, its
+//! network class, and its network group (`NetGroupManager::GetGroup`
+//! without an asmap), byte for byte, because the group bytes are hashed
+//! into bucket placement and placement must match Core's.
+//!
+//! Tor, I2P and CJDNS addresses are public keys or hashes of them, so
+//! their bytes are random: Core groups them by network and their first
+//! four random bits (sixteen groups each), which is all an attacker who
+//! makes keys at will cannot choose cheaply.
 //!
 //! Core's rules differ from btcd's (see [`crate::group`]) in small ways that
 //! change placement: an unroutable or local address is in group `[0]`, the
@@ -10,6 +15,8 @@
 //! IPv4-compatible addresses (`::a.b.c.d`) and 240.0.0.0/4 are routable.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::{Host, PeerAddr};
 
 use crate::group::{
     V6Net, HE_NET, RFC1918, RFC2544, RFC3849, RFC3927, RFC3964, RFC4193, RFC4380, RFC4843, RFC4862,
@@ -21,6 +28,9 @@ use crate::group::{
 const CLASS_UNROUTABLE: u8 = 0;
 const CLASS_IPV4: u8 = 1;
 const CLASS_IPV6: u8 = 2;
+const CLASS_ONION: u8 = 3;
+const CLASS_I2P: u8 = 4;
+const CLASS_CJDNS: u8 = 5;
 const CLASS_INTERNAL: u8 = 6;
 
 /// Core's `INTERNAL_IN_IPV6_PREFIX`: addresses Core makes up for DNS seeds
@@ -98,6 +108,30 @@ fn linked_ipv4(ip: Ipv6Addr) -> Option<[u8; 4]> {
     }
 }
 
+/// Core's `CNetAddr::IsRoutable` for any host: Tor, I2P and CJDNS
+/// addresses always are.
+pub(crate) fn is_routable_host(host: Host) -> bool {
+    match host {
+        Host::Ip(ip) => is_routable(ip),
+        Host::Onion(_) | Host::I2p(_) | Host::Cjdns(_) => true,
+    }
+}
+
+/// Core's `NetGroupManager::GetGroup` with no asmap, for any host: an
+/// onion or I2P host by its first four bits, a CJDNS host by the four bits
+/// after its constant `fc` byte.
+pub(crate) fn host_group(host: Host) -> NetGroup {
+    match host {
+        Host::Ip(ip) => group(ip),
+        Host::Onion(key) => NetGroup::new(&[CLASS_ONION, key[0] | 0x0f]),
+        Host::I2p(hash) => NetGroup::new(&[CLASS_I2P, hash[0] | 0x0f]),
+        Host::Cjdns(ip) => {
+            let o = ip.octets();
+            NetGroup::new(&[CLASS_CJDNS, o[0], o[1] | 0x0f])
+        }
+    }
+}
+
 /// Core's `NetGroupManager::GetGroup` with no asmap.
 pub(crate) fn group(ip: IpAddr) -> NetGroup {
     let ip = ip.to_canonical();
@@ -132,17 +166,46 @@ pub(crate) fn group(ip: IpAddr) -> NetGroup {
     }
 }
 
-/// Core's `CService::GetKey`: the address as 16 bytes (IPv4 mapped into
-/// IPv6), then the port, big-endian.
-pub(crate) fn service_key(addr: std::net::SocketAddr) -> [u8; 18] {
-    let ip16 = match addr.ip().to_canonical() {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+/// Core's `CService::GetKey`: the address's bytes, then the port,
+/// big-endian. An IP address is 16 bytes (IPv4 mapped into IPv6), a CJDNS
+/// one its 16, a Tor or I2P one its 32.
+#[derive(Clone, Copy)]
+pub(crate) struct ServiceKey {
+    bytes: [u8; 34],
+    len: u8,
+}
+
+impl ServiceKey {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+pub(crate) fn service_key(addr: PeerAddr) -> ServiceKey {
+    let mut bytes = [0; 34];
+    let len = match addr.host() {
+        Host::Ip(ip) => {
+            let ip16 = match ip.to_canonical() {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            };
+            bytes[..16].copy_from_slice(&ip16);
+            16
+        }
+        Host::Cjdns(ip) => {
+            bytes[..16].copy_from_slice(&ip.octets());
+            16
+        }
+        Host::Onion(key) | Host::I2p(key) => {
+            bytes[..32].copy_from_slice(&key);
+            32
+        }
     };
-    let mut key = [0; 18];
-    key[..16].copy_from_slice(&ip16);
-    key[16..].copy_from_slice(&addr.port().to_be_bytes());
-    key
+    bytes[len..len + 2].copy_from_slice(&addr.port().to_be_bytes());
+    ServiceKey {
+        bytes,
+        len: (len + 2) as u8,
+    }
 }
 
 #[cfg(test)]
@@ -212,11 +275,32 @@ mod tests {
 
     #[test]
     fn the_key_is_the_mapped_address_and_the_big_endian_port() {
-        let key = service_key("1.2.3.4:8333".parse().unwrap());
+        let key = |s: &str| service_key(s.parse().unwrap()).as_bytes().to_vec();
         assert_eq!(
-            key,
+            key("1.2.3.4:8333"),
             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4, 0x20, 0x8d]
         );
-        assert_eq!(key, service_key("[::ffff:1.2.3.4]:8333".parse().unwrap()));
+        assert_eq!(key("1.2.3.4:8333"), key("[::ffff:1.2.3.4]:8333"));
+        let onion = PeerAddr::new(Host::Onion([7; 32]), 8333);
+        let mut expected = vec![7; 32];
+        expected.extend([0x20, 0x8d]);
+        assert_eq!(service_key(onion).as_bytes(), expected);
+    }
+
+    /// The overlay networks: the network class, then four random bits and
+    /// the rest set (the bytes below are the names' first key bytes).
+    #[test]
+    fn overlay_hosts_group_by_network_and_four_bits() {
+        let onion: Host = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion"
+            .parse()
+            .unwrap();
+        assert_eq!(host_group(onion).as_bytes(), [3, 0x7f]); // key starts 0x79
+        let i2p: Host = "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p"
+            .parse()
+            .unwrap();
+        assert_eq!(host_group(i2p).as_bytes(), [4, 0xaf]); // hash starts 0xa2
+        let cjdns = Host::cjdns("fc00:3344::".parse().unwrap()).unwrap();
+        assert_eq!(host_group(cjdns).as_bytes(), [5, 0xfc, 0x0f]);
+        assert!(is_routable_host(onion) && is_routable_host(i2p) && is_routable_host(cjdns));
     }
 }

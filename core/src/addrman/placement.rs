@@ -17,11 +17,10 @@
 //!   has one fixed slot per bucket: it can neither choose nor evict a chosen
 //!   victim (the 2015 eclipse paper's "deterministic random eviction").
 
-use std::net::{IpAddr, SocketAddr};
-
 use sha2::{Digest, Sha256};
 
-use super::netgroup::{group, service_key};
+use super::netgroup::{host_group, service_key};
+use crate::{Host, PeerAddr};
 
 /// Buckets in the new table (Core `ADDRMAN_NEW_BUCKET_COUNT`).
 pub(crate) const NEW_BUCKETS: usize = 1 << 10;
@@ -63,8 +62,8 @@ impl BucketKey {
 
     /// The new-table bucket of `addr` heard of from `source` (Core
     /// `AddrInfo::GetNewBucket`). The port does not count.
-    pub fn new_bucket(&self, addr: SocketAddr, source: IpAddr) -> usize {
-        let (addr_group, source_group) = (group(addr.ip()), group(source));
+    pub fn new_bucket(&self, addr: PeerAddr, source: Host) -> usize {
+        let (addr_group, source_group) = (host_group(addr.host()), host_group(source));
         let hash1 = self
             .hasher()
             .bytes(addr_group.as_bytes())
@@ -79,11 +78,11 @@ impl BucketKey {
     }
 
     /// The tried-table bucket of `addr` (Core `AddrInfo::GetTriedBucket`).
-    pub fn tried_bucket(&self, addr: SocketAddr) -> usize {
-        let hash1 = self.hasher().bytes(&service_key(addr)).cheap();
+    pub fn tried_bucket(&self, addr: PeerAddr) -> usize {
+        let hash1 = self.hasher().bytes(service_key(addr).as_bytes()).cheap();
         let hash2 = self
             .hasher()
-            .bytes(group(addr.ip()).as_bytes())
+            .bytes(host_group(addr.host()).as_bytes())
             .u64(hash1 % TRIED_BUCKETS_PER_GROUP)
             .cheap();
         (hash2 % TRIED_BUCKETS as u64) as usize
@@ -91,12 +90,12 @@ impl BucketKey {
 
     /// The slot of `addr` in `bucket` of the new (`new == true`) or tried
     /// table (Core `AddrInfo::GetBucketPosition`).
-    pub fn position(&self, addr: SocketAddr, new: bool, bucket: usize) -> usize {
+    pub fn position(&self, addr: PeerAddr, new: bool, bucket: usize) -> usize {
         let hash = self
             .hasher()
             .u8(if new { b'N' } else { b'K' })
             .i32(bucket as i32)
-            .bytes(&service_key(addr))
+            .bytes(service_key(addr).as_bytes())
             .cheap();
         (hash % BUCKET_SIZE as u64) as usize
     }

@@ -1,10 +1,8 @@
 //! Picking addresses: one to dial (Core `Select`) and a sample to gossip
 //! (Core `GetAddr`).
 
-use std::net::SocketAddr;
-
 use super::{AddrMan, BUCKET_SIZE, NEW_BUCKETS, TRIED_BUCKETS};
-use crate::{Instant, Network};
+use crate::{Instant, Network, PeerAddr};
 
 /// Draws after which `select` stops drawing and scans. Core draws until an
 /// entry is accepted, which ends with probability one but without a bound:
@@ -28,7 +26,7 @@ impl AddrMan {
         now: Instant,
         new_only: bool,
         networks: &[Network],
-    ) -> Option<SocketAddr> {
+    ) -> Option<PeerAddr> {
         let (new_count, tried_count) = if networks.is_empty() {
             (self.n_new, self.n_tried)
         } else {
@@ -112,7 +110,7 @@ impl AddrMan {
         max_pct: usize,
         network: Option<Network>,
         filtered: bool,
-    ) -> Vec<SocketAddr> {
+    ) -> Vec<PeerAddr> {
         let total = self.random.len();
         let mut wanted = total;
         if max_pct != 0 {

@@ -16,18 +16,21 @@
 //! trace carry the book a run started from.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
 use super::{AddrMan, BucketKey, Entry, Stamp, EMPTY};
 use super::{MAX_ADDRESSES, NEW_BUCKETS, NEW_BUCKETS_PER_ADDRESS};
 use crate::addrbook::SnapshotError;
-use crate::network::canonical;
-use crate::Instant;
+use crate::{Host, Instant, PeerAddr};
 
-/// The snapshot format this version writes and reads.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+/// The snapshot format this version writes: 2, whose addresses may be on
+/// any network (Tor, I2P, CJDNS). An IP address is written as in format 1.
+pub const SNAPSHOT_FORMAT: u32 = 2;
+
+/// The oldest snapshot format this version reads: format 1 (IP addresses
+/// only) reads as format 2.
+pub const OLDEST_SNAPSHOT_FORMAT: u32 = 1;
 
 /// Everything an [`AddrMan`] keeps across restarts.
 ///
@@ -50,9 +53,9 @@ pub struct Snapshot {
 #[serde(deny_unknown_fields)]
 pub struct SnapshotEntry {
     /// The address.
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     /// Who first told us of it.
-    pub source: IpAddr,
+    pub source: Host,
     /// When it was last seen, as gossip claimed.
     pub time: Instant,
     /// When we last tried it.
@@ -123,7 +126,7 @@ impl AddrMan {
         rng_seed: u64,
         accept_unroutable: bool,
     ) -> Result<(AddrMan, usize), SnapshotError> {
-        if snapshot.format != SNAPSHOT_FORMAT {
+        if !(OLDEST_SNAPSHOT_FORMAT..=SNAPSHOT_FORMAT).contains(&snapshot.format) {
             return Err(SnapshotError::UnsupportedFormat {
                 found: snapshot.format,
             });
@@ -132,7 +135,7 @@ impl AddrMan {
         book.set_accept_unroutable(accept_unroutable);
         let mut dropped = 0;
         for (index, saved) in snapshot.addresses.iter().enumerate() {
-            let addr = canonical(saved.addr);
+            let addr = saved.addr;
             let invalid = |problem: String| SnapshotError::Invalid {
                 index,
                 addr,
@@ -179,8 +182,8 @@ fn check_buckets(saved: &SnapshotEntry) -> Result<(), String> {
 }
 
 /// Places one saved address; whether it found a slot.
-fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
-    let source = saved.source.to_canonical();
+fn place(book: &mut AddrMan, addr: PeerAddr, saved: &SnapshotEntry) -> bool {
+    let source = saved.source;
     if saved.tried {
         let slot = book.tried_slot(addr);
         if book.tried.get(slot) != EMPTY {
@@ -190,9 +193,9 @@ fn place(book: &mut AddrMan, addr: SocketAddr, saved: &SnapshotEntry) -> bool {
         book.restore_history(id, saved);
         // `create` counted it as new; it is tried.
         book.n_new -= 1;
-        book.by_network[crate::Network::of(addr.ip()).index()].new -= 1;
+        book.by_network[addr.network().index()].new -= 1;
         book.n_tried += 1;
-        book.by_network[crate::Network::of(addr.ip()).index()].tried += 1;
+        book.by_network[addr.network().index()].tried += 1;
         if let Some(info) = book.entry_mut(id) {
             info.in_tried = true;
         }
@@ -266,12 +269,14 @@ mod tests {
     fn filled() -> AddrMan {
         let mut book = AddrMan::new(BucketKey::from_bytes([3; 32]), 3);
         for i in 0..600u32 {
-            let addr = SocketAddr::from(([40 + (i % 9) as u8, (i / 9) as u8, 1, 1], 8333));
-            let source = IpAddr::from([60 + (i % 13) as u8, 1, 1, 1]);
+            let addr: PeerAddr =
+                std::net::SocketAddr::from(([40 + (i % 9) as u8, (i / 9) as u8, 1, 1], 8333))
+                    .into();
+            let source = std::net::IpAddr::from([60 + (i % 13) as u8, 1, 1, 1]);
             book.add(
                 NOW,
                 &[(addr, NOW - Duration::from_secs(u64::from(i)))],
-                source,
+                source.into(),
                 Duration::ZERO,
             );
             if i % 3 == 0 {
@@ -343,6 +348,17 @@ mod tests {
             AddrMan::from_snapshot(&bad, 3, false),
             Err(SnapshotError::Duplicate { .. })
         ));
+
+        // Format 1 knew IP addresses only and reads as format 2.
+        let mut old = good.clone();
+        old.format = 1;
+        assert_eq!(
+            AddrMan::from_snapshot(&old, 3, false).unwrap().0.snapshot(),
+            AddrMan::from_snapshot(&good, 3, false)
+                .unwrap()
+                .0
+                .snapshot()
+        );
 
         let mut bad = good;
         bad.format = 99;

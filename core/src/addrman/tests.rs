@@ -18,7 +18,6 @@
 //! no asmap.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -34,13 +33,13 @@ fn book() -> AddrMan {
     AddrMan::new(BucketKey::core_test_key(), 0)
 }
 
-fn service(text: &str) -> SocketAddr {
+fn service(text: &str) -> PeerAddr {
     text.parse()
         .or_else(|_| format!("{text}:0").parse())
         .unwrap_or_else(|e| panic!("bad test address {text:?}: {e}"))
 }
 
-fn ip(text: &str) -> IpAddr {
+fn ip(text: &str) -> Host {
     text.parse()
         .unwrap_or_else(|e| panic!("bad test address {text:?}: {e}"))
 }

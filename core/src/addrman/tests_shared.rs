@@ -8,17 +8,17 @@ use super::*;
 
 const NOW: Instant = Instant::from_secs(1_700_000_000);
 
-fn addr(n: u32) -> SocketAddr {
-    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x2c00_0000 + n * 97)), 8333)
+fn addr(n: u32) -> PeerAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x2c00_0000 + n * 97)), 8333).into()
 }
 
-fn source(n: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(0x5a00_0000 + n * 65_537))
+fn source(n: u32) -> Host {
+    IpAddr::V4(Ipv4Addr::from(0x5a00_0000 + n * 65_537)).into()
 }
 
 /// Drives `book` through adds, handshakes, failures and selections and
 /// returns everything it decided.
-fn drive(book: &mut AddrMan, salt: u32) -> Vec<Option<SocketAddr>> {
+fn drive(book: &mut AddrMan, salt: u32) -> Vec<Option<PeerAddr>> {
     let mut decided = Vec::new();
     for round in 0..40u32 {
         let now = NOW + Duration::from_secs(u64::from(round) * 97);

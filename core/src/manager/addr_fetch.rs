@@ -3,10 +3,9 @@
 //! once they come. A node whose book is empty learns its first addresses
 //! this way without giving a seed node one of its lasting slots.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{Action, ConnId, ConnKind, Ignored, Reason};
+use crate::{Action, ConnId, ConnKind, Ignored, PeerAddr, Reason};
 
 use super::conn::{Conn, Phase};
 use super::lifecycle::Then;
@@ -17,11 +16,11 @@ use super::{ConnManager, Lifecycle};
 const ADDR_FETCH_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 impl ConnManager {
-    pub(super) fn on_fetch_addresses(&mut self, addr: SocketAddr) -> Result<ConnId, Ignored> {
+    pub(super) fn on_fetch_addresses(&mut self, addr: PeerAddr) -> Result<ConnId, Ignored> {
         if self.lifecycle == Lifecycle::Stopped {
             return Err(Ignored::Stopped);
         }
-        if self.banned(addr.ip()) {
+        if self.banned_peer(addr) {
             return Err(Ignored::Banned);
         }
         // No group slot: it is gone within minutes, like a feeler.

@@ -26,11 +26,14 @@
 //!   would otherwise hand out an empty answer for a day. Doubling bounds
 //!   the extra draws to about 17 in a book's life (81 920 addresses).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use crate::token_bucket::TokenBucket;
-use crate::{Action, Advertised, ConnId, ConnKind, Direction, Ignored, Instant, PeerEvent, Subnet};
+use crate::{
+    Action, Advertised, ConnId, ConnKind, Direction, Host, Ignored, Instant, PeerAddr, PeerEvent,
+    Subnet,
+};
 
 use super::bans::Bans;
 use super::book::{Book, MAX_ADDR_TO_SEND};
@@ -130,6 +133,9 @@ impl SampleCache {
     }
 }
 
+/// The source of addresses no peer gave (a seed list, the application).
+const UNKNOWN_SOURCE: Host = Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+
 /// Whether `addr` must not be dialled: already connected to (Core connects
 /// once per address), or banned and not allow-listed.
 pub(super) fn unusable(
@@ -137,11 +143,10 @@ pub(super) fn unusable(
     bans: &Bans,
     allowlist: &[Subnet],
     now: Instant,
-    addr: SocketAddr,
+    addr: PeerAddr,
 ) -> bool {
-    let ip = addr.ip().to_canonical();
-    groups.has(addr)
-        || (!bans.is_empty() && bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip)))
+    let banned = |ip| bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip));
+    groups.has(addr) || (!bans.is_empty() && addr.host().ip().is_some_and(banned))
 }
 
 impl ConnManager {
@@ -173,7 +178,7 @@ impl ConnManager {
         }
     }
 
-    fn pick_address(&mut self) -> Result<SocketAddr, crate::AddressError> {
+    fn pick_address(&mut self) -> Result<PeerAddr, crate::AddressError> {
         let now = self.now;
         let max = self.config.max_outbound_per_group;
         let outbound = self.counts.outbound_established();
@@ -206,7 +211,7 @@ impl ConnManager {
         let rate_limited = self.book.as_ref().is_none_or(Book::rate_limits_addresses);
         let (source, penalty, mut offered) = match from {
             // The application's own: seeds, DNS, configuration.
-            None => (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Duration::ZERO, addrs),
+            None => (UNKNOWN_SOURCE, Duration::ZERO, addrs),
             Some(id) => {
                 let conn = self.conns.get_mut(&id).ok_or(Ignored::UnknownId(id))?;
                 if conn.phase != Phase::Established || !conn.handshaked {
@@ -225,9 +230,7 @@ impl ConnManager {
                         count: addrs.len(),
                     });
                 }
-                let source = conn
-                    .addr
-                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+                let source = conn.addr.map_or(UNKNOWN_SOURCE, |a| a.host());
                 let mut addrs = addrs;
                 // Which addresses the tokens cover is ours to choose.
                 shuffle(&mut addrs, &mut self.rng);
@@ -245,7 +248,7 @@ impl ConnManager {
             }
         };
         offered.retain(|a| a.addr.port() != 0);
-        let claimed: Vec<(SocketAddr, Instant)> = offered
+        let claimed: Vec<(PeerAddr, Instant)> = offered
             .iter()
             .map(|a| {
                 let believed = a.seen > TIME_INIT && a.seen <= now + FUTURE_SLACK;
@@ -278,15 +281,20 @@ impl ConnManager {
 
     /// Passes fresh announcements on to 2 ready peers each (not back to
     /// `from`), one message per peer.
-    fn relay(&mut self, from: ConnId, addrs: Vec<(SocketAddr, Instant)>) {
+    fn relay(&mut self, from: ConnId, addrs: Vec<(PeerAddr, Instant)>) {
         let day = self.now.as_nanos() / DAY_NANOS;
         let mut outgoing: std::collections::BTreeMap<ConnId, Vec<Advertised>> = Default::default();
         for (addr, seen) in addrs {
-            let ip = match addr.ip().to_canonical() {
-                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-                IpAddr::V6(v6) => v6.octets(),
+            let hash = match addr.host() {
+                Host::Ip(IpAddr::V4(v4)) => keyed_hash(
+                    self.relay_key,
+                    &(v4.to_ipv6_mapped().octets(), addr.port(), day),
+                ),
+                Host::Ip(IpAddr::V6(v6)) => {
+                    keyed_hash(self.relay_key, &(v6.octets(), addr.port(), day))
+                }
+                host => keyed_hash(self.relay_key, &(host, addr.port(), day)),
             };
-            let hash = keyed_hash(self.relay_key, &(ip, addr.port(), day));
             for peer in self.ready.pick_two(hash, from) {
                 outgoing
                     .entry(peer)
@@ -343,7 +351,7 @@ impl ConnManager {
     /// the attempt, as a failure only if the node looks online (two or more
     /// outbound connections), as Core does, so that an offline spell does
     /// not condemn the whole book.
-    pub(super) fn book_dial_ended(&mut self, addr: Option<SocketAddr>) {
+    pub(super) fn book_dial_ended(&mut self, addr: Option<PeerAddr>) {
         let online = self.counts.outbound_established() >= 2;
         if let (Some(book), Some(addr)) = (self.book.as_mut(), addr) {
             book.attempted(self.now, addr, online);
@@ -352,14 +360,16 @@ impl ConnManager {
 
     /// A peer completed its handshake. An outbound peer's address is
     /// good; an inbound peer's only to bitcoind 0.9.3's book.
-    pub(super) fn book_good(&mut self, addr: SocketAddr, direction: Direction) {
+    pub(super) fn book_good(&mut self, addr: PeerAddr, direction: Direction) {
         let Some(book) = self.book.as_mut() else {
             return;
         };
         match direction {
             Direction::Outbound => book.good(self.now, addr),
             Direction::Inbound if book.trusts_inbound_handshakes() => {
-                book.inbound_good(self.now, addr)
+                if let Some(addr) = addr.socket_addr() {
+                    book.inbound_good(self.now, addr)
+                }
             }
             Direction::Inbound => {}
         }
@@ -368,7 +378,7 @@ impl ConnManager {
     /// An established connection ended: if it was a working outbound one,
     /// its address was alive until now (Core's `Connected`, told only at
     /// the end so the book's timestamps do not reveal live peers).
-    pub(super) fn book_lost(&mut self, ended: (ConnKind, bool, Option<SocketAddr>)) {
+    pub(super) fn book_lost(&mut self, ended: (ConnKind, bool, Option<PeerAddr>)) {
         let (kind, handshaked, addr) = ended;
         let working_outbound = kind != ConnKind::Inbound && handshaked;
         if let (Some(book), Some(addr), true) = (self.book.as_mut(), addr, working_outbound) {

@@ -6,19 +6,16 @@
 //! runtime deletes the file once it has read it back, so a crash leaves
 //! none behind and an unclean restart dials none.
 
-use std::net::SocketAddr;
-
-use crate::{Action, ConnKind, Ignored};
+use crate::{Action, ConnKind, Ignored, PeerAddr};
 
 use super::conn::{Conn, Phase};
 use super::{ConnManager, Lifecycle};
-use crate::network::canonical;
 
 /// Core's `MAX_BLOCK_RELAY_ONLY_ANCHORS`.
 const MAX_ANCHORS: usize = 2;
 
 impl ConnManager {
-    pub(super) fn on_anchors(&mut self, addrs: Vec<SocketAddr>) -> Result<(), Ignored> {
+    pub(super) fn on_anchors(&mut self, addrs: Vec<PeerAddr>) -> Result<(), Ignored> {
         if self.lifecycle != Lifecycle::Idle {
             return Err(Ignored::AlreadyStarted);
         }
@@ -28,14 +25,10 @@ impl ConnManager {
             if self.anchors.len() == keep {
                 break;
             }
-            // Two spellings of one address (an IPv6 scope, a mapped IPv4)
-            // are one anchor: dialling both would open two connections to
-            // one peer. The first spelling given is the one dialled.
-            let known = self
-                .anchors
-                .iter()
-                .any(|a| canonical(*a) == canonical(addr));
-            if addr.port() != 0 && !known {
+            // One peer given twice (or as two spellings of one socket
+            // address, which are one `PeerAddr`) is one anchor: dialling
+            // both would open two connections to one peer.
+            if addr.port() != 0 && !self.anchors.contains(&addr) {
                 self.anchors.push(addr);
             }
         }
@@ -52,7 +45,7 @@ impl ConnManager {
         }
         let limit = self.config.max_outbound_per_group;
         for addr in std::mem::take(&mut self.anchors) {
-            let group = crate::GroupKey::of(addr.ip());
+            let group = crate::GroupKey::of_host(addr.host());
             if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
                 continue;
             }

@@ -87,6 +87,12 @@ impl ConnManager {
         !self.bans.is_empty() && !self.allowlisted(ip) && self.bans.is_banned(ip, now)
     }
 
+    /// Whether a ban covers the peer at `addr` (one with an IP address:
+    /// bans are of subnets).
+    pub(super) fn banned_peer(&mut self, addr: crate::PeerAddr) -> bool {
+        addr.host().ip().is_some_and(|ip| self.banned(ip))
+    }
+
     pub(super) fn on_ban(&mut self, subnet: Subnet, until: Instant) -> Result<(), Ignored> {
         self.ban(subnet, until, Reason::Requested);
         Ok(())
@@ -115,7 +121,7 @@ impl ConnManager {
                 state: conn.state(),
             });
         }
-        let Some(ip) = conn.addr.map(|a| a.ip()) else {
+        let Some(ip) = conn.addr.and_then(|a| a.host().ip()) else {
             return Ok(());
         };
         self.stats.misbehaviour_reports += 1;
@@ -152,7 +158,8 @@ impl ConnManager {
             .iter()
             .filter(|(_, c)| {
                 c.addr
-                    .is_some_and(|a| subnet.contains(a.ip()) && !c.allowlisted)
+                    .and_then(|a| a.host().ip())
+                    .is_some_and(|ip| subnet.contains(ip) && !c.allowlisted)
             })
             .map(|(id, _)| *id)
             .collect();

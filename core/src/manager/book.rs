@@ -1,13 +1,21 @@
 //! The address book the manager owns (when `Config::address_book` is not
 //! `External`): one interface over btcd's book and Bitcoin Core's, so the
 //! manager's rules do not care which it holds.
+//!
+//! btcd's book knows IP addresses only (btcd's `addrmgr` before `addrv2`,
+//! which reached Tor through OnionCat IPv6 addresses): an onion, I2P or
+//! CJDNS address offered to it is not taken. Core's book takes every
+//! network, grouped as Core groups them.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::addrbook::{AddrBook, Flavor, SelectPolicy};
 use crate::addrman::{AddrMan, AddressTable, BucketKey};
-use crate::{AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Instant, Keys};
+use crate::{
+    AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Host, Instant, Keys,
+    PeerAddr,
+};
 
 /// Bitcoin Core `MAX_ADDR_TO_SEND`: the most addresses one `addr` message
 /// may carry and one `getaddr` answer holds.
@@ -93,12 +101,15 @@ impl Book {
     pub fn learn(
         &mut self,
         now: Instant,
-        addrs: &[(SocketAddr, Instant)],
-        source: IpAddr,
+        addrs: &[(PeerAddr, Instant)],
+        source: Host,
         penalty: Duration,
-    ) -> Vec<SocketAddr> {
-        let mut took = |&(addr, seen): &(SocketAddr, Instant)| match self {
-            Book::Btcd { book, .. } => book.add_seen(now, addr, source, seen),
+    ) -> Vec<PeerAddr> {
+        let mut took = |&(addr, seen): &(PeerAddr, Instant)| match self {
+            Book::Btcd { book, .. } => match (ip_peer(addr), source.ip()) {
+                (Some(addr), Some(source)) => book.add_seen(now, addr, source, seen),
+                _ => false,
+            },
             Book::Core(book) => {
                 let known = book.get(addr).is_some();
                 book.add(now, &[(addr, seen)], source, penalty) == 1 && !known
@@ -113,16 +124,20 @@ impl Book {
 
     /// A dial of `addr` ended (either way). btcd's book counted the attempt
     /// when it chose the address.
-    pub fn attempted(&mut self, now: Instant, addr: SocketAddr, count_failure: bool) {
+    pub fn attempted(&mut self, now: Instant, addr: PeerAddr, count_failure: bool) {
         if let Book::Core(book) = self {
             book.attempt(now, addr, count_failure);
         }
     }
 
     /// A connection to `addr` completed its handshake.
-    pub fn good(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn good(&mut self, now: Instant, addr: PeerAddr) {
         match self {
-            Book::Btcd { book, .. } => book.good(now, addr),
+            Book::Btcd { book, .. } => {
+                if let Some(addr) = ip_peer(addr) {
+                    book.good(now, addr);
+                }
+            }
             Book::Core(book) => {
                 book.good(now, addr);
             }
@@ -130,9 +145,13 @@ impl Book {
     }
 
     /// A working connection to `addr` ended.
-    pub fn connected(&mut self, now: Instant, addr: SocketAddr) {
+    pub fn connected(&mut self, now: Instant, addr: PeerAddr) {
         match self {
-            Book::Btcd { book, .. } => book.connected(now, addr),
+            Book::Btcd { book, .. } => {
+                if let Some(addr) = ip_peer(addr) {
+                    book.connected(now, addr);
+                }
+            }
             Book::Core(book) => book.connected(now, addr),
         }
     }
@@ -143,13 +162,13 @@ impl Book {
         let addrs = match self {
             Book::Btcd { book, .. } => {
                 let wanted = (book.len() * MAX_PCT_ADDR_TO_SEND / 100).min(MAX_ADDR_TO_SEND);
-                let mut out: Vec<SocketAddr> = Vec::with_capacity(wanted);
+                let mut out: Vec<PeerAddr> = Vec::with_capacity(wanted);
                 // Sampling with replacement: a bounded number of draws.
                 for _ in 0..wanted * 2 {
                     if out.len() >= wanted {
                         break;
                     }
-                    match book.get_address(now) {
+                    match book.get_address(now).map(PeerAddr::from) {
                         Some(addr) if !out.contains(&addr) => out.push(addr),
                         Some(_) => {}
                         None => break,
@@ -167,9 +186,9 @@ impl Book {
             .collect()
     }
 
-    fn last_seen(&self, addr: SocketAddr) -> Option<Instant> {
+    fn last_seen(&self, addr: PeerAddr) -> Option<Instant> {
         match self {
-            Book::Btcd { book, .. } => book.get(addr).map(|a| a.timestamp()),
+            Book::Btcd { book, .. } => book.get(ip_peer(addr)?).map(|a| a.timestamp()),
             Book::Core(book) => book.get(addr).map(|a| a.time()),
         }
     }
@@ -184,12 +203,14 @@ impl Book {
         &mut self,
         now: Instant,
         groups: impl Fn(&GroupKey) -> u32,
-        unusable: impl Fn(SocketAddr) -> bool,
+        unusable: impl Fn(PeerAddr) -> bool,
         max_per_group: u32,
         outbound: u32,
-    ) -> Result<SocketAddr, AddressError> {
+    ) -> Result<PeerAddr, AddressError> {
         match self {
-            Book::Btcd { book, policy } => book.select_with_outbound(now, policy, outbound, groups),
+            Book::Btcd { book, policy } => book
+                .select_with_outbound(now, policy, outbound, groups)
+                .map(PeerAddr::from),
             Book::Core(book) => core_select(book, now, groups, unusable, max_per_group),
         }
     }
@@ -208,8 +229,8 @@ impl Book {
     pub fn feeler_address(
         &mut self,
         now: Instant,
-        unusable: impl Fn(SocketAddr) -> bool,
-    ) -> Option<SocketAddr> {
+        unusable: impl Fn(PeerAddr) -> bool,
+    ) -> Option<PeerAddr> {
         let Book::Core(book) = self else {
             return None;
         };
@@ -224,9 +245,13 @@ impl Book {
         })
     }
 
-    pub fn tried_addresses(&self) -> Vec<SocketAddr> {
+    pub fn tried_addresses(&self) -> Vec<PeerAddr> {
         match self {
-            Book::Btcd { book, .. } => book.tried_addresses(),
+            Book::Btcd { book, .. } => book
+                .tried_addresses()
+                .into_iter()
+                .map(PeerAddr::from)
+                .collect(),
             Book::Core(book) => book.tried_addresses(),
         }
     }
@@ -260,6 +285,7 @@ impl Book {
     /// added (as its own source) and marked good.
     pub fn inbound_good(&mut self, now: Instant, addr: SocketAddr) {
         if let Book::Btcd { book, .. } = self {
+            let addr = crate::network::canonical(addr);
             book.add(now, addr, addr.ip());
             book.good(now, addr);
         }
@@ -291,6 +317,15 @@ fn btcd_key(keys: &Keys) -> [u64; 2] {
     [rng.next_u64(), rng.next_u64()]
 }
 
+/// An IP peer's socket address, for btcd's book; `None` for the networks
+/// it does not know.
+fn ip_peer(addr: PeerAddr) -> Option<SocketAddr> {
+    match addr.host() {
+        Host::Ip(_) => addr.socket_addr(),
+        _ => None,
+    }
+}
+
 /// Candidates Core's `ThreadOpenConnections` draws before giving up.
 const MAX_TRIES: u32 = 100;
 /// For this many tries, skip an address tried in the last 10 minutes.
@@ -303,9 +338,9 @@ fn core_select(
     book: &mut AddrMan,
     now: Instant,
     groups: impl Fn(&GroupKey) -> u32,
-    unusable: impl Fn(SocketAddr) -> bool,
+    unusable: impl Fn(PeerAddr) -> bool,
     max_per_group: u32,
-) -> Result<SocketAddr, AddressError> {
+) -> Result<PeerAddr, AddressError> {
     book.resolve_collisions(now);
     if book.is_empty() {
         return Err(AddressError::Empty);
@@ -315,7 +350,7 @@ fn core_select(
         let Some(addr) = book.select(now, false, &[]) else {
             return Err(AddressError::Empty);
         };
-        let group = GroupKey::of(addr.ip());
+        let group = GroupKey::of_host(addr.host());
         if max_per_group > 0 && !group.is_exempt() && groups(&group) >= max_per_group {
             group_full = true;
             continue;
@@ -333,7 +368,7 @@ fn core_select(
     })
 }
 
-fn recently_tried(book: &AddrMan, now: Instant, addr: SocketAddr) -> bool {
+fn recently_tried(book: &AddrMan, now: Instant, addr: PeerAddr) -> bool {
     book.get(addr)
         .and_then(|info| info.last_try())
         .is_some_and(|t| now - t < RECENT)
@@ -413,7 +448,7 @@ mod restore {
     }
 
     /// Address, source, last seen, and (for a tried one) last success.
-    type Entry = (SocketAddr, IpAddr, Instant, Option<Instant>);
+    type Entry = (PeerAddr, Host, Instant, Option<Instant>);
 
     fn entries(snapshot: &BookSnapshot) -> Vec<Entry> {
         match snapshot {
@@ -422,8 +457,8 @@ mod restore {
                 .iter()
                 .map(|a| {
                     (
-                        a.addr,
-                        a.source,
+                        a.addr.into(),
+                        a.source.into(),
                         a.timestamp,
                         a.last_success.filter(|_| a.tried),
                     )

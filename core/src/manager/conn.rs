@@ -3,13 +3,11 @@
 //! Every phase change goes through [`enter`] so that the per-kind
 //! [`Counts`] can never drift from the records they summarise.
 
-use std::net::SocketAddr;
-
 use crate::group::GroupKey;
 use crate::peer_fact::PeerFacts;
 use crate::timers::{Owner, TimerSeq, Timers};
 use crate::token_bucket::TokenBucket;
-use crate::{ConnId, ConnKind, ConnState, Counts, Instant};
+use crate::{ConnId, ConnKind, ConnState, Counts, Instant, PeerAddr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -25,7 +23,7 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     pub kind: ConnKind,
     pub phase: Phase,
-    pub addr: Option<SocketAddr>,
+    pub addr: Option<PeerAddr>,
     /// The group this connection is counted in, while it is counted.
     pub group: Option<GroupKey>,
     pub attempt: u32,
@@ -48,7 +46,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(kind: ConnKind, phase: Phase, addr: Option<SocketAddr>) -> Conn {
+    pub fn new(kind: ConnKind, phase: Phase, addr: Option<PeerAddr>) -> Conn {
         Conn {
             kind,
             phase,

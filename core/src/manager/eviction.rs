@@ -37,7 +37,7 @@ impl ConnManager {
             .conns
             .iter()
             .filter(|(_, conn)| evictable(conn))
-            .filter_map(|(id, conn)| Some(self.candidate(*id, conn, conn.addr?.ip())))
+            .filter_map(|(id, conn)| Some(self.candidate(*id, conn, conn.addr?.host().ip()?)))
             .collect();
         select_to_evict(candidates)
     }

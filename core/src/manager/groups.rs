@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::net::SocketAddr;
 
 use crate::group::GroupKey;
-use crate::network::canonical;
+use crate::PeerAddr;
 
 use crate::ids::IdHasher;
 
@@ -16,7 +15,7 @@ use crate::ids::IdHasher;
 pub(crate) struct GroupCounts {
     counts: HashMap<GroupKey, u32, BuildHasherDefault<IdHasher>>,
     /// Lookup only: never iterated.
-    addrs: HashMap<SocketAddr, u32>,
+    addrs: HashMap<PeerAddr, u32>,
 }
 
 impl GroupCounts {
@@ -25,21 +24,21 @@ impl GroupCounts {
     }
 
     /// Whether an outbound connection to `addr` is pending or established.
-    pub fn has(&self, addr: SocketAddr) -> bool {
-        self.addrs.contains_key(&canonical(addr))
+    pub fn has(&self, addr: PeerAddr) -> bool {
+        self.addrs.contains_key(&addr)
     }
 
     /// Counts a connection to `addr`; returns its group.
-    pub fn add(&mut self, addr: SocketAddr) -> GroupKey {
-        let group = GroupKey::of(addr.ip());
+    pub fn add(&mut self, addr: PeerAddr) -> GroupKey {
+        let group = GroupKey::of_host(addr.host());
         *self.counts.entry(group).or_insert(0) += 1;
-        *self.addrs.entry(canonical(addr)).or_insert(0) += 1;
+        *self.addrs.entry(addr).or_insert(0) += 1;
         group
     }
 
-    pub fn release(&mut self, addr: SocketAddr) {
-        decrement(&mut self.counts, GroupKey::of(addr.ip()));
-        decrement(&mut self.addrs, canonical(addr));
+    pub fn release(&mut self, addr: PeerAddr) {
+        decrement(&mut self.counts, GroupKey::of_host(addr.host()));
+        decrement(&mut self.addrs, addr);
     }
 
     pub fn clear(&mut self) {

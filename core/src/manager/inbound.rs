@@ -49,7 +49,7 @@ impl ConnManager {
             self.emit(Action::Close { id, reason });
             return id;
         }
-        let mut conn = Conn::new(ConnKind::Inbound, Phase::Established, Some(remote));
+        let mut conn = Conn::new(ConnKind::Inbound, Phase::Established, Some(remote.into()));
         conn.connected_at = self.now;
         conn.allowlisted = allowlisted;
         conn.addr_tokens = super::addresses::initial_addr_tokens(ConnKind::Inbound, self.now);
@@ -58,7 +58,7 @@ impl ConnManager {
         tracing::debug!(conn = id.raw(), %remote, %listener, "inbound admitted");
         self.emit(Action::NotifyPeer(PeerEvent::Connected {
             id,
-            addr: remote,
+            addr: remote.into(),
             direction: Direction::Inbound,
             kind: ConnKind::Inbound,
             stream: (),

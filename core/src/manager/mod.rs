@@ -21,14 +21,14 @@ mod outbound;
 mod stale_tip;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use crate::ban_score::BanScore;
 use crate::group::GroupKey;
 use crate::timers::{Entry, Owner, Timers};
 use crate::{
     Action, BookCounts, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts,
-    Ignored, Input, Instant, ListenerId, Rng, Stats,
+    Ignored, Input, Instant, ListenerId, PeerAddr, Rng, Stats,
 };
 
 use crate::ids::IdMap;
@@ -92,7 +92,7 @@ pub struct ConnManager {
     /// The tip is stale: keep one full-relay outbound above the target.
     extra_full_relay: bool,
     /// The last clean run's block-relay-only peers, to dial at `Start`.
-    anchors: Vec<SocketAddr>,
+    anchors: Vec<PeerAddr>,
 }
 
 impl ConnManager {
@@ -246,9 +246,10 @@ impl ConnManager {
     pub fn connect(
         &mut self,
         now: Instant,
-        addr: SocketAddr,
+        addr: impl Into<PeerAddr>,
         permanent: bool,
     ) -> Result<ConnId, Ignored> {
+        let addr = addr.into();
         let id = self.handle(now, Input::Connect { addr, permanent })?;
         id.ok_or(Ignored::Stopped)
     }
@@ -351,7 +352,7 @@ impl ConnManager {
 
     /// The addresses in the tried table of the book inside (each one
     /// completed a handshake); empty without a book.
-    pub fn book_tried_addresses(&self) -> Vec<SocketAddr> {
+    pub fn book_tried_addresses(&self) -> Vec<PeerAddr> {
         self.book
             .as_ref()
             .map_or_else(Vec::new, Book::tried_addresses)
@@ -467,7 +468,7 @@ impl ConnManager {
 /// The address the inbound index counts a connection under, if inbound.
 fn inbound_ip(conn: &Conn) -> Option<IpAddr> {
     match conn.kind {
-        ConnKind::Inbound => Some(conn.addr?.ip().to_canonical()),
+        ConnKind::Inbound => conn.addr?.host().ip(),
         _ => None,
     }
 }

@@ -8,13 +8,11 @@
 //! leaves it pending for ever), the failed request leaves at once and only
 //! its replacement waits, and automatic requests never exceed the target.
 
-use std::net::SocketAddr;
-
 use crate::group::GroupKey;
 use crate::{
     backoff, Action, AddressError, Backoff, ConnId, ConnKind, DialError, Direction, Ignored,
 };
-use crate::{PeerEvent, Reason};
+use crate::{PeerAddr, PeerEvent, Reason};
 
 use super::conn::{enter, Conn, Phase};
 use super::{ConnManager, Lifecycle};
@@ -22,13 +20,13 @@ use super::{ConnManager, Lifecycle};
 impl ConnManager {
     pub(super) fn on_connect(
         &mut self,
-        addr: SocketAddr,
+        addr: PeerAddr,
         permanent: bool,
     ) -> Result<ConnId, Ignored> {
         if self.lifecycle == Lifecycle::Stopped {
             return Err(Ignored::Stopped);
         }
-        if self.banned(addr.ip()) {
+        if self.banned_peer(addr) {
             return Err(Ignored::Banned);
         }
         let kind = if permanent {
@@ -102,7 +100,7 @@ impl ConnManager {
     pub(super) fn dial(&mut self, id: ConnId) {
         if !self.bans.is_empty() {
             let addr = self.conns.get(&id).and_then(|c| c.addr);
-            if addr.is_some_and(|a| self.banned(a.ip())) {
+            if addr.is_some_and(|a| self.banned_peer(a)) {
                 self.end_banned(id, Reason::Banned);
                 return;
             }
@@ -132,7 +130,7 @@ impl ConnManager {
     pub(super) fn on_address_result(
         &mut self,
         id: ConnId,
-        result: Result<SocketAddr, AddressError>,
+        result: Result<PeerAddr, AddressError>,
     ) -> Result<(), Ignored> {
         let conn = self.conns.get(&id).ok_or_else(|| self.missing(id))?;
         if conn.phase != Phase::AwaitingAddress {
@@ -151,9 +149,9 @@ impl ConnManager {
         if std::mem::take(&mut self.short_of_addresses) {
             tracing::info!("addresses to dial again");
         }
-        let group = GroupKey::of(addr.ip());
+        let group = GroupKey::of_host(addr.host());
         let limit = self.config.max_outbound_per_group;
-        let refused = if self.banned(addr.ip()) {
+        let refused = if self.banned_peer(addr) {
             self.stats.addresses_refused_banned += 1;
             Some("banned")
         } else if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {

@@ -109,8 +109,13 @@ pub struct PeerAddr {
 }
 
 impl PeerAddr {
-    /// `host` at `port`.
-    pub const fn new(host: Host, port: u16) -> PeerAddr {
+    /// `host` at `port`. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
+    /// becomes the IPv4 address, so that one peer has one `PeerAddr`.
+    pub fn new(host: Host, port: u16) -> PeerAddr {
+        let host = match host {
+            Host::Ip(ip) => Host::Ip(ip.to_canonical()),
+            other => other,
+        };
         PeerAddr { host, port }
     }
 
@@ -136,9 +141,25 @@ impl PeerAddr {
     }
 }
 
+impl From<IpAddr> for Host {
+    fn from(ip: IpAddr) -> Host {
+        Host::Ip(ip.to_canonical())
+    }
+}
+
 impl From<SocketAddr> for PeerAddr {
+    /// The IP peer at `addr` (an IPv6 scope or flow label is not part of
+    /// the address and is dropped).
     fn from(addr: SocketAddr) -> PeerAddr {
         PeerAddr::new(Host::Ip(addr.ip()), addr.port())
+    }
+}
+
+/// An IP peer equals the socket address it is reached at, so that code
+/// and tests written for socket addresses read as before.
+impl PartialEq<SocketAddr> for PeerAddr {
+    fn eq(&self, other: &SocketAddr) -> bool {
+        *self == PeerAddr::from(*other)
     }
 }
 
@@ -151,10 +172,36 @@ impl fmt::Display for PeerAddr {
     }
 }
 
+/// Saved (traces, files) as text: Core's form, with `cjdns:` before a
+/// CJDNS address so that it reads back as CJDNS rather than as IPv6. An IP
+/// address is written exactly as a `SocketAddr` is, which is why files
+/// written before other networks existed still read.
 #[cfg(feature = "serde")]
 impl serde::Serialize for PeerAddr {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.host {
+            Host::Cjdns(_) => serializer.collect_str(&format_args!("cjdns:{self}")),
+            _ => serializer.collect_str(self),
+        }
+    }
+}
+
+/// Saved as text, as [`PeerAddr`] is (an IP host as an `IpAddr` is).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Host {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Host::Cjdns(_) => serializer.collect_str(&format_args!("cjdns:{self}")),
+            _ => serializer.collect_str(self),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Host {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Host, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -25,6 +25,7 @@ enum Problem {
     Onion(OnionError),
     I2pLength(usize),
     I2pNotBase32,
+    NotCjdns,
 }
 
 impl fmt::Display for AddrParseError {
@@ -65,6 +66,9 @@ impl fmt::Display for AddrParseError {
             Problem::I2pNotBase32 => {
                 f.write_str("the I2P name has characters outside base32 (a-z, 2-7)")
             }
+            Problem::NotCjdns => f.write_str(
+                "a CJDNS address is an IPv6 address in fc00::/8, e.g. cjdns:[fc00::1]:8333",
+            ),
         }
     }
 }
@@ -101,6 +105,28 @@ pub(super) fn split_host_port(input: &str) -> (&str, Option<&str>) {
     (host, port)
 }
 
+/// Whether `text` starts with `cjdns:`, and the rest.
+fn strip_cjdns(text: &str) -> (bool, &str) {
+    const PREFIX: &str = "cjdns:";
+    match (text.get(..PREFIX.len()), text.get(PREFIX.len()..)) {
+        (Some(head), Some(rest)) if head.eq_ignore_ascii_case(PREFIX) => (true, rest),
+        _ => (false, text),
+    }
+}
+
+/// `host` as a CJDNS host if `cjdns` was written, which only an IPv6
+/// address in `fc00::/8` can be.
+fn tag_cjdns(host: Host, cjdns: bool, input: &str) -> Result<Host, AddrParseError> {
+    if !cjdns {
+        return Ok(host);
+    }
+    match host {
+        Host::Ip(IpAddr::V6(ip)) => Host::cjdns(ip),
+        _ => None,
+    }
+    .ok_or(AddrParseError::new(input, Problem::NotCjdns))
+}
+
 fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
     let cut = text.len().checked_sub(suffix.len())?;
     let (head, tail) = (text.get(..cut)?, text.get(cut..)?);
@@ -131,9 +157,11 @@ fn parse_host(host: &str, input: &str) -> Result<Host, AddrParseError> {
 impl FromStr for Host {
     type Err = AddrParseError;
 
+    /// Core's forms, and `cjdns:fc..` for a CJDNS host.
     fn from_str(text: &str) -> Result<Host, AddrParseError> {
-        let (host, port) = split_host_port(text);
-        let host = parse_host(host, text)?;
+        let (cjdns, rest) = strip_cjdns(text);
+        let (host, port) = split_host_port(rest);
+        let host = tag_cjdns(parse_host(host, text)?, cjdns, text)?;
         match port {
             None => Ok(host),
             Some(_) => Err(AddrParseError::new(text, Problem::UnexpectedPort)),
@@ -144,10 +172,13 @@ impl FromStr for Host {
 impl FromStr for PeerAddr {
     type Err = AddrParseError;
 
+    /// Core's forms, and `cjdns:[fc..]:PORT` for a CJDNS peer (text alone
+    /// cannot tell CJDNS from private IPv6).
     fn from_str(text: &str) -> Result<PeerAddr, AddrParseError> {
-        let (host, port) = split_host_port(text);
         let fail = |problem| AddrParseError::new(text, problem);
-        let host = parse_host(host, text)?;
+        let (cjdns, rest) = strip_cjdns(text);
+        let (host, port) = split_host_port(rest);
+        let host = tag_cjdns(parse_host(host, text)?, cjdns, text)?;
         let port = port.ok_or(fail(Problem::NoPort))?;
         let port = port
             .parse::<u16>()

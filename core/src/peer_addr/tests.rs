@@ -200,6 +200,37 @@ fn peer_addresses_print_and_parse_in_cores_forms() {
 }
 
 #[test]
+fn a_cjdns_prefix_reads_as_cjdns_and_nothing_else() {
+    let tagged: PeerAddr = "cjdns:[fc00::1]:8333".parse().unwrap();
+    assert_eq!(tagged.network(), Network::Cjdns);
+    assert_eq!(
+        tagged.to_string(),
+        "[fc00::1]:8333",
+        "printed in Core's form"
+    );
+    let plain: PeerAddr = "[fc00::1]:8333".parse().unwrap();
+    assert_eq!(plain.network(), Network::Ipv6);
+    for wrong in ["cjdns:[fd00::1]:8333", "cjdns:1.2.3.4:8333"] {
+        let error = wrong.parse::<PeerAddr>().unwrap_err().to_string();
+        assert!(error.contains("fc00::/8"), "{error}");
+    }
+}
+
+#[test]
+fn a_mapped_ipv4_address_is_the_ipv4_peer() {
+    let mapped: PeerAddr = "[::ffff:1.2.3.4]:8333".parse().unwrap();
+    let plain: PeerAddr = "1.2.3.4:8333".parse().unwrap();
+    assert_eq!(mapped, plain);
+    assert_eq!(mapped.network(), Network::Ipv4);
+    let socket: std::net::SocketAddr = "1.2.3.4:8333".parse().unwrap();
+    assert_eq!(mapped, socket);
+    assert_ne!(
+        plain,
+        "1.2.3.4:8334".parse::<std::net::SocketAddr>().unwrap()
+    );
+}
+
+#[test]
 fn a_bad_peer_address_says_what_is_wrong() {
     let error = |text: &str| text.parse::<PeerAddr>().unwrap_err().to_string();
     assert!(error("1.2.3.4").contains("no port; write HOST:PORT"));
@@ -259,4 +290,26 @@ proptest! {
             Err(e) => prop_assert_eq!(e, Bip155Error::Disguised),
         }
     }
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn saved_addresses_keep_their_network_and_read_as_socket_addresses_did() {
+    let cjdns = PeerAddr::new(Host::cjdns("fc00::1".parse().unwrap()).unwrap(), 8333);
+    let onion: PeerAddr = format!("{TORV3}:8333").parse().unwrap();
+    for addr in [cjdns, onion, "[2001:db8::1]:8333".parse().unwrap()] {
+        let json = serde_json::to_string(&addr).unwrap();
+        assert_eq!(
+            serde_json::from_str::<PeerAddr>(&json).unwrap(),
+            addr,
+            "{json}"
+        );
+    }
+    assert_eq!(
+        serde_json::to_string(&cjdns).unwrap(),
+        "\"cjdns:[fc00::1]:8333\""
+    );
+    let socket: std::net::SocketAddr = "[2001:db8::1]:8333".parse().unwrap();
+    let old = serde_json::to_string(&socket).unwrap();
+    assert_eq!(serde_json::from_str::<PeerAddr>(&old).unwrap(), socket);
 }

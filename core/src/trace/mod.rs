@@ -18,7 +18,7 @@
 //! secret as the node's keys: keep it where the peers file is kept):
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":5,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
+//! {"format":"connmgr-trace","version":6,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
 //! ```
 //!
 //! When the manager has an address book inside, the header's `"book"` is
@@ -27,7 +27,7 @@
 //! with the book:
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":5,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
+//! {"format":"connmgr-trace","version":6,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
 //! {"book_address":{"addr":"203.0.113.7:8333","source":"0.0.0.0",…}}
 //! {"book_address":{"addr":"198.51.100.2:8333","source":"0.0.0.0",…}}
 //! ```
@@ -128,7 +128,8 @@ pub const FORMAT: &str = "connmgr-trace";
 /// [`MAX_TARGET_OUTBOUND`]: crate::MAX_TARGET_OUTBOUND
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// The format version this build writes and the only one it reads.
+/// The format version this build writes. It also reads
+/// [`OLDEST_READABLE`] and the versions between.
 ///
 /// Version 2 made the config's `rng_seed` a 32-byte secret (64 hex digits)
 /// from which every key derives; a version 1 trace's keys came from a
@@ -138,8 +139,15 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// inputs that feed the book; a version 2 trace ran without one.
 /// Version 4 added connection kinds: `Dial` carries the kind, `Connected`
 /// carries it in place of `permanent`, and the config has the
-/// block-relay-only target.
-pub const VERSION: u32 = 5;
+/// block-relay-only target. Version 5 changed inbound eviction to Bitcoin
+/// Core's protections. Version 6 names peers on every network (Tor, I2P,
+/// CJDNS: [`PeerAddr`](crate::PeerAddr)); an IP address is written as
+/// before, so a version 5 trace reads and replays unchanged.
+pub const VERSION: u32 = 6;
+
+/// The oldest format version this build reads: version 5, which differs
+/// from 6 only in knowing IP addresses alone.
+pub const OLDEST_READABLE: u32 = 5;
 
 /// The first line of a trace: what is needed to rebuild the manager.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -321,7 +329,7 @@ impl fmt::Display for TraceError {
             ),
             TraceError::UnsupportedVersion { line, version } => write!(
                 f,
-                "line {line}: trace format version {version} is not supported; this build reads version {VERSION}"
+                "line {line}: trace format version {version} is not supported; this build reads versions {OLDEST_READABLE} to {VERSION}"
             ),
             TraceError::InvalidConfig { line, source } => {
                 write!(f, "line {line}: the trace's config is invalid: {source}")

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::error::Category;
 use serde_json::Value;
 
-use super::{TraceError, TraceHeader, FORMAT, MAX_LINE_BYTES, VERSION};
+use super::{TraceError, TraceHeader, FORMAT, MAX_LINE_BYTES, OLDEST_READABLE, VERSION};
 use crate::addrman::MAX_ADDRESSES;
 use crate::{printable, Action, BookSnapshot, Config, Input, Instant, EXCERPT_CHARS};
 
@@ -319,7 +319,7 @@ fn parse_header(line: &Line<'_>) -> Result<(TraceHeader, Option<Value>), TraceEr
         _ => None,
     };
     match version {
-        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) if (u64::from(OLDEST_READABLE)..=u64::from(VERSION)).contains(&v) => {}
         Some(version) => {
             return Err(TraceError::UnsupportedVersion {
                 line: number,

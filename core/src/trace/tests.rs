@@ -1,6 +1,5 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -8,10 +7,14 @@ use serde_json::Value;
 use super::*;
 use crate::{
     AcceptError, Action, AddressError, ConnId, ConnKind, ConnManager, DialError, Direction,
-    Ignored, Input, ListenerId, PeerEvent, Seed,
+    Ignored, Input, ListenerId, PeerAddr, PeerEvent, Seed,
 };
 
-fn addr(s: &str) -> SocketAddr {
+/// A test address, as the context wants it (`SocketAddr` or `PeerAddr`).
+fn addr<A: std::str::FromStr>(s: &str) -> A
+where
+    A::Err: std::fmt::Debug,
+{
     s.parse().expect("test address")
 }
 
@@ -301,7 +304,7 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":5,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":6,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
@@ -510,7 +513,7 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads version 5"
+        "line 1: trace format version 7 is not supported; this build reads versions 5 to 6"
     );
     // Version 1 (a numeric seed), 2 (no book inside), 3 (no connection
     // kinds) and 4 (eviction without Core's protections) are told why
@@ -520,6 +523,25 @@ fn an_unknown_version_is_refused_with_the_supported_one() {
         let err = read_error(&replace_line(&trace, 1, &header.to_string()));
         assert!(err.to_string().contains("record the run anew"), "{err}");
     }
+}
+
+#[test]
+fn a_version_5_trace_still_replays() {
+    let (trace, log) = real_run();
+    let mut header: Value = serde_json::from_str(&lines(&trace)[0]).unwrap();
+    header["version"] = Value::from(5);
+    let old = replace_line(&trace, 1, &header.to_string());
+    let reader = TraceReader::new(old.as_slice()).unwrap();
+    assert_eq!(reader.header().version, 5);
+    let total: usize = log.iter().map(|(_, _, actions)| actions.len()).sum();
+    assert_eq!(
+        reader.replay().unwrap(),
+        ReplayReport::Identical {
+            inputs: log.len() as u64,
+            actions_compared: total as u64,
+            unchecked_inputs: 0,
+        }
+    );
 }
 
 #[test]
@@ -831,7 +853,9 @@ fn book_config_and_snapshot(n: u8) -> (Config, crate::BookSnapshot) {
     };
     let mut mgr = ConnManager::new(config.clone(), Instant::ZERO).unwrap();
     let addrs = (0..n)
-        .map(|i| crate::Advertised::new(addr(&format!("45.{i}.1.1:8333")), Instant::ZERO))
+        .map(|i| {
+            crate::Advertised::new(addr::<PeerAddr>(&format!("45.{i}.1.1:8333")), Instant::ZERO)
+        })
         .collect();
     mgr.handle(Instant::from_secs(1), Input::Learned { from: None, addrs })
         .unwrap();
@@ -889,7 +913,7 @@ fn book_run() -> Vec<u8> {
     );
     handle(&mut rec, secs(12), Input::Handshaked { id: first });
     let gossip = (0..20)
-        .map(|i| crate::Advertised::new(addr(&format!("77.{i}.9.9:8333")), secs(12)))
+        .map(|i| crate::Advertised::new(addr::<PeerAddr>(&format!("77.{i}.9.9:8333")), secs(12)))
         .collect();
     handle(
         &mut rec,

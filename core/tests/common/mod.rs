@@ -3,15 +3,16 @@
 //! requests automatically, the way a runtime would.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Ignored, Input, Instant, PeerEvent, Seed};
+use connmgr::{
+    Action, Config, ConnId, ConnManager, Ignored, Input, Instant, PeerAddr, PeerEvent, Seed,
+};
 
 /// How the simulated runtime answers `RequestAddress` and `Dial`.
 pub trait Responder {
     fn address(&mut self, now: Instant, id: ConnId) -> Input;
-    fn dial(&mut self, now: Instant, id: ConnId, attempt: u32, addr: SocketAddr) -> Option<Input>;
+    fn dial(&mut self, now: Instant, id: ConnId, attempt: u32, addr: PeerAddr) -> Option<Input>;
 }
 
 /// Answers nothing: the test feeds every result by hand.
@@ -21,7 +22,7 @@ impl Responder for Manual {
     fn address(&mut self, _: Instant, _: ConnId) -> Input {
         unreachable!("Manual responder is never asked")
     }
-    fn dial(&mut self, _: Instant, _: ConnId, _: u32, _: SocketAddr) -> Option<Input> {
+    fn dial(&mut self, _: Instant, _: ConnId, _: u32, _: PeerAddr) -> Option<Input> {
         unreachable!("Manual responder is never asked")
     }
 }
@@ -33,7 +34,12 @@ pub struct Driver {
     pub log: Vec<(Instant, Action)>,
 }
 
-pub fn addr(s: &str) -> SocketAddr {
+/// A test address, as the context wants it: a `SocketAddr` (what a
+/// listener reports) or a `PeerAddr` (what the manager dials).
+pub fn addr<A: std::str::FromStr>(s: &str) -> A
+where
+    A::Err: std::fmt::Debug,
+{
     s.parse().expect("test address")
 }
 
@@ -162,7 +168,7 @@ impl Driver {
 /// A runtime that answers every address request with `addr` and every dial
 /// with `dial_ok(now)`.
 pub struct Fixed<F: FnMut(Instant) -> Result<(), connmgr::DialError>> {
-    pub addr: SocketAddr,
+    pub addr: PeerAddr,
     pub dial_ok: F,
     pub dials: usize,
 }
@@ -174,7 +180,7 @@ impl<F: FnMut(Instant) -> Result<(), connmgr::DialError>> Responder for Fixed<F>
             result: Ok(self.addr),
         }
     }
-    fn dial(&mut self, now: Instant, id: ConnId, attempt: u32, _: SocketAddr) -> Option<Input> {
+    fn dial(&mut self, now: Instant, id: ConnId, attempt: u32, _: PeerAddr) -> Option<Input> {
         self.dials += 1;
         Some(Input::DialResult {
             id,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connmgr::{
-    Advertised, ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, PeerFact, Stats, Subnet,
+    Advertised, ConnId, ConnInfo, ConnManager, Counts, Ignored, Input, PeerAddr, PeerFact, Stats,
+    Subnet,
 };
 
 use super::chan::{channel, Sender};
@@ -95,7 +96,12 @@ impl Handle {
     /// Connects to `addr`: once, or, if `permanent`, redialled with backoff
     /// whenever it fails or drops. Returns the request's id; the outcome
     /// arrives as an [`Event`](connmgr::Event).
-    pub async fn connect(&self, addr: SocketAddr, permanent: bool) -> Result<ConnId, Error> {
+    pub async fn connect(
+        &self,
+        addr: impl Into<PeerAddr>,
+        permanent: bool,
+    ) -> Result<ConnId, Error> {
+        let addr = addr.into();
         self.create(Input::Connect { addr, permanent }).await
     }
 
@@ -103,7 +109,8 @@ impl Handle {
     /// an address fetch (`ConnKind::AddrFetch`); the application sends
     /// `getaddr` once it is ready, and the manager closes it once the
     /// answer is reported (`learned`) or after 5 minutes.
-    pub async fn fetch_addresses(&self, addr: SocketAddr) -> Result<ConnId, Error> {
+    pub async fn fetch_addresses(&self, addr: impl Into<PeerAddr>) -> Result<ConnId, Error> {
+        let addr = addr.into();
         self.create(Input::FetchAddresses { addr }).await
     }
 

@@ -4,9 +4,8 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 
-use connmgr::{ConnId, ConnKind, Direction};
+use connmgr::{ConnId, ConnKind, Direction, PeerAddr};
 
 use super::chan::Sender;
 
@@ -17,7 +16,7 @@ use super::chan::Sender;
 /// report reaches the manager (as `Input::Closed`).
 pub struct PeerLink {
     id: ConnId,
-    peer_addr: SocketAddr,
+    peer_addr: PeerAddr,
     direction: Direction,
     kind: ConnKind,
     /// Where to report the end; `None` once reported.
@@ -27,7 +26,7 @@ pub struct PeerLink {
 impl PeerLink {
     pub(crate) fn new(
         id: ConnId,
-        peer_addr: SocketAddr,
+        peer_addr: PeerAddr,
         direction: Direction,
         kind: ConnKind,
         closed: Sender<ConnId>,
@@ -46,8 +45,9 @@ impl PeerLink {
         self.id
     }
 
-    /// The remote address.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The peer's address: for a peer reached through a proxy, its own
+    /// (an onion or I2P name), not the proxy's.
+    pub fn peer_addr(&self) -> PeerAddr {
         self.peer_addr
     }
 

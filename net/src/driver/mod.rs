@@ -40,6 +40,7 @@
 //!   [`PersistError`](crate::PersistError) naming what could not be saved.
 
 mod chan;
+mod dial;
 mod events;
 mod handle;
 mod link;

@@ -18,6 +18,7 @@ use connmgr::{Action, ConnId, Event, Ignored, Input, Instant, ListenerId, PeerEv
 use connmgr_store::AddressSource;
 
 use super::chan::{Receiver, Sender};
+use super::dial::dial;
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
@@ -277,7 +278,7 @@ impl<R: Runtime> State<R> {
             Action::Dial {
                 id, attempt, addr, ..
             } => {
-                self.dials.insert((id, attempt), self.runtime.connect(addr));
+                self.dials.insert((id, attempt), dial(&self.runtime, addr));
             }
             Action::CancelDial { id, attempt } => {
                 // Dropping the connect closes its socket.

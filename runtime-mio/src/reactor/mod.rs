@@ -16,7 +16,9 @@ use std::ops::Range;
 use std::rc::Weak;
 use std::time::Duration;
 
-use connmgr::{Advertised, ConnId, ConnManager, Ignored, Input, Instant, PeerFact, Stats, Subnet};
+use connmgr::{
+    Advertised, ConnId, ConnManager, Ignored, Input, Instant, PeerAddr, PeerFact, Stats, Subnet,
+};
 use connmgr_net::{learned_input, save_source, Clock, Core, Error, PersistError};
 use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
@@ -128,7 +130,12 @@ impl Reactor {
 
     /// Dials `addr`; a permanent peer is redialled whenever it fails or
     /// drops.
-    pub fn connect(&mut self, addr: SocketAddr, permanent: bool) -> Result<ConnId, Ignored> {
+    pub fn connect(
+        &mut self,
+        addr: impl Into<PeerAddr>,
+        permanent: bool,
+    ) -> Result<ConnId, Ignored> {
+        let addr = addr.into();
         let id = self.submit(Input::Connect { addr, permanent }, None)?;
         id.ok_or(Ignored::Stopped)
     }
@@ -136,7 +143,8 @@ impl Reactor {
     /// Connects to `addr` only to ask it for addresses (an address fetch,
     /// `ConnKind::AddrFetch`): closed once the answer is reported
     /// (`learned`) or after 5 minutes.
-    pub fn fetch_addresses(&mut self, addr: SocketAddr) -> Result<ConnId, Ignored> {
+    pub fn fetch_addresses(&mut self, addr: impl Into<PeerAddr>) -> Result<ConnId, Ignored> {
+        let addr = addr.into();
         let id = self.submit(Input::FetchAddresses { addr }, None)?;
         id.ok_or(Ignored::Stopped)
     }

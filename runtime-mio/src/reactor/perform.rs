@@ -6,10 +6,11 @@
 //! reactor's fields without widening them.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 
 use connmgr::{
-    Action, ConnId, DialError, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Reason,
+    Action, ConnId, DialError, Event, Ignored, Input, Instant, ListenerId, PeerAddr, PeerEvent,
+    Reason,
 };
 use connmgr_net::{accept_error, dial_error, save_anchors, tell_source};
 use mio::net::TcpStream;
@@ -100,7 +101,10 @@ impl Reactor {
 
     // ----- the actions -----
 
-    fn dial(&mut self, id: ConnId, attempt: u32, addr: SocketAddr) -> Result<(), DialError> {
+    /// Dials `addr` directly: an onion or I2P peer, which only a proxy
+    /// reaches, fails at once as unreachable.
+    fn dial(&mut self, id: ConnId, attempt: u32, addr: PeerAddr) -> Result<(), DialError> {
+        let addr = addr.socket_addr().ok_or(DialError::Unreachable)?;
         let stream = TcpStream::connect(addr).map_err(|e| dial_error(&e))?;
         let slot = Slot::Dial {
             id,
