@@ -143,6 +143,7 @@ pub fn scale(live: u32, timeout: Duration) -> Scale {
             Input::Accepted {
                 listener: ListenerId(0),
                 remote,
+                network: None,
             },
             &mut ignore,
         );

@@ -160,6 +160,7 @@ fn example_trace() -> Vec<u8> {
         Input::Accepted {
             listener,
             remote: addr("100.64.1.1:50000"),
+            network: None,
         },
     );
     let inbound = step.result.unwrap().unwrap();

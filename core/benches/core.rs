@@ -43,6 +43,7 @@ fn manager(live: u32) -> (ConnManager, Instant, Vec<ConnId>) {
             Input::Accepted {
                 listener: ListenerId(0),
                 remote,
+                network: None,
             },
         )
         .expect("accept");
@@ -208,6 +209,7 @@ fn inbound_manager(live: u32, max_inbound: u32) -> (ConnManager, Instant, Vec<Co
             Input::Accepted {
                 listener: ListenerId(0),
                 remote,
+                network: None,
             },
         );
         ids.extend(id.ok().flatten());
@@ -230,6 +232,7 @@ fn inbound_admission(bencher: Bencher<'_, '_>, live: u32) {
             Input::Accepted {
                 listener: ListenerId(0),
                 remote,
+                network: None,
             },
         );
         while mgr.poll_action().is_some() {}
@@ -255,6 +258,7 @@ fn inbound_eviction_when_full(bencher: Bencher<'_, '_>, live: u32) {
             Input::Accepted {
                 listener: ListenerId(0),
                 remote,
+                network: None,
             },
         );
         while mgr.poll_action().is_some() {}

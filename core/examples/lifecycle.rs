@@ -118,6 +118,7 @@ fn main() {
     rt.feed(Input::Accepted {
         listener: ListenerId(0),
         remote: "198.51.100.99:50000".parse().expect("address"),
+        network: None,
     });
 
     println!("\n== stop: everything the manager owns is closed");

@@ -1,7 +1,7 @@
 //! Everything the manager asks its runtime to do.
 
 use crate::input::{AddressError, DialError};
-use crate::{ConnId, ConnKind, Instant, ListenerId, PeerAddr, PeerEvent};
+use crate::{ConnId, ConnKind, Instant, ListenerId, PeerAddr, PeerEvent, Route};
 
 /// An instruction for the runtime, drained with
 /// [`ConnManager::poll_action`](crate::ConnManager::poll_action).
@@ -27,6 +27,14 @@ pub enum Action {
         /// What the connection is for, and so what the application should
         /// run on it.
         kind: ConnKind,
+        /// How to reach the peer: directly, or through the proxy the
+        /// config gives its network. (Left out of a trace when direct, so
+        /// a trace without proxies reads as version 5 wrote it.)
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Route::is_direct")
+        )]
+        route: Route,
     },
     /// Abandon this dial: drop it if in flight, close its socket if it
     /// already connected. No result is expected any more.
@@ -126,6 +134,9 @@ pub enum Reason {
     IpLimit,
     /// Inbound from this network group is at `max_inbound_per_group`.
     GroupLimit,
+    /// Inbound over this network (IPv4, Tor, …) is at its
+    /// `Config::networks` `max_inbound`.
+    NetworkLimit,
     /// This network group is connecting faster than `inbound_rate_per_group`.
     RateLimited,
     /// The address is banned.

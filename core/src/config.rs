@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::{AddressBook, Seed, Subnet};
+use crate::{AddressBook, NetworkError, Networks, Seed, Subnet};
 
 /// Everything the manager's policy depends on.
 ///
@@ -131,6 +131,12 @@ pub struct Config {
     /// refuses `None`, since the core draws nothing itself. Set it only to
     /// reproduce a run (a trace header holds the one a run used).
     pub rng_seed: Option<Seed>,
+    /// Which networks automatic connections go to, the proxy each is
+    /// dialled through, and each one's share of the connections (see
+    /// [`Networks`]). Both presets reach IPv4 and IPv6 directly and
+    /// nothing else; the default keeps one full-relay connection per
+    /// reachable network the book knows addresses of, btcd's does not.
+    pub networks: Networks,
 }
 
 /// How retries of a permanent peer are spaced.
@@ -181,6 +187,10 @@ impl Config {
             address_book: AddressBook::External,
             book_accepts_unroutable: false,
             rng_seed: None,
+            networks: Networks {
+                one_per_network: false,
+                ..Networks::default()
+            },
         }
     }
 
@@ -231,7 +241,7 @@ impl Config {
                 base: "accept_pause_initial",
             });
         }
-        Ok(())
+        self.networks.check().map_err(ConfigError::Networks)
     }
 }
 
@@ -264,6 +274,7 @@ impl Default for Config {
             address_book: AddressBook::Core,
             block_relay_outbound: 2,
             feeler_interval: Duration::from_secs(120),
+            networks: Networks::default(),
             ..Config::btcd()
         }
     }
@@ -308,6 +319,8 @@ pub enum ConfigError {
     /// `rng_seed` is `None` where a manager is made: the core draws no
     /// randomness itself.
     NoSeed,
+    /// The network policy cannot work.
+    Networks(NetworkError),
 }
 
 impl fmt::Display for ConfigError {
@@ -341,6 +354,7 @@ impl fmt::Display for ConfigError {
                 f,
                 "config field `rng_seed` is not set; a manager needs its secret: draw one from the operating system (connmgr_net::os_seed, which the runtimes' builders call for you), or set a fixed one only to reproduce a run"
             ),
+            ConfigError::Networks(e) => e.fmt(f),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use crate::{Advertised, ConnId, Instant, ListenerId, PeerAddr, PeerFact, Subnet};
+use crate::{Advertised, ConnId, Instant, ListenerId, Network, PeerAddr, PeerFact, Subnet};
 
 /// An event or command for [`ConnManager::handle`](crate::ConnManager::handle).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +71,15 @@ pub enum Input {
         listener: ListenerId,
         /// The remote address.
         remote: SocketAddr,
+        /// The network the connection came over, when the listener knows
+        /// better than the remote address: `Some(Network::Onion)` for the
+        /// local target of a Tor onion service, whose connections all come
+        /// from Tor at 127.0.0.1. `None`: the remote address's network.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "Option::is_none")
+        )]
+        network: Option<Network>,
     },
     /// A listener's accept failed.
     AcceptFailed {

@@ -84,6 +84,9 @@ pub struct Stats {
     pub address_failures: u64,
     /// Addresses refused because their group was at its outbound limit.
     pub addresses_refused_group_full: u64,
+    /// Addresses refused because their network is unreachable or at its
+    /// outbound limit (`Config::networks`).
+    pub addresses_refused_network: u64,
     /// `Dial` actions emitted.
     pub dials: u64,
     /// Dials that connected.
@@ -123,6 +126,8 @@ pub struct Stats {
     pub inbound_rejected_ip_limit: u64,
     /// Inbound refused: the network group is at its limit.
     pub inbound_rejected_group_limit: u64,
+    /// Inbound refused: the network (IPv4, Tor, …) is at its limit.
+    pub inbound_rejected_network_limit: u64,
     /// Inbound refused: the network group is connecting too fast.
     pub inbound_rejected_rate_limited: u64,
     /// Inbound refused: the address is banned.

@@ -147,6 +147,7 @@ fn ready_inbound(d: &mut Driver, remote: &str) -> ConnId {
     let id = d.id(Input::Accepted {
         listener: ListenerId(0),
         remote: addr(remote),
+        network: None,
     });
     d.actions(Input::Handshaked { id });
     id
@@ -159,6 +160,7 @@ fn addresses_count_only_from_peers_that_completed_their_handshake() {
     let id = d.id(Input::Accepted {
         listener: ListenerId(0),
         remote: addr("203.0.114.5:50000"),
+        network: None,
     });
     let addrs = advertised(["45.1.1.1:8333".to_owned()], T);
     let (result, _) = d.feed(Input::Learned {

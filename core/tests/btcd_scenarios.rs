@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use connmgr::{
     Action, Config, ConfigError, ConnKind, ConnManager, ConnState, DialError, Ignored, Input,
-    Instant, ListenerId, PeerEvent, Reason, Seed,
+    Instant, ListenerId, PeerEvent, Reason, Route, Seed,
 };
 
 fn btcd(target: u32) -> Config {
@@ -35,6 +35,7 @@ fn accept(d: &mut Driver, listener: ListenerId, n: u16) -> (connmgr::ConnId, Vec
     let (id, actions) = d.feed(Input::Accepted {
         listener,
         remote: addr(&format!("198.51.100.1:{n}")),
+        network: None,
     });
     (id.unwrap().unwrap(), actions)
 }
@@ -230,6 +231,7 @@ fn connect_mode() {
             attempt: 1,
             addr: target,
             kind: ConnKind::Permanent,
+            route: Route::Direct,
         }]
     );
     assert_eq!(
@@ -332,6 +334,7 @@ fn retry_permanent() {
             attempt: 1,
             addr: peer,
             kind: ConnKind::Permanent,
+            route: Route::Direct,
         }]
     );
     d.actions(Input::DialResult {
@@ -365,6 +368,7 @@ fn retry_permanent() {
             attempt: 2,
             addr: peer,
             kind: ConnKind::Permanent,
+            route: Route::Direct,
         }]
     );
     let actions = d.actions(Input::DialResult {

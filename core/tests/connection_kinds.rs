@@ -91,6 +91,7 @@ fn a_block_relay_only_peer_is_neither_heard_on_addresses_nor_relayed_to() {
     let inbound = d.id(Input::Accepted {
         listener: ListenerId(0),
         remote: addr("203.0.114.5:50000"),
+        network: None,
     });
     d.actions(Input::Handshaked { id: inbound });
     for i in 0..50u8 {
@@ -125,6 +126,7 @@ fn next_feeler(d: &mut Driver) -> Option<(ConnId, u32, PeerAddr)> {
                 attempt,
                 addr,
                 kind: ConnKind::Feeler,
+                ..
             } = action
             {
                 return Some((id, attempt, addr));

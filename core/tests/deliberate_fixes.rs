@@ -50,6 +50,7 @@ fn accept_errors_pause_the_listener_with_doubling_backoff() {
     d.actions(Input::Accepted {
         listener,
         remote: addr("198.51.100.1:1"),
+        network: None,
     });
     let actions = d.actions(fail);
     assert_eq!(
@@ -356,6 +357,7 @@ fn inputs_before_start_are_queued() {
     let accepted = d.actions(Input::Accepted {
         listener: ListenerId(0),
         remote: addr("198.51.100.1:1"),
+        network: None,
     });
     assert!(matches!(
         accepted[..],
@@ -371,6 +373,7 @@ fn inputs_before_start_are_queued() {
             attempt: 1,
             addr: addr("203.0.113.1:8333"),
             kind: connmgr::ConnKind::Permanent,
+            route: connmgr::Route::Direct,
         }]
     );
 }
@@ -417,6 +420,7 @@ fn stop_closes_everything_it_owns() {
     let inbound = d.id(Input::Accepted {
         listener: ListenerId(0),
         remote: addr("198.51.100.1:1"),
+        network: None,
     });
     d.drain();
     let stop = d.actions(Input::Stop);

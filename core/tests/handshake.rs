@@ -79,6 +79,7 @@ fn without_a_handshake_in_time_a_connection_is_closed_and_the_policy_acts() {
     let inbound = d.id(Input::Accepted {
         listener: connmgr::ListenerId(0),
         remote: addr("198.51.100.9:40000"),
+        network: None,
     });
     let timeout = d.mgr.config().handshake_timeout;
     assert_eq!(timeout, Duration::from_secs(30));

@@ -33,6 +33,7 @@ fn accept(d: &mut Driver, remote: &str) -> (ConnId, Vec<Action>) {
     let (id, actions) = d.feed(Input::Accepted {
         listener: L,
         remote: addr(remote),
+        network: None,
     });
     (id.unwrap().unwrap(), actions)
 }
@@ -614,6 +615,7 @@ fn a_flood_of_ten_thousand_from_one_group_admits_at_most_its_limit() {
         if admitted(&d.actions(Input::Accepted {
             listener: L,
             remote,
+            network: None,
         })) {
             admitted_count += 1;
         }
@@ -695,6 +697,7 @@ fn flood(config: &Config, ops: &[Op]) -> Result<Vec<Action>, TestCaseError> {
                 Input::Accepted {
                     listener: L,
                     remote: remote(g, h),
+                    network: None,
                 },
                 Some(remote(g, h)),
             ),

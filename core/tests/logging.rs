@@ -88,6 +88,7 @@ fn accept_errors_are_reported_once_per_episode() {
             d.actions(Input::Accepted {
                 listener,
                 remote: addr("203.0.113.9:8333"),
+                network: None,
             });
             d.actions(failed());
         });

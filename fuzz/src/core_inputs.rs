@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv6Addr, SocketAddr};
 
-use connmgr::{Host, PeerAddr};
+use connmgr::{Host, Network, PeerAddr, Proxy};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Result as DecodeResult, Unstructured};
@@ -117,6 +117,23 @@ fn arbitrary_config(u: &mut Unstructured<'_>) -> DecodeResult<Config> {
         u.int_in_range(1..=100)?
     };
     c.ban_duration = ms(u.int_in_range(1..=5_000)?);
+    // Network policy, last so that earlier fields decode as before: Tor
+    // through a proxy (reachable or for manual connections only), the
+    // one-per-network rule, and small per-network quotas.
+    let policy: u8 = u.arbitrary()?;
+    if policy & 1 == 1 {
+        c.networks.onion.proxy = Some(Proxy::new(SocketAddr::from(([127, 0, 0, 1], 9050))));
+        c.networks.onion.reachable = policy & 2 == 2;
+        c.networks.onion.min_outbound = u32::from(policy & 16 == 16);
+    }
+    c.networks.one_per_network = policy & 4 == 4;
+    if policy & 8 == 8 {
+        c.networks.ipv4.max_outbound = Some(u32::from(policy >> 6));
+    }
+    if policy & 32 == 32 {
+        c.networks.ipv4.max_inbound = Some(1);
+        c.networks.onion.max_inbound = Some(1);
+    }
     Ok(c)
 }
 
@@ -409,6 +426,8 @@ impl Runtime {
             Step::Accept { listener, addr } => Input::Accepted {
                 listener: ListenerId(u32::from(listener % 3)),
                 remote: pool_ip(addr),
+                // Listener 2 is an onion service's target.
+                network: (listener % 3 == 2).then_some(Network::Onion),
             },
             Step::AcceptFailed { listener, error } => Input::AcceptFailed {
                 listener: ListenerId(u32::from(listener % 3)),

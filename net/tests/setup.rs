@@ -93,6 +93,7 @@ fn a_default_config_run_records_its_seed_and_replays_identically() {
             _ => Input::Accepted {
                 listener: ListenerId(0),
                 remote: ([203, i, 0, 1], 8333).into(),
+                network: None,
             },
         };
         let _ = core.handle(now, input);

@@ -32,7 +32,7 @@ use std::fmt;
 use connmgr::{
     Action, AddressBook, Config, ConnId, ConnKind, ConnManager, Direction, GroupKey, Ignored,
 };
-use connmgr::{Input, Instant, PeerAddr, PeerEvent, PeerFact, Reason};
+use connmgr::{Input, Instant, Network, PeerAddr, PeerEvent, PeerFact, Reason};
 
 /// Most addresses a book holds (both books: 81 920 slots).
 const BOOK_CAPACITY: usize = connmgr::addrman::MAX_ADDRESSES;
@@ -78,8 +78,11 @@ pub struct Checker {
     outstanding_dials: BTreeSet<(ConnId, u32)>,
     dialled: BTreeSet<(ConnId, u32)>,
     automatic: BTreeSet<ConnId>,
-    automatic_groups: BTreeMap<ConnId, GroupKey>,
+    /// Each automatic connection's group and network, while it holds them.
+    automatic_groups: BTreeMap<ConnId, (GroupKey, Network)>,
     group_counts: BTreeMap<GroupKey, u32>,
+    /// Automatic connections per network.
+    network_counts: BTreeMap<Network, u32>,
     last_event: BTreeMap<ConnId, LastEvent>,
     ended: BTreeSet<ConnId>,
     /// The ids `ended` gained in the step being observed (a few).
@@ -122,6 +125,7 @@ impl Checker {
             automatic: BTreeSet::new(),
             automatic_groups: BTreeMap::new(),
             group_counts: BTreeMap::new(),
+            network_counts: BTreeMap::new(),
             last_event: BTreeMap::new(),
             ended: BTreeSet::new(),
             ended_in_step: Vec::new(),
@@ -248,7 +252,19 @@ impl Checker {
                 attempt,
                 addr,
                 kind,
+                route,
             } => {
+                let networks = &self.config.networks;
+                let network = addr.network();
+                ensure!(
+                    route == networks.route(network),
+                    "dial {id}/{attempt} to {addr} takes {route:?}, its network's route is {:?}",
+                    networks.route(network)
+                );
+                ensure!(
+                    !kind.is_automatic() || networks.reachable(network),
+                    "{kind:?} dial {id}/{attempt} to {addr}, whose network is unreachable"
+                );
                 ensure!(
                     self.dialled.insert((id, attempt)),
                     "dial {id}/{attempt} was emitted twice"
@@ -271,13 +287,20 @@ impl Checker {
                 }
                 if self.automatic.contains(&id) && !self.automatic_groups.contains_key(&id) {
                     let group = GroupKey::of_host(addr.host());
-                    self.automatic_groups.insert(id, group);
+                    self.automatic_groups.insert(id, (group, network));
                     let count = self.group_counts.entry(group).or_insert(0);
                     *count += 1;
                     let limit = self.config.max_outbound_per_group;
                     ensure!(
                         limit == 0 || group.is_exempt() || *count <= limit,
                         "group {group} holds {count} automatic outbound connections, limit {limit}"
+                    );
+                    let on_network = self.network_counts.entry(network).or_insert(0);
+                    *on_network += 1;
+                    let max = self.config.networks.get(network).max_outbound;
+                    ensure!(
+                        max.is_none_or(|max| *on_network <= max),
+                        "{network} holds {on_network} automatic outbound connections, most {max:?}"
                     );
                 }
             }
@@ -399,12 +422,15 @@ impl Checker {
     }
 
     fn release_group(&mut self, id: ConnId) {
-        if let Some(group) = self.automatic_groups.remove(&id) {
+        if let Some((group, network)) = self.automatic_groups.remove(&id) {
             if let Some(count) = self.group_counts.get_mut(&group) {
                 *count = count.saturating_sub(1);
                 if *count == 0 {
                     self.group_counts.remove(&group);
                 }
+            }
+            if let Some(count) = self.network_counts.get_mut(&network) {
+                *count = count.saturating_sub(1);
             }
         }
     }

@@ -934,6 +934,7 @@ impl Sim {
             Input::Accepted {
                 listener: ListenerId(0),
                 remote: socket(remote),
+                network: None,
             },
         )?;
         if let Ok(Some(inbound)) = result {

@@ -35,7 +35,8 @@ fn a_small_botnet_eclipses_btcd_more_often_than_the_default() {
     let seeds = 0..12;
     let btcd = eclipsed(seeds.clone(), &Config::btcd(), Shutdown::Crash);
     let default = eclipsed(seeds, &Config::default(), Shutdown::Crash);
-    // Measured: btcd 12 of 12, the default 2 of 12.
+    // Measured: btcd 12 of 12, the default none of 12 (2 of 12 before it
+    // kept one outbound peer per reachable network).
     assert!(btcd >= 1, "btcd eclipsed in {btcd} of 12");
     assert!(default < btcd, "default {default}, btcd {btcd} of 12");
 }
@@ -43,8 +44,13 @@ fn a_small_botnet_eclipses_btcd_more_often_than_the_default() {
 #[test]
 fn anchors_keep_a_cleanly_restarted_victim_from_being_eclipsed() {
     let seeds = 0..12;
-    let crashed = eclipsed(seeds.clone(), &Config::default(), Shutdown::Crash);
-    let clean = eclipsed(seeds, &Config::default(), Shutdown::Clean);
+    // Without Core's one-connection-per-network rule, which alone keeps
+    // the victim an IPv6 peer these IPv4 bots cannot replace (no eclipse
+    // in 12 either way): the anchors' effect, measured apart.
+    let mut config = Config::default();
+    config.networks.one_per_network = false;
+    let crashed = eclipsed(seeds.clone(), &config, Shutdown::Crash);
+    let clean = eclipsed(seeds, &config, Shutdown::Clean);
     // Measured: 2 of 12 after a crash, none after a clean stop (its
     // block-relay-only peers of before the restart are dialled first).
     assert!(clean < crashed, "clean {clean}, crashed {crashed} of 12");

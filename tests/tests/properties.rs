@@ -114,6 +114,7 @@ fn raw_input() -> impl Strategy<Value = Input> {
         (0u32..3, 0usize..8).prop_map(|(l, a)| Input::Accepted {
             listener: ListenerId(l),
             remote: addr(a),
+            network: None,
         }),
         (0u32..3).prop_map(|l| Input::AcceptFailed {
             listener: ListenerId(l),

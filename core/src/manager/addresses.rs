@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use crate::token_bucket::TokenBucket;
 use crate::{
-    Action, Advertised, ConnId, ConnKind, Direction, Host, Ignored, Instant, PeerAddr, PeerEvent,
-    Subnet,
+    Action, Advertised, ConnId, ConnKind, Direction, GroupKey, Host, Ignored, Instant, Network,
+    Networks, PeerAddr, PeerEvent, Subnet,
 };
 
 use super::bans::Bans;
@@ -136,17 +136,33 @@ impl SampleCache {
 /// The source of addresses no peer gave (a seed list, the application).
 const UNKNOWN_SOURCE: Host = Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
 
-/// Whether `addr` must not be dialled: already connected to (Core connects
-/// once per address), or banned and not allow-listed.
-pub(super) fn unusable(
-    groups: &GroupCounts,
-    bans: &Bans,
-    allowlist: &[Subnet],
-    now: Instant,
-    addr: PeerAddr,
-) -> bool {
-    let banned = |ip| bans.covers(ip, now) && !allowlist.iter().any(|s| s.contains(ip));
-    groups.has(addr) || (!bans.is_empty() && addr.host().ip().is_some_and(banned))
+/// What rules an address out for a connection the book picks.
+pub(super) struct Unusable<'a> {
+    pub groups: &'a GroupCounts,
+    pub bans: &'a Bans,
+    pub allowlist: &'a [Subnet],
+    pub networks: &'a Networks,
+    pub now: Instant,
+}
+
+impl Unusable<'_> {
+    /// Whether `addr` must not be dialled: on an unreachable network,
+    /// already connected to (Core connects once per address), or banned
+    /// and not allow-listed.
+    pub fn rules_out(&self, addr: PeerAddr) -> bool {
+        let banned =
+            |ip| self.bans.covers(ip, self.now) && !self.allowlist.iter().any(|s| s.contains(ip));
+        !self.networks.reachable(addr.network())
+            || self.groups.has(addr)
+            || (!self.bans.is_empty() && addr.host().ip().is_some_and(banned))
+    }
+
+    /// Whether `addr` must not be dialled for a connection that holds a
+    /// slot: ruled out, or its network at its outbound limit.
+    pub fn rules_out_for_slot(&self, addr: PeerAddr) -> bool {
+        let held = self.groups.on_network(addr.network());
+        self.rules_out(addr) || !self.networks.takes_outbound(addr.network(), held)
+    }
 }
 
 impl ConnManager {
@@ -173,21 +189,40 @@ impl ConnManager {
             {
                 continue;
             }
-            let result = self.pick_address();
+            let full_relay = self.conns.get(&id).map(|c| c.kind) == Some(ConnKind::Automatic);
+            let result = self.pick_address(full_relay);
             let _ = self.on_address_result(id, result);
         }
     }
 
-    fn pick_address(&mut self) -> Result<PeerAddr, crate::AddressError> {
-        let now = self.now;
+    /// An address from the book: of a reachable network below its maximum;
+    /// for a full-relay connection, of a network below its minimum first,
+    /// if the book holds any.
+    fn pick_address(&mut self, full_relay: bool) -> Result<PeerAddr, crate::AddressError> {
         let max = self.config.max_outbound_per_group;
         let outbound = self.counts.outbound_established();
-        let (groups, bans, allowlist) = (&self.groups, &self.bans, &self.config.allowlist);
+        let rules = Unusable {
+            groups: &self.groups,
+            bans: &self.bans,
+            allowlist: &self.config.allowlist,
+            networks: &self.config.networks,
+            now: self.now,
+        };
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };
-        let unusable = |addr| unusable(groups, bans, allowlist, now, addr);
-        book.select(now, |group| groups.get(group), unusable, max, outbound)
+        let networks = rules.networks;
+        let short = Network::ALL.into_iter().find(|&net| {
+            full_relay && rules.groups.on_network(net) < networks.minimum(net) && book.holds(net)
+        });
+        let groups = |group: &GroupKey| rules.groups.get(group);
+        let unusable = |addr| rules.rules_out_for_slot(addr);
+        if let Some(net) = short {
+            if let Ok(addr) = book.select(rules.now, groups, unusable, max, outbound, Some(net)) {
+                return Ok(addr);
+            }
+        }
+        book.select(rules.now, groups, unusable, max, outbound, None)
     }
 
     pub(super) fn on_learned(

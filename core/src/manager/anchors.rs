@@ -36,8 +36,9 @@ impl ConnManager {
     }
 
     /// At `Start`: the anchors become the first block-relay-only requests,
-    /// dialled before anything else (an anchor whose group is already full
-    /// is skipped).
+    /// dialled before anything else. An anchor whose group is already full,
+    /// or whose network is unreachable or full, is skipped (as Core skips
+    /// an anchor of a network it no longer reaches).
     pub(super) fn dial_anchors(&mut self) {
         if !self.config.automatic_outbound {
             self.anchors.clear();
@@ -46,7 +47,11 @@ impl ConnManager {
         let limit = self.config.max_outbound_per_group;
         for addr in std::mem::take(&mut self.anchors) {
             let group = crate::GroupKey::of_host(addr.host());
-            if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
+            let network_takes = (self.config.networks)
+                .takes_outbound(addr.network(), self.groups.on_network(addr.network()));
+            if !network_takes
+                || (limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit)
+            {
                 continue;
             }
             let mut conn = Conn::new(ConnKind::BlockRelay, Phase::Queued, Some(addr));

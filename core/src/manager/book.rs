@@ -14,7 +14,7 @@ use crate::addrbook::{AddrBook, Flavor, SelectPolicy};
 use crate::addrman::{AddrMan, AddressTable, BucketKey};
 use crate::{
     AddressBook, AddressError, Advertised, BookCounts, Config, GroupKey, Host, Instant, Keys,
-    PeerAddr,
+    Network, PeerAddr,
 };
 
 /// Bitcoin Core `MAX_ADDR_TO_SEND`: the most addresses one `addr` message
@@ -206,12 +206,22 @@ impl Book {
         unusable: impl Fn(PeerAddr) -> bool,
         max_per_group: u32,
         outbound: u32,
+        only: Option<Network>,
     ) -> Result<PeerAddr, AddressError> {
         match self {
             Book::Btcd { book, policy } => book
                 .select_with_outbound(now, policy, outbound, groups)
                 .map(PeerAddr::from),
-            Book::Core(book) => core_select(book, now, groups, unusable, max_per_group),
+            Book::Core(book) => core_select(book, now, groups, unusable, max_per_group, only),
+        }
+    }
+
+    /// Whether the book holds addresses of `network` (btcd's says no:
+    /// it picks by its own rules, so no network can be asked of it).
+    pub fn holds(&self, network: Network) -> bool {
+        match self {
+            Book::Btcd { .. } => false,
+            Book::Core(book) => book.len_of(Some(network), None) > 0,
         }
     }
 
@@ -340,6 +350,7 @@ fn core_select(
     groups: impl Fn(&GroupKey) -> u32,
     unusable: impl Fn(PeerAddr) -> bool,
     max_per_group: u32,
+    only: Option<Network>,
 ) -> Result<PeerAddr, AddressError> {
     book.resolve_collisions(now);
     if book.is_empty() {
@@ -347,7 +358,7 @@ fn core_select(
     }
     let mut group_full = false;
     for tries in 0..MAX_TRIES {
-        let Some(addr) = book.select(now, false, &[]) else {
+        let Some(addr) = book.select(now, false, only.as_slice()) else {
             return Err(AddressError::Empty);
         };
         let group = GroupKey::of_host(addr.host());

@@ -7,7 +7,7 @@ use crate::group::GroupKey;
 use crate::peer_fact::PeerFacts;
 use crate::timers::{Owner, TimerSeq, Timers};
 use crate::token_bucket::TokenBucket;
-use crate::{ConnId, ConnKind, ConnState, Counts, Instant, PeerAddr};
+use crate::{ConnId, ConnKind, ConnState, Counts, Instant, Network, PeerAddr};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -43,6 +43,9 @@ pub(crate) struct Conn {
     pub addresses_shared: bool,
     /// What the application reported of the peer, for eviction.
     pub facts: PeerFacts,
+    /// The network an inbound connection came over, when its listener
+    /// said (an onion service's target); otherwise its address's.
+    pub overlay: Option<Network>,
 }
 
 impl Conn {
@@ -62,7 +65,13 @@ impl Conn {
             addr_tokens: TokenBucket::holding(0, Instant::ZERO),
             addresses_shared: false,
             facts: PeerFacts::default(),
+            overlay: None,
         }
+    }
+
+    /// The network the connection is on, once it has an address.
+    pub fn network(&self) -> Option<Network> {
+        self.overlay.or(self.addr.map(|a| a.network()))
     }
 
     /// Sets this connection's one timer to `at`, replacing any it had.

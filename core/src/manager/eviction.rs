@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::eviction::{select_to_evict, Candidate};
-use crate::{Action, ConnId, ConnKind, Ignored, Network, PeerEvent, PeerFact, Reason};
+use crate::{Action, ConnId, ConnKind, Ignored, PeerEvent, PeerFact, Reason};
 
 use super::conn::{Conn, Phase};
 use super::ConnManager;
@@ -37,21 +37,21 @@ impl ConnManager {
             .conns
             .iter()
             .filter(|(_, conn)| evictable(conn))
-            .filter_map(|(id, conn)| Some(self.candidate(*id, conn, conn.addr?.host().ip()?)))
+            .filter_map(|(id, conn)| self.candidate(*id, conn))
             .collect();
         select_to_evict(candidates)
     }
 
-    fn candidate(&self, id: ConnId, conn: &Conn, ip: IpAddr) -> Candidate {
-        let ip = ip.to_canonical();
-        Candidate {
+    fn candidate(&self, id: ConnId, conn: &Conn) -> Option<Candidate> {
+        let ip = conn.addr?.host().ip()?;
+        Some(Candidate {
             id,
             connected: conn.connected_at,
             keyed_group: self.inbound.keyed_group(ip),
             is_local: is_local(ip),
-            network: Network::of(ip),
+            network: conn.network()?,
             facts: conn.facts,
-        }
+        })
     }
 
     pub(super) fn evict(&mut self, id: ConnId) {

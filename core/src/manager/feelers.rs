@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::timers::{Owner, TimerSeq};
 use crate::ConnKind;
 
-use super::addresses::unusable;
+use super::addresses::Unusable;
 use super::conn::{Conn, Phase};
 use super::{ConnManager, Lifecycle};
 
@@ -54,13 +54,17 @@ impl ConnManager {
         if self.counts.feelers > 0 || !full {
             return;
         }
-        let now = self.now;
-        let (groups, bans, allowlist) = (&self.groups, &self.bans, &self.config.allowlist);
+        let rules = Unusable {
+            groups: &self.groups,
+            bans: &self.bans,
+            allowlist: &self.config.allowlist,
+            networks: &self.config.networks,
+            now: self.now,
+        };
         let Some(book) = self.book.as_mut() else {
             return;
         };
-        let unusable = |addr| unusable(groups, bans, allowlist, now, addr);
-        let Some(addr) = book.feeler_address(now, unusable) else {
+        let Some(addr) = book.feeler_address(rules.now, |addr| rules.rules_out(addr)) else {
             return;
         };
         self.stats.feelers += 1;

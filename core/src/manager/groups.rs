@@ -1,10 +1,10 @@
-//! Outbound connections per network group, and per address.
+//! Outbound connections per network group, per network, and per address.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use crate::group::GroupKey;
-use crate::PeerAddr;
+use crate::{Network, PeerAddr};
 
 use crate::ids::IdHasher;
 
@@ -14,6 +14,8 @@ use crate::ids::IdHasher;
 #[derive(Debug, Default)]
 pub(crate) struct GroupCounts {
     counts: HashMap<GroupKey, u32, BuildHasherDefault<IdHasher>>,
+    /// Per network, in `Network::ALL` order.
+    networks: [u32; Network::ALL.len()],
     /// Lookup only: never iterated.
     addrs: HashMap<PeerAddr, u32>,
 }
@@ -21,6 +23,11 @@ pub(crate) struct GroupCounts {
 impl GroupCounts {
     pub fn get(&self, group: &GroupKey) -> u32 {
         self.counts.get(group).copied().unwrap_or(0)
+    }
+
+    /// Outbound connections on `network`.
+    pub fn on_network(&self, network: Network) -> u32 {
+        self.networks[network.index()]
     }
 
     /// Whether an outbound connection to `addr` is pending or established.
@@ -32,17 +39,21 @@ impl GroupCounts {
     pub fn add(&mut self, addr: PeerAddr) -> GroupKey {
         let group = GroupKey::of_host(addr.host());
         *self.counts.entry(group).or_insert(0) += 1;
+        self.networks[addr.network().index()] += 1;
         *self.addrs.entry(addr).or_insert(0) += 1;
         group
     }
 
     pub fn release(&mut self, addr: PeerAddr) {
         decrement(&mut self.counts, GroupKey::of_host(addr.host()));
+        let on_network = &mut self.networks[addr.network().index()];
+        *on_network = on_network.saturating_sub(1);
         decrement(&mut self.addrs, addr);
     }
 
     pub fn clear(&mut self) {
         self.counts.clear();
+        self.networks = Default::default();
         self.addrs.clear();
     }
 }

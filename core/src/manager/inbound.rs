@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::group::GroupKey;
 use crate::timers::{Owner, TimerSeq};
 use crate::{backoff, AcceptError, Action, ConnId, ConnKind, Direction, Ignored, ListenerId};
-use crate::{PeerEvent, Reason};
+use crate::{Network, PeerEvent, Reason};
 
 use super::conn::{Conn, Phase};
 use super::{ConnManager, Lifecycle};
@@ -30,7 +30,12 @@ pub(crate) struct ListenerPause {
 }
 
 impl ConnManager {
-    pub(super) fn on_accepted(&mut self, listener: ListenerId, remote: SocketAddr) -> ConnId {
+    pub(super) fn on_accepted(
+        &mut self,
+        listener: ListenerId,
+        remote: SocketAddr,
+        overlay: Option<Network>,
+    ) -> ConnId {
         if let Some(pause) = self.listeners.get_mut(&listener) {
             if pause.reported {
                 tracing::info!(%listener, errors = pause.failures, "accepting again");
@@ -42,8 +47,9 @@ impl ConnManager {
             }
         }
         let ip = remote.ip().to_canonical();
+        let network = overlay.unwrap_or(Network::of(ip));
         let allowlisted = self.allowlisted(ip);
-        if let Some(reason) = self.refusal(ip, allowlisted) {
+        if let Some(reason) = self.refusal(ip, network, allowlisted) {
             let id = self.fresh_id();
             tracing::debug!(conn = id.raw(), %remote, ?reason, "inbound refused");
             self.emit(Action::Close { id, reason });
@@ -52,6 +58,7 @@ impl ConnManager {
         let mut conn = Conn::new(ConnKind::Inbound, Phase::Established, Some(remote.into()));
         conn.connected_at = self.now;
         conn.allowlisted = allowlisted;
+        conn.overlay = overlay;
         conn.addr_tokens = super::addresses::initial_addr_tokens(ConnKind::Inbound, self.now);
         let id = self.insert(conn);
         self.stats.inbound_accepted += 1;
@@ -70,10 +77,11 @@ impl ConnManager {
     /// Why a connection from `ip` must be refused, if it must; makes room by
     /// eviction when inbound is full and eviction is on. The checks run in
     /// this order, and the first that fails is the reason: running, ban,
-    /// arrival rate, per-IP limit, per-group limit, room. Allow-listed
+    /// arrival rate, per-IP limit, per-group limit, per-network limit,
+    /// room. Allow-listed
     /// addresses pass them all; local and unroutable ones skip the rate and
     /// the per-IP and per-group limits.
-    fn refusal(&mut self, ip: IpAddr, allowlisted: bool) -> Option<Reason> {
+    fn refusal(&mut self, ip: IpAddr, network: Network, allowlisted: bool) -> Option<Reason> {
         if self.lifecycle != Lifecycle::Running {
             self.stats.inbound_rejected_not_running += 1;
             return Some(Reason::NotRunning);
@@ -104,6 +112,11 @@ impl ConnManager {
                 self.stats.inbound_rejected_group_limit += 1;
                 return Some(Reason::GroupLimit);
             }
+        }
+        let network_max = self.config.networks.get(network).max_inbound;
+        if network_max.is_some_and(|max| self.inbound.count_network(network) >= max) {
+            self.stats.inbound_rejected_network_limit += 1;
+            return Some(Reason::NetworkLimit);
         }
         if self.counts.inbound < self.config.max_inbound {
             return None;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use crate::group::GroupKey;
 use crate::token_bucket::TokenBucket;
-use crate::Instant;
+use crate::{Instant, Network};
 
 use crate::ids::{keyed_hash, IdHasher};
 
@@ -22,6 +22,8 @@ pub(crate) struct InboundIndex {
     /// Connections per host ([`host_of`]).
     per_host: FastMap<IpAddr, u32>,
     per_group: FastMap<GroupKey, u32>,
+    /// Per network, in `Network::ALL` order.
+    per_network: [u32; Network::ALL.len()],
     buckets: FastMap<GroupKey, TokenBucket>,
     /// The secret eviction key, which hides which groups eviction protects.
     key: u64,
@@ -59,14 +61,22 @@ impl InboundIndex {
         self.per_group.get(&group).copied().unwrap_or(0)
     }
 
-    pub fn add(&mut self, ip: IpAddr) {
-        *self.per_host.entry(host_of(ip)).or_insert(0) += 1;
-        *self.per_group.entry(GroupKey::of(ip)).or_insert(0) += 1;
+    /// Connections over `network`.
+    pub fn count_network(&self, network: Network) -> u32 {
+        self.per_network[network.index()]
     }
 
-    pub fn remove(&mut self, ip: IpAddr) {
+    pub fn add(&mut self, ip: IpAddr, network: Network) {
+        *self.per_host.entry(host_of(ip)).or_insert(0) += 1;
+        *self.per_group.entry(GroupKey::of(ip)).or_insert(0) += 1;
+        self.per_network[network.index()] += 1;
+    }
+
+    pub fn remove(&mut self, ip: IpAddr, network: Network) {
         decrement(&mut self.per_host, host_of(ip));
         decrement(&mut self.per_group, GroupKey::of(ip));
+        let n = &mut self.per_network[network.index()];
+        *n = n.saturating_sub(1);
     }
 
     /// `ip`'s network group, hashed with the eviction key.
@@ -104,22 +114,26 @@ mod tests {
     }
 
     #[test]
-    fn hosts_and_groups_are_counted_until_removed() {
+    fn hosts_groups_and_networks_are_counted_until_removed() {
         let mut index = InboundIndex::new(1);
-        index.add(ip("203.0.1.1"));
-        index.add(ip("203.0.1.1"));
-        index.add(ip("203.0.7.2"));
+        index.add(ip("203.0.1.1"), Network::Ipv4);
+        index.add(ip("203.0.1.1"), Network::Ipv4);
+        index.add(ip("203.0.7.2"), Network::Ipv4);
+        index.add(ip("127.0.0.1"), Network::Onion);
         assert_eq!(index.count_host(ip("203.0.1.1")), 2);
         assert_eq!(index.count_group(GroupKey::of(ip("203.0.9.9"))), 3);
-        index.remove(ip("203.0.1.1"));
+        assert_eq!(index.count_network(Network::Ipv4), 3);
+        assert_eq!(index.count_network(Network::Onion), 1);
+        index.remove(ip("203.0.1.1"), Network::Ipv4);
         assert_eq!(index.count_host(ip("203.0.1.1")), 1);
         assert_eq!(index.count_group(GroupKey::of(ip("203.0.9.9"))), 2);
+        assert_eq!(index.count_network(Network::Ipv4), 2);
     }
 
     #[test]
     fn an_ipv6_host_is_its_slash_64() {
         let mut index = InboundIndex::new(1);
-        index.add(ip("2001:db8:1:2::1"));
+        index.add(ip("2001:db8:1:2::1"), Network::Ipv6);
         assert_eq!(index.count_host(ip("2001:db8:1:2:ffff::9")), 1);
         assert_eq!(index.count_host(ip("2001:db8:1:3::1")), 0);
     }

@@ -28,7 +28,7 @@ use crate::group::GroupKey;
 use crate::timers::{Entry, Owner, Timers};
 use crate::{
     Action, BookCounts, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts,
-    Ignored, Input, Instant, ListenerId, PeerAddr, Rng, Stats,
+    Ignored, Input, Instant, ListenerId, Network, PeerAddr, Rng, Stats,
 };
 
 use crate::ids::IdMap;
@@ -186,7 +186,11 @@ impl ConnManager {
                 attempt,
                 result,
             } => self.on_dial_result(id, attempt, result).map(|()| None),
-            Input::Accepted { listener, remote } => Ok(Some(self.on_accepted(listener, remote))),
+            Input::Accepted {
+                listener,
+                remote,
+                network,
+            } => Ok(Some(self.on_accepted(listener, remote, network))),
             Input::AcceptFailed { listener, error } => {
                 self.on_accept_failed(listener, error).map(|()| None)
             }
@@ -380,8 +384,8 @@ impl ConnManager {
     fn insert(&mut self, conn: Conn) -> ConnId {
         let id = self.fresh_id();
         tally(&mut self.counts, &conn, true);
-        if let Some(ip) = inbound_ip(&conn) {
-            self.inbound.add(ip);
+        if let Some((ip, network)) = inbound_ip(&conn) {
+            self.inbound.add(ip, network);
         }
         self.conns.insert(id, conn);
         id
@@ -391,8 +395,8 @@ impl ConnManager {
     fn take(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
         tally(&mut self.counts, &conn, false);
-        if let Some(ip) = inbound_ip(&conn) {
-            self.inbound.remove(ip);
+        if let Some((ip, network)) = inbound_ip(&conn) {
+            self.inbound.remove(ip, network);
         }
         if !self.scores.is_empty() {
             self.scores.remove(&id);
@@ -465,10 +469,11 @@ impl ConnManager {
     }
 }
 
-/// The address the inbound index counts a connection under, if inbound.
-fn inbound_ip(conn: &Conn) -> Option<IpAddr> {
+/// The address and network the inbound index counts a connection under,
+/// if inbound.
+fn inbound_ip(conn: &Conn) -> Option<(IpAddr, Network)> {
     match conn.kind {
-        ConnKind::Inbound => conn.addr?.host().ip(),
+        ConnKind::Inbound => Some((conn.addr?.host().ip()?, conn.network()?)),
         _ => None,
     }
 }

@@ -118,12 +118,14 @@ impl ConnManager {
         enter(&mut self.counts, conn, Phase::Dialing);
         conn.arm(&mut self.timers, id, self.now + self.config.dial_timeout);
         self.stats.dials += 1;
-        tracing::debug!(conn = id.raw(), attempt, %addr, "dial");
+        let route = self.config.networks.route(addr.network());
+        tracing::debug!(conn = id.raw(), attempt, %addr, ?route, "dial");
         self.emit(Action::Dial {
             id,
             attempt,
             addr,
             kind,
+            route,
         });
     }
 
@@ -151,23 +153,28 @@ impl ConnManager {
         }
         let group = GroupKey::of_host(addr.host());
         let limit = self.config.max_outbound_per_group;
+        let held = self.groups.on_network(addr.network());
+        let network_takes = self.config.networks.takes_outbound(addr.network(), held);
         let refused = if self.banned_peer(addr) {
             self.stats.addresses_refused_banned += 1;
-            Some("banned")
+            Some(("banned", AddressError::GroupsFull))
+        } else if !network_takes {
+            self.stats.addresses_refused_network += 1;
+            Some(("network unreachable or full", AddressError::NoneSuitable))
         } else if limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit {
             self.stats.addresses_refused_group_full += 1;
-            Some("group full")
+            Some(("group full", AddressError::GroupsFull))
         } else {
             None
         };
-        if let Some(why) = refused {
+        if let Some((why, error)) = refused {
             tracing::debug!(conn = id.raw(), %addr, %group, why, "address refused");
             let retries = self.conns.get_mut(&id).map_or(u32::MAX, |conn| {
                 conn.address_retries = conn.address_retries.saturating_add(1);
                 conn.address_retries
             });
             if retries > self.config.max_address_retries {
-                self.address_failed(id, AddressError::GroupsFull);
+                self.address_failed(id, error);
             } else {
                 self.ask_address(id);
             }

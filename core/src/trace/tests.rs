@@ -187,6 +187,7 @@ fn real_run() -> (Vec<u8>, Log) {
         Input::Accepted {
             listener,
             remote: addr("100.64.1.1:50000"),
+            network: None,
         },
     );
     let inbound = step.result.unwrap().unwrap();

@@ -241,7 +241,11 @@ impl<R: Runtime> State<R> {
     fn accepted(&mut self, listener: ListenerId, result: io::Result<(R::Stream, SocketAddr)>) {
         match result {
             Ok((stream, remote)) => {
-                if let Ok(Some(id)) = self.input(Input::Accepted { listener, remote }) {
+                if let Ok(Some(id)) = self.input(Input::Accepted {
+                    listener,
+                    remote,
+                    network: None,
+                }) {
                     self.handed_in = Some((id, stream));
                 }
             }

@@ -291,7 +291,14 @@ impl Reactor {
             let Some(socket) = &l.socket else { return };
             match socket.accept() {
                 Ok((stream, remote)) => {
-                    let _ = self.submit(Input::Accepted { listener, remote }, Some(stream));
+                    let _ = self.submit(
+                        Input::Accepted {
+                            listener,
+                            remote,
+                            network: None,
+                        },
+                        Some(stream),
+                    );
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     l.ready = false;
