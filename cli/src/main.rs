@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod grid;
 mod logging;
+mod networks;
 mod node;
 mod plot;
 mod replay;

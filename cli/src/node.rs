@@ -13,10 +13,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use connmgr::{Config, Counts, Direction, Reason, Stats};
+use connmgr::{Config, Counts, Direction, PeerAddr, Reason, Stats};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::AsyncReadExt;
 
+use crate::networks::NetworkArgs;
 use crate::signals::{Asked, Signals};
 use crate::sim::parse_duration;
 use crate::{Error, Outcome};
@@ -28,9 +29,10 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<SocketAddr>,
     /// Keep a permanent connection to this peer, redialled with backoff
-    /// (repeatable).
+    /// (repeatable): `IP:PORT`, `[IPv6]:PORT`, `NAME.onion:PORT`,
+    /// `NAME.b32.i2p:0`.
     #[arg(long, value_name = "ADDR", num_args = 1..)]
-    pub connect: Vec<SocketAddr>,
+    pub connect: Vec<PeerAddr>,
     /// Automatic outbound connections to keep; 0 dials only `--connect` peers.
     #[arg(long, default_value_t = 8)]
     pub target: u32,
@@ -39,7 +41,7 @@ pub struct Args {
     pub peers_file: PathBuf,
     /// Addresses to add to the address book at start (repeatable).
     #[arg(long, value_name = "ADDR")]
-    pub seed: Vec<SocketAddr>,
+    pub seed: Vec<PeerAddr>,
     /// Let loopback and private addresses into the address book (for
     /// running several nodes on one machine or a LAN).
     #[arg(long)]
@@ -50,6 +52,9 @@ pub struct Args {
     /// Time between status lines: `10s`, `1m`.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub status_every: Duration,
+    /// Proxies and reachable networks.
+    #[command(flatten)]
+    pub networks: NetworkArgs,
 }
 
 /// Runs the node until Ctrl-C or SIGTERM.
@@ -81,7 +86,7 @@ fn check(args: &Args) -> Result<(), Error> {
                 "--connect {addr}: port 0 is not a port to connect to; give the peer's listening port"
             ));
         }
-        if args.listen.contains(addr) {
+        if args.listen.iter().any(|listen| addr == listen) {
             return Err(format!(
                 "--connect {addr} is this node's own --listen address; a node does not connect to itself"
             ));
@@ -102,6 +107,8 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
     } else {
         config.target_outbound = args.target;
     }
+    args.networks.apply(&mut config);
+    config.validate().map_err(|e| e.to_string())?;
     // What the node runs with, as it runs with it (the seed is never shown).
     tracing::info!(?config, "configuration");
     tracing::info!(

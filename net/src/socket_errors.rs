@@ -7,8 +7,20 @@ use std::io;
 
 use connmgr::{AcceptError, DialError};
 
-/// What a failed connect means to the core.
+/// What a failed connect means to the core; a SOCKS5 proxy's refusal
+/// carried in the error means what the proxy said. A proxy that cannot be
+/// used at all (it wants other credentials, or does not speak SOCKS5) is
+/// the operator's to fix, and is logged as a warning.
 pub fn dial_error(error: &io::Error) -> DialError {
+    if let Some(socks) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<crate::socks5::Socks5Error>())
+    {
+        if !matches!(socks, crate::socks5::Socks5Error::Reply(_)) {
+            tracing::warn!(%socks, "the SOCKS5 proxy cannot be used: check its address, and whether it takes the per-connection credentials sent for Tor stream isolation (`Proxy::isolate`, `--no-proxy-isolation` on the command line)");
+        }
+        return socks.dial_error();
+    }
     #[cfg(unix)]
     match error.raw_os_error() {
         Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENETDOWN | libc::EHOSTDOWN) => {

@@ -27,7 +27,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use connmgr::{DialError, PeerAddr};
+use connmgr::{ConnId, DialError, PeerAddr};
 
 const VERSION: u8 = 5;
 const NO_AUTH: u8 = 0x00;
@@ -52,6 +52,43 @@ impl Credentials {
         let (user, pass) = (user.into(), pass.into());
         let fits = |b: &[u8]| (1..=255).contains(&b.len());
         (fits(&user) && fits(&pass)).then_some(Credentials { user, pass })
+    }
+}
+
+/// Credentials that give every connection a Tor circuit of its own: the
+/// connection's id and attempt, after a number drawn once per process, so
+/// that no two connections, in this run or another, share them (Bitcoin
+/// Core uses a counter for the same end).
+#[derive(Clone, Copy, Debug)]
+pub struct Isolation {
+    session: u64,
+}
+
+impl Isolation {
+    /// A session of its own. Should the operating system have no random
+    /// number to give, the time stands in: isolation between the
+    /// connections of one run needs only the ids to differ.
+    pub fn new() -> Isolation {
+        let session = getrandom::u64().unwrap_or_else(|_| {
+            let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            since.map_or(0, |d| d.as_nanos() as u64)
+        });
+        Isolation { session }
+    }
+
+    /// The credentials of `attempt` of connection `id`.
+    pub fn credentials(&self, id: ConnId, attempt: u32) -> Credentials {
+        let name = format!("{:016x}-{}-{attempt}", self.session, id.raw());
+        Credentials {
+            user: name.clone().into_bytes(),
+            pass: name.into_bytes(),
+        }
+    }
+}
+
+impl Default for Isolation {
+    fn default() -> Isolation {
+        Isolation::new()
     }
 }
 
@@ -258,6 +295,23 @@ impl Handshake {
 
     /// Queues the CONNECT: an onion or I2P name as a domain name, an IP
     /// (or CJDNS) peer as its address.
+    /// How many more bytes the handshake needs before it can move on: a
+    /// runtime that reads no more than this never reads past the proxy's
+    /// last reply into the peer's first bytes. 0 once it is over.
+    pub fn wants(&self) -> usize {
+        let have = self.input.len();
+        match self.state {
+            State::Method | State::Auth => 2usize.saturating_sub(have),
+            State::Reply => match self.reply_len() {
+                Ok(Some(len)) => len.saturating_sub(have),
+                Ok(None) => 5usize.saturating_sub(have),
+                // `received` has reported it already.
+                Err(_) => 0,
+            },
+            State::Done | State::Failed => 0,
+        }
+    }
+
     fn request(&mut self) {
         let mut request = vec![VERSION, CONNECT, 0];
         let host = self.target.host();
@@ -301,8 +355,7 @@ impl Handshake {
                 ))
             }
         };
-        let len = 4 + address + 2;
-        Ok((self.input.len() >= len).then_some(len))
+        Ok(Some(4 + address + 2))
     }
 
     fn consume(&mut self, n: usize) -> Option<Vec<u8>> {
@@ -417,5 +470,25 @@ mod tests {
         assert!(Credentials::new("", "p").is_none());
         assert!(Credentials::new(vec![b'u'; 256], "p").is_none());
         assert!(Credentials::new(vec![b'u'; 255], vec![b'p'; 255]).is_some());
+    }
+
+    #[test]
+    fn reading_only_what_it_wants_never_reads_the_peers_bytes() {
+        let creds = Credentials::new("a", "b");
+        let mut socks = Handshake::new(format!("{ONION}:8333").parse().unwrap(), creds);
+        // The proxy's replies, then the peer's first bytes, in one stream.
+        let mut wire = vec![5, 2, 1, 0, 5, 0, 0, 3, 3, b'a', b'b', b'c', 0, 1];
+        wire.extend_from_slice(b"peer");
+        let mut at = 0;
+        let mut reads = 0;
+        while socks.wants() > 0 {
+            let n = socks.wants();
+            assert!(socks.received(&wire[at..at + n]).is_ok());
+            at += n;
+            reads += 1;
+        }
+        assert_eq!(&wire[at..], b"peer", "not one byte of the peer's was read");
+        assert_eq!(reads, 4, "method, auth, reply header, rest of the reply");
+        assert!(socks.take_leftover().is_empty());
     }
 }

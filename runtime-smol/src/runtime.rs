@@ -64,6 +64,22 @@ impl Runtime for Smol {
         Box::pin(Async::<TcpStream>::connect(addr))
     }
 
+    fn poll_read(
+        stream: &Async<TcpStream>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        futures_lite::AsyncRead::poll_read(Pin::new(&mut &*stream), cx, buf)
+    }
+
+    fn poll_write(
+        stream: &Async<TcpStream>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        futures_lite::AsyncWrite::poll_write(Pin::new(&mut &*stream), cx, buf)
+    }
+
     fn shutdown(stream: &Async<TcpStream>) -> io::Result<()> {
         socket2::SockRef::from(stream.get_ref()).shutdown(Shutdown::Both)
     }

@@ -91,6 +91,30 @@ impl Runtime for Tokio {
         Box::pin(TcpStream::connect(addr))
     }
 
+    fn poll_read(
+        stream: &TcpStream,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(stream.poll_read_ready(cx))?;
+            match stream.try_read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
+    fn poll_write(stream: &TcpStream, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(stream.poll_write_ready(cx))?;
+            match stream.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+
     fn shutdown(stream: &TcpStream) -> io::Result<()> {
         socket2::SockRef::from(stream).shutdown(Shutdown::Both)
     }

@@ -4,55 +4,16 @@
 //! checked by the server, and a refused connection comes back as the dial
 //! error the core backs off by.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::{echo_server, Proxy};
 
 use connmgr::DialError;
 use connmgr_net::socks5::{Credentials, Handshake, Progress, Socks5Error};
-
-/// A `microsocks` on a free loopback port, killed on drop.
-struct Proxy {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Proxy {
-    fn start(auth: Option<(&str, &str)>) -> Proxy {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let mut command = Command::new("microsocks");
-        command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
-        if let Some((user, pass)) = auth {
-            command.args(["-u", user, "-P", pass]);
-        }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("microsocks is installed (apt-get install microsocks; .ci/run does it)");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "microsocks did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Proxy { child, addr }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs `socks` over a fresh connection to the proxy, at most 5 s.
 fn handshake(proxy: SocketAddr, mut socks: Handshake) -> Result<TcpStream, Socks5Error> {
@@ -71,18 +32,6 @@ fn handshake(proxy: SocketAddr, mut socks: Handshake) -> Result<TcpStream, Socks
         }
     }
     panic!("no answer after 16 rounds");
-}
-
-fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let n = conn.read(&mut buf).unwrap();
-        conn.write_all(&buf[..n]).unwrap();
-    });
-    addr
 }
 
 #[test]

@@ -133,6 +133,7 @@ pub(crate) fn launch<R: Runtime>(
         handed_in: None,
         timer,
         armed: None,
+        isolation: crate::socks5::Isolation::new(),
     };
     Ok((
         Handle::new(commands_tx, listen_addrs.into()),

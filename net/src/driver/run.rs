@@ -22,6 +22,7 @@ use super::dial::dial;
 use super::handle::Command;
 use super::set::FutureSet;
 use super::{PeerLink, Runtime};
+use crate::socks5::Isolation;
 use crate::{accept_error, dial_error, learned_input, save_anchors, save_source, tell_source};
 use crate::{Clock, Core, Error, PersistError};
 
@@ -73,6 +74,8 @@ pub(super) struct State<R: Runtime> {
     pub(super) timer: R::Timer,
     /// The deadline the timer is set to, while one is.
     pub(super) armed: Option<Instant>,
+    /// Per-connection proxy credentials (Tor stream isolation).
+    pub(super) isolation: Isolation,
 }
 
 impl<R: Runtime> State<R> {
@@ -280,9 +283,15 @@ impl<R: Runtime> State<R> {
                 let _ = self.input(Input::AddressResult { id, result });
             }
             Action::Dial {
-                id, attempt, addr, ..
+                id,
+                attempt,
+                addr,
+                route,
+                ..
             } => {
-                self.dials.insert((id, attempt), dial(&self.runtime, addr));
+                let credentials = || Some(self.isolation.credentials(id, attempt));
+                let connecting = dial(&self.runtime, addr, route, credentials);
+                self.dials.insert((id, attempt), connecting);
             }
             Action::CancelDial { id, attempt } => {
                 // Dropping the connect closes its socket.

@@ -69,6 +69,23 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Starts connecting to `addr`.
     fn connect(&self, addr: SocketAddr) -> Connecting<Self::Stream>;
 
+    /// Reads what has arrived into `buf` (0 at end-of-file), or `Pending`.
+    /// Only the SOCKS5 handshake uses it, before the stream is the
+    /// application's.
+    fn poll_read(
+        stream: &Self::Stream,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `buf`, or `Pending`; as `poll_read`, for the SOCKS5
+    /// handshake.
+    fn poll_write(
+        stream: &Self::Stream,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>>;
+
     /// `shutdown(2)` in both directions: the application's reads see
     /// end-of-file and its writes fail, the descriptor stays its own.
     fn shutdown(stream: &Self::Stream) -> io::Result<()>;

@@ -115,6 +115,7 @@ impl Launch for Mio {
             dropped_spare: Vec::new(),
             shut_down: false,
             learn_inbound,
+            isolation: connmgr_net::socks5::Isolation::new(),
         })
     }
 }

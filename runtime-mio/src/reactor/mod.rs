@@ -7,6 +7,7 @@
 
 mod builder;
 mod perform;
+mod tunnel;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use connmgr::{
     Advertised, ConnId, ConnManager, Ignored, Input, Instant, PeerAddr, PeerFact, Stats, Subnet,
 };
+use connmgr_net::socks5::Isolation;
 use connmgr_net::{learned_input, save_source, Clock, Core, Error, PersistError};
 use connmgr_store::AddressSource;
 use mio::net::{TcpListener, TcpStream};
@@ -27,6 +29,7 @@ use mio::{Events, Poll, Registry, Token};
 use crate::peer::Dropped;
 use crate::slots::Slots;
 use crate::{Event, LoopEvent};
+use tunnel::Tunnel;
 
 pub use builder::Mio;
 
@@ -57,6 +60,8 @@ enum Slot {
         id: ConnId,
         attempt: u32,
         stream: TcpStream,
+        /// The SOCKS5 handshake, for a dial through a proxy.
+        tunnel: Option<Box<Tunnel>>,
     },
 }
 
@@ -102,6 +107,8 @@ pub struct Reactor {
     shut_down: bool,
     /// Whether accepted peers' addresses go to the source's `learned`.
     learn_inbound: bool,
+    /// Per-connection proxy credentials (Tor stream isolation).
+    isolation: Isolation,
 }
 
 impl fmt::Debug for Reactor {

@@ -10,12 +10,14 @@ use std::net::Shutdown;
 
 use connmgr::{
     Action, ConnId, DialError, Event, Ignored, Input, Instant, ListenerId, PeerAddr, PeerEvent,
-    Reason,
+    Reason, Route,
 };
+use connmgr_net::socks5::Handshake;
 use connmgr_net::{accept_error, dial_error, save_anchors, tell_source};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
+use super::tunnel::Tunnel;
 use super::{Reactor, Slot};
 use crate::Peer;
 
@@ -74,9 +76,13 @@ impl Reactor {
                 self.inputs.push_back(Input::AddressResult { id, result });
             }
             Action::Dial {
-                id, attempt, addr, ..
+                id,
+                attempt,
+                addr,
+                route,
+                ..
             } => {
-                if let Err(error) = self.dial(id, attempt, addr) {
+                if let Err(error) = self.dial(id, attempt, addr, route) {
                     tracing::debug!(conn = id.raw(), %addr, %error, "dial failed at once");
                     self.inputs.push_back(Input::DialResult {
                         id,
@@ -101,24 +107,41 @@ impl Reactor {
 
     // ----- the actions -----
 
-    /// Dials `addr` directly: an onion or I2P peer, which only a proxy
-    /// reaches, fails at once as unreachable.
-    fn dial(&mut self, id: ConnId, attempt: u32, addr: PeerAddr) -> Result<(), DialError> {
-        let addr = addr.socket_addr().ok_or(DialError::Unreachable)?;
-        let stream = TcpStream::connect(addr).map_err(|e| dial_error(&e))?;
+    /// Dials `addr` by `route`: directly (an onion or I2P peer, which only
+    /// a proxy reaches, then fails at once as unreachable), or through the
+    /// SOCKS5 proxy, which is asked for the peer once connected.
+    fn dial(
+        &mut self,
+        id: ConnId,
+        attempt: u32,
+        addr: PeerAddr,
+        route: Route,
+    ) -> Result<(), DialError> {
+        let (target, tunnel) = match route {
+            Route::Direct => (addr.socket_addr().ok_or(DialError::Unreachable)?, None),
+            Route::Socks5(proxy) => {
+                let credentials = proxy
+                    .isolate
+                    .then(|| self.isolation.credentials(id, attempt));
+                let handshake = Handshake::new(addr, credentials);
+                (proxy.addr, Some(Box::new(Tunnel::new(handshake))))
+            }
+        };
+        let interest = match tunnel {
+            Some(_) => Interest::WRITABLE | Interest::READABLE,
+            None => Interest::WRITABLE,
+        };
+        let stream = TcpStream::connect(target).map_err(|e| dial_error(&e))?;
         let slot = Slot::Dial {
             id,
             attempt,
             stream,
+            tunnel,
         };
         // A full token range closes the socket and fails the dial.
         let token = self.slots.insert(slot).ok_or(DialError::Exhausted)?;
         if let Some(Slot::Dial { stream, .. }) = self.slots.get_mut(token) {
-            if let Err(e) = self
-                .home
-                .registry()
-                .register(stream, token, Interest::WRITABLE)
-            {
+            if let Err(e) = self.home.registry().register(stream, token, interest) {
                 self.slots.remove(token);
                 return Err(dial_error(&e));
             }
@@ -127,16 +150,21 @@ impl Reactor {
         Ok(())
     }
 
-    /// A dial's socket is ready: connected, failed, or (spuriously) neither.
+    /// A dial's socket is ready: connected, failed, or (spuriously) neither;
+    /// through a proxy, connected once the proxy has connected the peer.
     pub(super) fn dial_ready(&mut self, token: Token) {
-        let Some(Slot::Dial { stream, .. }) = self.slots.get_mut(token) else {
+        let Some(Slot::Dial { stream, tunnel, .. }) = self.slots.get_mut(token) else {
             return;
         };
         // mio's recipe: SO_ERROR first, then whether there is a peer.
         let result = match stream.take_error() {
             Ok(Some(e)) | Err(e) => Err(dial_error(&e)),
             Ok(None) => match stream.peer_addr() {
-                Ok(_) => Ok(()),
+                Ok(_) => match tunnel.as_mut().map(|t| t.pump(stream)) {
+                    None | Some(Ok(true)) => Ok(()),
+                    Some(Ok(false)) => return,
+                    Some(Err(e)) => Err(dial_error(&e)),
+                },
                 Err(e)
                     if e.kind() == io::ErrorKind::NotConnected
                         || e.raw_os_error() == Some(libc::EINPROGRESS) =>
@@ -150,6 +178,7 @@ impl Reactor {
             id,
             attempt,
             mut stream,
+            ..
         }) = self.slots.remove(token)
         else {
             return;
