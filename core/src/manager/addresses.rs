@@ -31,8 +31,8 @@ use std::time::Duration;
 
 use crate::token_bucket::TokenBucket;
 use crate::{
-    Action, Advertised, ConnId, ConnKind, Direction, GroupKey, Host, Ignored, Instant, Network,
-    Networks, PeerAddr, PeerEvent, Subnet,
+    Action, Advertised, Config, ConnId, ConnKind, Direction, GroupKey, Host, Ignored, Instant,
+    Network, Networks, PeerAddr, PeerEvent, Subnet,
 };
 
 use super::bans::Bans;
@@ -145,7 +145,18 @@ pub(super) struct Unusable<'a> {
     pub now: Instant,
 }
 
-impl Unusable<'_> {
+impl<'a> Unusable<'a> {
+    /// The rules of `config`, over the connections and bans at `now`.
+    pub fn new(groups: &'a GroupCounts, bans: &'a Bans, config: &'a Config, now: Instant) -> Self {
+        Unusable {
+            groups,
+            bans,
+            allowlist: &config.allowlist,
+            networks: &config.networks,
+            now,
+        }
+    }
+
     /// Whether `addr` must not be dialled: on an unreachable network,
     /// already connected to (Core connects once per address), or banned
     /// and not allow-listed.
@@ -201,13 +212,7 @@ impl ConnManager {
     fn pick_address(&mut self, full_relay: bool) -> Result<PeerAddr, crate::AddressError> {
         let max = self.config.max_outbound_per_group;
         let outbound = self.counts.outbound_established();
-        let rules = Unusable {
-            groups: &self.groups,
-            bans: &self.bans,
-            allowlist: &self.config.allowlist,
-            networks: &self.config.networks,
-            now: self.now,
-        };
+        let rules = Unusable::new(&self.groups, &self.bans, &self.config, self.now);
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };

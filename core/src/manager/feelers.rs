@@ -54,13 +54,7 @@ impl ConnManager {
         if self.counts.feelers > 0 || !full {
             return;
         }
-        let rules = Unusable {
-            groups: &self.groups,
-            bans: &self.bans,
-            allowlist: &self.config.allowlist,
-            networks: &self.config.networks,
-            now: self.now,
-        };
+        let rules = Unusable::new(&self.groups, &self.bans, &self.config, self.now);
         let Some(book) = self.book.as_mut() else {
             return;
         };
