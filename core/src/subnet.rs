@@ -1,4 +1,6 @@
-//! IP subnets (CIDR ranges), for allow-lists and bans.
+//! IP subnets (CIDR ranges), for allow-lists and bans, and single onion or
+//! I2P addresses, which ban like a subnet of one (their keys have no
+//! structure to group by).
 //!
 //! Written by hand rather than taken from a crate because the core keeps its
 //! dependencies to `tracing` (plus optional serde and arbitrary), and a
@@ -8,13 +10,16 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use crate::Host;
+
 /// A CIDR range such as `203.0.113.0/24` or `2001:db8::/32`. A single
-/// address is a subnet with a full-length prefix.
+/// address is a subnet with a full-length prefix; an onion or I2P address
+/// is a subnet of itself alone (`NAME.onion`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(try_from = "String", into = "String"))]
 pub struct Subnet {
-    network: IpAddr,
+    network: Host,
     prefix: u8,
 }
 
@@ -33,15 +38,16 @@ impl Subnet {
             return Err(SubnetError::PrefixTooLong { prefix, max });
         }
         let network = mask(addr, prefix);
-        Ok(match network {
+        let (network, prefix) = match network {
             IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
-                Some(v4) => Subnet {
-                    network: IpAddr::V4(v4),
-                    prefix: prefix - 96,
-                },
-                None => Subnet { network, prefix },
+                Some(v4) => (IpAddr::V4(v4), prefix - 96),
+                None => (network, prefix),
             },
-            _ => Subnet { network, prefix },
+            _ => (network, prefix),
+        };
+        Ok(Subnet {
+            network: Host::Ip(network),
+            prefix,
         })
     }
 
@@ -49,30 +55,59 @@ impl Subnet {
     pub fn host(addr: IpAddr) -> Subnet {
         let addr = addr.to_canonical();
         Subnet {
-            network: addr,
+            network: Host::Ip(addr),
             prefix: if addr.is_ipv4() { 32 } else { 128 },
         }
     }
 
-    /// Whether `addr` lies in this subnet (IPv4-mapped IPv6 counts as IPv4).
-    pub fn contains(&self, addr: IpAddr) -> bool {
-        let addr = addr.to_canonical();
-        addr.is_ipv4() == self.network.is_ipv4() && mask(addr, self.prefix) == self.network
+    /// The subnet holding exactly the peer at `host`: its IP address (a
+    /// CJDNS address is one), or its onion or I2P name.
+    pub fn of_host(host: Host) -> Subnet {
+        match host.ip() {
+            Some(ip) => Subnet::host(ip),
+            None => Subnet {
+                network: host,
+                prefix: 0,
+            },
+        }
     }
 
-    /// The first address.
-    pub fn network(&self) -> IpAddr {
+    /// Whether `addr` lies in this subnet (IPv4-mapped IPv6 counts as IPv4).
+    /// No IP address lies in an onion or I2P address's subnet.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let Host::Ip(network) = self.network else {
+            return false;
+        };
+        let addr = addr.to_canonical();
+        addr.is_ipv4() == network.is_ipv4() && mask(addr, self.prefix) == network
+    }
+
+    /// Whether the peer at `host` lies in this subnet: an IP or CJDNS host
+    /// by its address, an onion or I2P host if it is the subnet's own.
+    pub fn contains_host(&self, host: Host) -> bool {
+        match host.ip() {
+            Some(ip) => self.contains(ip),
+            None => self.network == host,
+        }
+    }
+
+    /// The first address, or the onion or I2P address.
+    pub fn network(&self) -> Host {
         self.network
     }
 
-    /// The number of leading bits that are fixed.
+    /// The number of leading bits that are fixed (0 for an onion or I2P
+    /// address, which is matched whole).
     pub fn prefix(&self) -> u8 {
         self.prefix
     }
 
     /// Whether the subnet is a single address.
     pub fn is_host(&self) -> bool {
-        self.prefix == if self.network.is_ipv4() { 32 } else { 128 }
+        match self.network {
+            Host::Ip(ip) => self.prefix == if ip.is_ipv4() { 32 } else { 128 },
+            _ => true,
+        }
     }
 }
 
@@ -97,19 +132,28 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
 
 impl fmt::Display for Subnet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+        match self.network {
+            Host::Ip(ip) => write!(f, "{ip}/{}", self.prefix),
+            host => write!(f, "{host}"),
+        }
     }
 }
 
 impl FromStr for Subnet {
     type Err = SubnetError;
 
-    /// `ADDR/PREFIX`, or a bare address for a single host.
+    /// `ADDR/PREFIX`, or a bare address for a single host (an onion or
+    /// I2P name too).
     fn from_str(s: &str) -> Result<Subnet, SubnetError> {
         let (addr, prefix) = match s.split_once('/') {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s, None),
         };
+        if prefix.is_none() {
+            if let Ok(host @ (Host::Onion(_) | Host::I2p(_))) = addr.trim().parse::<Host>() {
+                return Ok(Subnet::of_host(host));
+            }
+        }
         let addr: IpAddr = addr
             .trim()
             .parse()
@@ -176,7 +220,7 @@ impl fmt::Display for SubnetError {
             SubnetError::Syntax(s) => {
                 write!(
                     f,
-                    "{s:?} is not a subnet; write ADDR/PREFIX (203.0.113.0/24) or an address"
+                    "{s:?} is not a subnet; write ADDR/PREFIX (203.0.113.0/24), an address, or an onion or I2P name"
                 )
             }
         }
@@ -267,5 +311,19 @@ mod tests {
             err.contains("nonsense") && err.contains("ADDR/PREFIX"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_onion_or_i2p_name_is_a_subnet_of_itself() {
+        let name = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion";
+        let net: Subnet = name.parse().unwrap();
+        let host: Host = name.parse().unwrap();
+        assert_eq!(net.to_string(), name);
+        assert!(net.is_host() && net.contains_host(host));
+        assert!(!net.contains(ip("127.0.0.1")));
+        assert!(!net.contains_host(Host::Onion([0; 32])));
+        assert!(format!("{name}/8").parse::<Subnet>().is_err());
+        let cjdns = Host::cjdns("fc00::1".parse().unwrap()).unwrap();
+        assert_eq!(Subnet::of_host(cjdns), Subnet::host(ip("fc00::1")));
     }
 }

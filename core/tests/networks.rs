@@ -264,3 +264,47 @@ fn an_anchor_on_a_network_no_longer_reached_is_not_dialled() {
     );
     assert_eq!(d.mgr.stats().anchors_dialled, 1);
 }
+
+#[test]
+fn an_onion_peer_can_be_banned_as_one_address() {
+    let mut config = onion_only();
+    config.target_outbound = 1;
+    config.block_relay_outbound = 0;
+    let (mut d, start) = running(config, [onion(1)]);
+    let [(addr, ..)] = dials(&start)[..] else {
+        panic!("{start:?}")
+    };
+    let subnet: connmgr::Subnet = addr.host().to_string().parse().unwrap();
+    assert_eq!(
+        subnet.to_string(),
+        addr.host().to_string(),
+        "a subnet of one"
+    );
+    let banned = d.actions(Input::Ban {
+        subnet,
+        until: T + Duration::from_secs(3600),
+    });
+    assert!(
+        banned.iter().any(|a| matches!(
+            a,
+            Action::NotifyPeer(connmgr::PeerEvent::GaveUp {
+                reason: Reason::Banned,
+                ..
+            })
+        )),
+        "the dial in flight ends: {banned:?}"
+    );
+    let again = d.actions(Input::Connect {
+        addr,
+        permanent: false,
+    });
+    assert!(
+        dials(&again).is_empty(),
+        "never dialled while banned: {again:?}"
+    );
+    let other = d.actions(Input::Connect {
+        addr: onion(2),
+        permanent: false,
+    });
+    assert_eq!(dials(&other).len(), 1, "other onion peers are not covered");
+}

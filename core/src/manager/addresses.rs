@@ -161,11 +161,13 @@ impl<'a> Unusable<'a> {
     /// already connected to (Core connects once per address), or banned
     /// and not allow-listed.
     pub fn rules_out(&self, addr: PeerAddr) -> bool {
-        let banned =
-            |ip| self.bans.covers(ip, self.now) && !self.allowlist.iter().any(|s| s.contains(ip));
+        let host = addr.host();
+        let allowed = host
+            .ip()
+            .is_some_and(|ip| self.allowlist.iter().any(|s| s.contains(ip)));
         !self.networks.reachable(addr.network())
             || self.groups.has(addr)
-            || (!self.bans.is_empty() && addr.host().ip().is_some_and(banned))
+            || (!self.bans.is_empty() && !allowed && self.bans.covers(host, self.now))
     }
 
     /// Whether `addr` must not be dialled for a connection that holds a

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
 use std::net::IpAddr;
 
-use crate::{Action, ConnId, Ignored, Instant, PeerEvent, Reason, Subnet};
+use crate::{Action, ConnId, Host, Ignored, Instant, PeerEvent, Reason, Subnet};
 
 use super::conn::Phase;
 use super::ConnManager;
@@ -19,7 +19,8 @@ use crate::ids::IdHasher;
 /// The ban list: single addresses in a map, wider subnets in a short list.
 #[derive(Debug, Default)]
 pub(crate) struct Bans {
-    hosts: HashMap<IpAddr, Instant, BuildHasherDefault<IdHasher>>,
+    /// Single addresses: IP ones, onion and I2P names.
+    hosts: HashMap<Host, Instant, BuildHasherDefault<IdHasher>>,
     subnets: BTreeMap<Subnet, Instant>,
 }
 
@@ -46,31 +47,39 @@ impl Bans {
         self.hosts.is_empty() && self.subnets.is_empty()
     }
 
-    /// Whether `ip` is banned at `now`, without tidying expired bans.
-    pub fn covers(&self, ip: IpAddr, now: Instant) -> bool {
-        let ip = ip.to_canonical();
-        self.hosts.get(&ip).is_some_and(|&until| until > now)
+    /// Whether the peer at `host` is banned at `now`, without tidying
+    /// expired bans.
+    pub fn covers(&self, host: Host, now: Instant) -> bool {
+        let host = single(host);
+        self.hosts.get(&host).is_some_and(|&until| until > now)
             || self
                 .subnets
                 .iter()
-                .any(|(subnet, &until)| until > now && subnet.contains(ip))
+                .any(|(subnet, &until)| until > now && subnet.contains_host(host))
     }
 
-    /// Whether `ip` is banned at `now`; expired bans are dropped on the way.
-    pub fn is_banned(&mut self, ip: IpAddr, now: Instant) -> bool {
-        let ip = ip.to_canonical();
-        if let Some(&until) = self.hosts.get(&ip) {
+    /// Whether the peer at `host` is banned at `now`; expired bans are
+    /// dropped on the way.
+    pub fn is_banned(&mut self, host: Host, now: Instant) -> bool {
+        let host = single(host);
+        if let Some(&until) = self.hosts.get(&host) {
             if until > now {
                 return true;
             }
-            self.hosts.remove(&ip);
+            self.hosts.remove(&host);
         }
         if self.subnets.is_empty() {
             return false;
         }
         self.subnets.retain(|_, until| *until > now);
-        self.subnets.keys().any(|subnet| subnet.contains(ip))
+        self.subnets.keys().any(|subnet| subnet.contains_host(host))
     }
+}
+
+/// The key a single-address ban of `host` is kept under: a CJDNS address
+/// is banned as the IP address it is.
+fn single(host: Host) -> Host {
+    Subnet::of_host(host).network()
 }
 
 impl ConnManager {
@@ -81,16 +90,17 @@ impl ConnManager {
             .any(|subnet| subnet.contains(ip))
     }
 
-    /// Whether dialling or admitting `ip` is forbidden by a ban.
-    pub(super) fn banned(&mut self, ip: IpAddr) -> bool {
+    /// Whether dialling or admitting the peer at `host` is forbidden by a
+    /// ban (an allow-listed IP address never is).
+    pub(super) fn banned(&mut self, host: Host) -> bool {
         let now = self.now;
-        !self.bans.is_empty() && !self.allowlisted(ip) && self.bans.is_banned(ip, now)
+        let allowed = host.ip().is_some_and(|ip| self.allowlisted(ip));
+        !self.bans.is_empty() && !allowed && self.bans.is_banned(host, now)
     }
 
-    /// Whether a ban covers the peer at `addr` (one with an IP address:
-    /// bans are of subnets).
+    /// Whether a ban covers the peer at `addr`.
     pub(super) fn banned_peer(&mut self, addr: crate::PeerAddr) -> bool {
-        addr.host().ip().is_some_and(|ip| self.banned(ip))
+        self.banned(addr.host())
     }
 
     pub(super) fn on_ban(&mut self, subnet: Subnet, until: Instant) -> Result<(), Ignored> {
@@ -121,7 +131,7 @@ impl ConnManager {
                 state: conn.state(),
             });
         }
-        let Some(ip) = conn.addr.and_then(|a| a.host().ip()) else {
+        let Some(host) = conn.addr.map(|a| a.host()) else {
             return Ok(());
         };
         self.stats.misbehaviour_reports += 1;
@@ -131,9 +141,10 @@ impl ConnManager {
         tracing::debug!(conn = id.raw(), total, "misbehaved");
         let threshold = self.config.ban_threshold;
         let noban = conn.facts.noban;
-        if threshold > 0 && total >= threshold && !noban && !self.allowlisted(ip) {
+        let allowed = host.ip().is_some_and(|ip| self.allowlisted(ip));
+        if threshold > 0 && total >= threshold && !noban && !allowed {
             let until = now + self.config.ban_duration;
-            self.ban(Subnet::host(ip), until, Reason::Misbehaving);
+            self.ban(Subnet::of_host(host), until, Reason::Misbehaving);
         }
         Ok(())
     }
@@ -158,8 +169,7 @@ impl ConnManager {
             .iter()
             .filter(|(_, c)| {
                 c.addr
-                    .and_then(|a| a.host().ip())
-                    .is_some_and(|ip| subnet.contains(ip) && !c.allowlisted)
+                    .is_some_and(|a| subnet.contains_host(a.host()) && !c.allowlisted)
             })
             .map(|(id, _)| *id)
             .collect();

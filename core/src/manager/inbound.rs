@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::group::GroupKey;
 use crate::timers::{Owner, TimerSeq};
 use crate::{backoff, AcceptError, Action, ConnId, ConnKind, Direction, Ignored, ListenerId};
-use crate::{Network, PeerEvent, Reason};
+use crate::{Host, Network, PeerEvent, Reason};
 
 use super::conn::{Conn, Phase};
 use super::{ConnManager, Lifecycle};
@@ -90,7 +90,7 @@ impl ConnManager {
             return None;
         }
         let now = self.now;
-        if self.bans.is_banned(ip, now) {
+        if self.bans.is_banned(Host::Ip(ip), now) {
             self.stats.inbound_rejected_banned += 1;
             return Some(Reason::Banned);
         }
