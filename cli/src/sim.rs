@@ -84,6 +84,14 @@ pub struct Args {
     /// `30s`). Without it every share leaves at once.
     #[arg(long, value_parser = parse_duration)]
     pub addr_trickle: Option<Duration>,
+    /// The share of nodes on Tor alone, in percent (onion addresses,
+    /// `onlynet` onion); with `--onion` or `--i2p`, every second IP node
+    /// also reaches both overlays, at most two connections each.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub onion: u8,
+    /// The share of nodes on I2P alone, in percent.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub i2p: u8,
     /// Every node's config: `default` (Bitcoin Core's hardening), `btcd`
     /// (btcd's exact behaviour, its book kept by the simulated application)
     /// or `bitcoind-0.9.3` (the node the 2015 eclipse paper attacked); with
@@ -119,6 +127,12 @@ pub fn run(args: &Args) -> Result<Outcome, Error> {
     }
     if args.nodes == 0 {
         return Err("--nodes must be at least 1".into());
+    }
+    if u16::from(args.onion) + u16::from(args.i2p) > 100 {
+        return Err(format!(
+            "--onion {} and --i2p {} add up to more than 100 %",
+            args.onion, args.i2p
+        ));
     }
     let attackers = args.attack.iter().map(|a| a.addresses()).max().unwrap_or(0);
     let per_node = args
@@ -195,6 +209,8 @@ pub(crate) fn config(args: &Args, seed: u64, variant: &Variant<'_>) -> SimConfig
     config.traced = args.trace.iter().map(|(node, _)| *node).collect();
     config.reachable_percent = args.reachable;
     config.addr_trickle = args.addr_trickle.unwrap_or_default();
+    config.onion_percent = args.onion;
+    config.i2p_percent = args.i2p;
     config.attack = variant.attack.map(|model| Attack {
         restart: if args.clean_restart {
             Shutdown::Clean

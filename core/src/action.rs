@@ -134,6 +134,10 @@ pub enum Reason {
     IpLimit,
     /// Inbound from this network group is at `max_inbound_per_group`.
     GroupLimit,
+    /// Closed for network diversity: the extra connection to a network
+    /// that had too few outbound peers is ready, and this full-relay peer's
+    /// network keeps its minimum without it.
+    NetworkDiversity,
     /// Inbound over this network (IPv4, Tor, …) is at its
     /// `Config::networks` `max_inbound`.
     NetworkLimit,

@@ -87,6 +87,10 @@ pub struct Stats {
     /// Addresses refused because their network is unreachable or at its
     /// outbound limit (`Config::networks`).
     pub addresses_refused_network: u64,
+    /// Extra full-relay connections opened to a network below its minimum.
+    pub network_peers: u64,
+    /// Full-relay peers closed once such an extra connection was ready.
+    pub network_peer_evictions: u64,
     /// `Dial` actions emitted.
     pub dials: u64,
     /// Dials that connected.

@@ -36,7 +36,6 @@ fn running(config: Config, addrs: impl IntoIterator<Item = PeerAddr>) -> (Driver
     let mut d = Driver::new(Config {
         address_book: AddressBook::Core,
         handshake_timeout: Duration::ZERO,
-        feeler_interval: Duration::ZERO,
         ..config
     });
     d.now = T;
@@ -307,4 +306,114 @@ fn an_onion_peer_can_be_banned_as_one_address() {
         permanent: false,
     });
     assert_eq!(dials(&other).len(), 1, "other onion peers are not covered");
+}
+
+/// Answers every dial in `actions` (and those that follow) with success;
+/// returns every action seen.
+fn connect_all(d: &mut Driver, actions: Vec<Action>) -> Vec<Action> {
+    let mut seen = actions.clone();
+    let mut pending: Vec<Action> = actions;
+    for _ in 0..1_000 {
+        let Some(action) = pending.pop() else { break };
+        if let Action::Dial { id, attempt, .. } = action {
+            let more = d.actions(Input::DialResult {
+                id,
+                attempt,
+                result: Ok(()),
+            });
+            seen.extend(more.iter().cloned());
+            pending.extend(more);
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_network_learned_late_gets_an_extra_peer_and_the_youngest_spare_one_goes() {
+    let mut config = Config::default();
+    config.networks.onion.proxy = Some(tor());
+    config.networks.onion.reachable = true;
+    config.feeler_interval = Duration::from_secs(60);
+    let (mut d, start) = running(config, (0..40).map(ipv4));
+    connect_all(&mut d, start);
+    assert_eq!(d.mgr.counts().automatic_established, 8, "all on IPv4");
+    // Onion addresses arrive once every slot is taken.
+    let addrs = (0..5).map(|n| Advertised::new(onion(n), d.now)).collect();
+    d.actions(Input::Learned { from: None, addrs });
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let Some(at) = d.mgr.poll_timeout() else {
+            break;
+        };
+        d.now = d.now.max(at);
+        let tick = d.actions(Input::Tick);
+        seen.extend(connect_all(&mut d, tick));
+        if d.mgr.stats().network_peer_evictions > 0 {
+            break;
+        }
+    }
+    let extra: Vec<_> = dials(&seen)
+        .into_iter()
+        .filter(|(_, kind, _)| *kind == ConnKind::Automatic)
+        .collect();
+    assert_eq!(extra.len(), 1, "one extra full-relay dial: {extra:?}");
+    assert_eq!(extra[0].0.network(), Network::Onion);
+    let closed: Vec<_> = seen
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Close {
+                    reason: Reason::NetworkDiversity,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(closed.len(), 1, "{seen:?}");
+    let counts = d.mgr.counts();
+    assert_eq!(counts.automatic_established, 8, "back to the target");
+    assert_eq!(d.mgr.stats().network_peers, 1);
+}
+
+#[test]
+fn an_extra_peer_that_does_not_answer_costs_no_working_peer() {
+    let mut config = Config::default();
+    config.networks.onion.proxy = Some(tor());
+    config.networks.onion.reachable = true;
+    config.feeler_interval = Duration::from_secs(60);
+    let (mut d, start) = running(config, (0..40).map(ipv4));
+    connect_all(&mut d, start);
+    let addrs = vec![Advertised::new(onion(1), d.now)];
+    d.actions(Input::Learned { from: None, addrs });
+    for _ in 0..50 {
+        let Some(at) = d.mgr.poll_timeout() else {
+            break;
+        };
+        d.now = d.now.max(at);
+        for (id, attempt) in dials_of(&d.actions(Input::Tick)) {
+            d.actions(Input::DialResult {
+                id,
+                attempt,
+                result: Err(connmgr::DialError::Unreachable),
+            });
+        }
+    }
+    assert!(d.mgr.stats().network_peers >= 1, "tried");
+    assert_eq!(d.mgr.stats().network_peer_evictions, 0);
+    assert_eq!(
+        d.mgr.counts().automatic_established,
+        8,
+        "no peer was closed"
+    );
+}
+
+fn dials_of(actions: &[Action]) -> Vec<(connmgr::ConnId, u32)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dial { id, attempt, .. } => Some((*id, *attempt)),
+            _ => None,
+        })
+        .collect()
 }

@@ -438,7 +438,15 @@ impl Checker {
     /// Invariants of the manager's state after the step.
     fn state(&mut self, now: Instant, mgr: &ConnManager) -> Result<(), Violation> {
         let counts = mgr.counts();
-        let target = self.config.target_outbound + u32::from(self.tip_went_stale);
+        // One more while the tip is stale, and one more while an extra
+        // connection to a network below its minimum is being made.
+        let networks = &self.config.networks;
+        let minimums = networks.one_per_network
+            || Network::ALL
+                .iter()
+                .any(|&n| networks.get(n).min_outbound > 0);
+        let target =
+            self.config.target_outbound + u32::from(self.tip_went_stale) + u32::from(minimums);
         ensure!(
             counts.automatic() <= target,
             "{} automatic outbound connections, target {} (the tip {} stale)",

@@ -22,6 +22,7 @@ pub mod attack;
 pub mod faults;
 pub mod invariants;
 pub mod node;
+mod overlay;
 pub mod paper;
 pub mod preset;
 pub mod report;

@@ -64,6 +64,11 @@ pub struct NodeStats {
     /// The heap its book holds, in bytes, without the network's shared
     /// address table (an estimate: allocator overhead aside).
     pub book_bytes: u64,
+    /// The network of its own address.
+    pub network: Option<connmgr::Network>,
+    /// Established automatic (full-relay and block-relay-only) outbound
+    /// connections at the end, per network in `Network::ALL` order.
+    pub outbound_by_network: [u32; 5],
 }
 
 /// One step of a node, kept to explain a violation.
@@ -297,7 +302,7 @@ impl Node {
         stats.anchors_dialled += self.mgr.stats().anchors_dialled;
         stats.outbound = self.mgr.counts().automatic_established;
         stats.block_relay = self.mgr.counts().block_relay_established;
-        let groups: std::collections::BTreeSet<_> = self
+        let outbound: Vec<PeerAddr> = self
             .sockets
             .keys()
             .filter_map(|id| self.mgr.info(*id))
@@ -306,9 +311,16 @@ impl Node {
                 info.kind.is_automatic() && info.state == connmgr::ConnState::Established
             })
             .filter_map(|info| info.addr)
+            .collect();
+        let groups: std::collections::BTreeSet<_> = outbound
+            .iter()
             .map(|addr| connmgr::GroupKey::of_host(addr.host()))
             .collect();
         stats.outbound_groups = groups.len();
+        stats.network = Some(self.addr.network());
+        for addr in &outbound {
+            stats.outbound_by_network[addr.network().index()] += 1;
+        }
         stats.book_entries = match (&self.book, self.mgr.book_counts()) {
             (Some(book), _) => book.len() as u64,
             (None, Some(counts)) => (counts.new + counts.tried) as u64,

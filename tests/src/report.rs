@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::attack::EclipseReport;
 use crate::node::{NodeIdx, NodeStats};
+use connmgr::Network;
 
 /// Outbound counts at one moment, for plotting.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +92,46 @@ impl Report {
     }
 }
 
+impl Report {
+    /// In a run with nodes on Tor or I2P: per network of the nodes' own
+    /// addresses, how many nodes and their outbound peers' networks.
+    fn fmt_networks(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let overlays = self
+            .nodes
+            .iter()
+            .any(|n| matches!(n.network, Some(Network::Onion | Network::I2p)));
+        if !overlays {
+            return Ok(());
+        }
+        for network in Network::ALL {
+            let on: Vec<&NodeStats> = self
+                .nodes
+                .iter()
+                .filter(|n| n.network == Some(network))
+                .collect();
+            if on.is_empty() {
+                continue;
+            }
+            let peers: Vec<String> = Network::ALL
+                .iter()
+                .map(|&to| {
+                    let total: u32 = on.iter().map(|n| n.outbound_by_network[to.index()]).sum();
+                    (to, f64::from(total) / on.len() as f64)
+                })
+                .filter(|(_, mean)| *mean > 0.0)
+                .map(|(to, mean)| format!("{to} {mean:.2}"))
+                .collect();
+            writeln!(
+                f,
+                "  {network} nodes: {}, outbound per node: {}",
+                on.len(),
+                peers.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Report {
     /// The overall summary.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -138,6 +179,7 @@ impl fmt::Display for Report {
             "  at the end: {mean_outbound:.2} full-relay and {mean_block_relay:.2} block-relay-only outbound per node, over {mean_groups:.2} groups; {:.0} addresses per book",
             sum(|n| n.book_entries) as f64 / nodes as f64
         )?;
+        self.fmt_networks(f)?;
         write!(
             f,
             "  books: {:.1} KB a node, {:.0} B an address",

@@ -24,6 +24,7 @@ use crate::addresses::node_addresses;
 use crate::attack::{attacker_addresses, trash_address, Attack, EclipseReport, MESSAGE};
 use crate::faults::{FaultProfile, Shutdown};
 use crate::node::{socket, Handled, LinkId, Node, NodeIdx, NodeStats};
+use crate::overlay;
 use crate::report::{Report, Sample};
 
 /// When every simulated run begins: 2023-11-14, on the Unix-epoch clock
@@ -73,6 +74,13 @@ pub struct SimConfig {
     /// shares with a peer leaves in one message per (exponentially drawn)
     /// interval. Zero sends every share at once.
     pub addr_trickle: Duration,
+    /// The share of nodes, in percent, on Tor alone (an onion address,
+    /// `onlynet` onion); with any overlay in the run, every second IP node
+    /// also reaches Tor and I2P through proxies, at most two connections
+    /// each. The seed nodes stay on IP.
+    pub onion_percent: u8,
+    /// The share of nodes, in percent, on I2P alone.
+    pub i2p_percent: u8,
 }
 
 impl SimConfig {
@@ -94,6 +102,8 @@ impl SimConfig {
             attack: None,
             reachable_percent: 100,
             addr_trickle: Duration::ZERO,
+            onion_percent: 0,
+            i2p_percent: 0,
         }
     }
 
@@ -129,6 +139,12 @@ impl SimConfig {
         }
         if !self.addr_trickle.is_zero() {
             gossip += &format!(" --addr-trickle {}s", self.addr_trickle.as_secs());
+        }
+        if self.onion_percent > 0 {
+            gossip += &format!(" --onion {}", self.onion_percent);
+        }
+        if self.i2p_percent > 0 {
+            gossip += &format!(" --i2p {}", self.i2p_percent);
         }
         format!(
             "--nodes {} --duration {}s --faults {}{preset}{gossip}{attack}",
@@ -335,7 +351,11 @@ impl Sim {
     /// Builds the network: addresses, books seeded from the seed list, nodes.
     pub fn new(cfg: SimConfig) -> Sim {
         let mut rng = Rng::new(cfg.seed);
-        let addrs = node_addresses(cfg.nodes, &mut rng);
+        let mut addrs = node_addresses(cfg.nodes, &mut rng);
+        let (onion, i2p) = (cfg.onion_percent, cfg.i2p_percent);
+        let mut overlay_rng = Rng::new(cfg.seed ^ 0x0E1A_7000);
+        overlay::assign(&mut addrs, cfg.seed_nodes, onion, i2p, &mut overlay_rng);
+        let overlays = onion > 0 || i2p > 0;
         let seed_addrs: Vec<PeerAddr> = addrs.iter().take(cfg.seed_nodes.max(1)).copied().collect();
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut queue = BTreeMap::new();
@@ -349,6 +369,7 @@ impl Sim {
                 Seed::from_u64(cfg.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let config = Config {
                 rng_seed: Some(node_seed),
+                networks: overlay::networks(*addr, i, overlays, &cfg.node_config.networks),
                 ..cfg.node_config.clone()
             };
             // The seed list is known from the start, or (an empty book)
@@ -625,9 +646,21 @@ impl Sim {
                 let now = self.now;
                 let own = self.nodes[node].addr;
                 let mut seeds: Vec<PeerAddr> = self.seed_addrs.clone();
-                for _ in 0..self.cfg.dns_answer {
+                // Answers of networks the node reaches (a node on Tor alone
+                // starts from onion seeds, as Core ships them); a bounded
+                // number of draws.
+                let networks = self.nodes[node].mgr.config().networks.clone();
+                let mut answered = 0;
+                for _ in 0..self.cfg.dns_answer * 20 {
+                    if answered == self.cfg.dns_answer {
+                        break;
+                    }
                     let pick = self.rng.below(self.reachable.len() as u64) as usize;
-                    seeds.push(self.nodes[self.reachable[pick]].addr);
+                    let addr = self.nodes[self.reachable[pick]].addr;
+                    if networks.reachable(addr.network()) {
+                        seeds.push(addr);
+                        answered += 1;
+                    }
                 }
                 seeds.sort_unstable();
                 seeds.dedup();
@@ -745,10 +778,17 @@ impl Sim {
                     );
                 }
                 Action::Dial {
-                    id, attempt, addr, ..
+                    id,
+                    attempt,
+                    addr,
+                    route,
+                    ..
                 } => {
                     self.nodes[node].dials.insert((id, attempt), ());
-                    self.dial(node, id, attempt, addr);
+                    // A name only a proxy reaches, dialled directly, fails
+                    // at once, as in a runtime.
+                    let direct_to_overlay = route.is_direct() && addr.socket_addr().is_none();
+                    self.dial(node, id, attempt, addr, direct_to_overlay);
                 }
                 Action::CancelDial { id, attempt } => {
                     self.nodes[node].dials.remove(&(id, attempt));
@@ -828,10 +868,18 @@ impl Sim {
             .is_some_and(|sides| sides[a] != sides[b])
     }
 
-    fn dial(&mut self, node: NodeIdx, id: ConnId, attempt: u32, addr: PeerAddr) {
+    fn dial(
+        &mut self,
+        node: NodeIdx,
+        id: ConnId,
+        attempt: u32,
+        addr: PeerAddr,
+        direct_to_overlay: bool,
+    ) {
         let incarnation = self.nodes[node].incarnation;
         let latency = self.latency();
-        let Some(&to) = self.by_addr.get(&addr) else {
+        let target = self.by_addr.get(&addr).filter(|_| !direct_to_overlay);
+        let Some(&to) = target else {
             let at = self.now + latency;
             let error = DialError::Unreachable;
             self.schedule(
@@ -928,13 +976,14 @@ impl Sim {
                 ends: [dialer, acceptor],
             },
         );
-        let remote = self.nodes[from].addr;
+        let (remote, network) =
+            overlay::accepted_from(self.nodes[from].addr, self.nodes[to].addr, link);
         let (result, actions) = self.step(
             to,
             Input::Accepted {
                 listener: ListenerId(0),
-                remote: socket(remote),
-                network: None,
+                remote,
+                network,
             },
         )?;
         if let Ok(Some(inbound)) = result {

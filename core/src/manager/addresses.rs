@@ -289,7 +289,7 @@ impl ConnManager {
                 (source, RELAY_PENALTY, addrs)
             }
         };
-        offered.retain(|a| a.addr.port() != 0);
+        offered.retain(|a| a.addr.is_dialable());
         let claimed: Vec<(PeerAddr, Instant)> = offered
             .iter()
             .map(|a| {

@@ -28,7 +28,7 @@ impl ConnManager {
             // One peer given twice (or as two spellings of one socket
             // address, which are one `PeerAddr`) is one anchor: dialling
             // both would open two connections to one peer.
-            if addr.port() != 0 && !self.anchors.contains(&addr) {
+            if addr.is_dialable() && !self.anchors.contains(&addr) {
                 self.anchors.push(addr);
             }
         }

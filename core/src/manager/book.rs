@@ -367,7 +367,7 @@ fn core_select(
             continue;
         }
         let recent = recently_tried(book, now, addr);
-        if addr.port() == 0 || unusable(addr) || (recent && tries < SKIP_RECENT_TRIES) {
+        if !addr.is_dialable() || unusable(addr) || (recent && tries < SKIP_RECENT_TRIES) {
             continue;
         }
         return Ok(addr);

@@ -48,6 +48,7 @@ impl ConnManager {
             return;
         }
         self.arm_feeler();
+        self.maybe_network_peer();
         let full = [ConnKind::Automatic, ConnKind::BlockRelay]
             .into_iter()
             .all(|kind| self.automatic_established(kind) >= self.automatic_target(kind).0);

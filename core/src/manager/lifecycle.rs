@@ -262,6 +262,7 @@ impl ConnManager {
         if kind == ConnKind::AddrFetch {
             self.arm_addr_fetch_deadline(id);
         }
+        self.network_peer_ready(id);
         if kind == ConnKind::Feeler {
             // Its job is done: the book heard the address is good.
             self.stats.feelers_handshaked += 1;

@@ -17,6 +17,7 @@ mod groups;
 mod inbound;
 mod inbound_index;
 mod lifecycle;
+mod network_peer;
 mod outbound;
 mod stale_tip;
 
@@ -91,6 +92,9 @@ pub struct ConnManager {
     relay_key: u64,
     /// The tip is stale: keep one full-relay outbound above the target.
     extra_full_relay: bool,
+    /// The extra full-relay connection to a network below its minimum,
+    /// while it is being made.
+    network_peer: Option<ConnId>,
     /// The last clean run's block-relay-only peers, to dial at `Start`.
     anchors: Vec<PeerAddr>,
 }
@@ -110,6 +114,7 @@ impl ConnManager {
             ready: ReadyPeers::default(),
             relay_key: keys.relay,
             extra_full_relay: false,
+            network_peer: None,
             anchors: Vec::new(),
             inbound: InboundIndex::new(keys.eviction),
             bans: Bans::default(),
@@ -394,6 +399,7 @@ impl ConnManager {
     /// Removes a record with all it holds: its counts, its group, its timer.
     fn take(&mut self, id: ConnId) -> Option<Conn> {
         let conn = self.conns.remove(&id)?;
+        self.network_peer_gone(id);
         tally(&mut self.counts, &conn, false);
         if let Some((ip, network)) = inbound_ip(&conn) {
             self.inbound.remove(ip, network);

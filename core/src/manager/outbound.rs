@@ -262,6 +262,9 @@ impl ConnManager {
             }));
         }
         self.await_handshake(id);
+        if !self.handshake_gate() {
+            self.network_peer_ready(id);
+        }
         Ok(())
     }
 

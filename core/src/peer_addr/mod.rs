@@ -134,6 +134,13 @@ impl PeerAddr {
         self.host.network()
     }
 
+    /// Whether it can be dialled as given: any port but 0, which no
+    /// listener has, except an I2P peer's 0 (I2P has no ports; Core writes
+    /// 0).
+    pub fn is_dialable(&self) -> bool {
+        self.port != 0 || matches!(self.host, Host::I2p(_))
+    }
+
     /// The socket address to dial directly: for IP and CJDNS peers; an
     /// onion or I2P peer is reached through a proxy, by name.
     pub fn socket_addr(&self) -> Option<SocketAddr> {

@@ -217,6 +217,17 @@ fn a_cjdns_prefix_reads_as_cjdns_and_nothing_else() {
 }
 
 #[test]
+fn port_0_is_dialable_only_on_i2p() {
+    assert!(!"1.2.3.4:0".parse::<PeerAddr>().unwrap().is_dialable());
+    assert!(!format!("{TORV3}:0")
+        .parse::<PeerAddr>()
+        .unwrap()
+        .is_dialable());
+    assert!(PeerAddr::new(Host::I2p([1; 32]), 0).is_dialable());
+    assert!("1.2.3.4:8333".parse::<PeerAddr>().unwrap().is_dialable());
+}
+
+#[test]
 fn a_mapped_ipv4_address_is_the_ipv4_peer() {
     let mapped: PeerAddr = "[::ffff:1.2.3.4]:8333".parse().unwrap();
     let plain: PeerAddr = "1.2.3.4:8333".parse().unwrap();
