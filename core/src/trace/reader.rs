@@ -332,8 +332,13 @@ fn parse_header(line: &Line<'_>) -> Result<(TraceHeader, Option<Value>), TraceEr
             ))
         }
     }
-    let header: HeaderIn = serde_json::from_value(value)
+    let mut header: HeaderIn = serde_json::from_value(value)
         .map_err(|e| invalid(printable(&e.to_string(), EXCERPT_CHARS)))?;
+    if header.version == 5 {
+        // Version 5 had no network policy: IPv4 and IPv6, and no rule of
+        // one connection per network, which today's default has.
+        header.config.networks.one_per_network = false;
+    }
     header
         .config
         .validate()

@@ -534,6 +534,10 @@ fn a_version_5_trace_still_replays() {
     let old = replace_line(&trace, 1, &header.to_string());
     let reader = TraceReader::new(old.as_slice()).unwrap();
     assert_eq!(reader.header().version, 5);
+    assert!(
+        !reader.header().config.networks.one_per_network,
+        "version 5 knew no such rule"
+    );
     let total: usize = log.iter().map(|(_, _, actions)| actions.len()).sum();
     assert_eq!(
         reader.replay().unwrap(),
