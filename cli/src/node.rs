@@ -28,6 +28,11 @@ pub struct Args {
     /// Listen for inbound connections on this address (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<SocketAddr>,
+    /// Listen on this address as the local target of a Tor onion service
+    /// (torrc's `HiddenServicePort`): its connections come from Tor at
+    /// 127.0.0.1 and count as Tor (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub listen_onion: Vec<SocketAddr>,
     /// Keep a permanent connection to this peer, redialled with backoff
     /// (repeatable): `IP:PORT`, `[IPv6]:PORT`, `NAME.onion:PORT`,
     /// `NAME.b32.i2p:0`.
@@ -74,7 +79,7 @@ fn check(args: &Args) -> Result<(), Error> {
         return Err("--status-every must be positive".into());
     }
     let mut seen = std::collections::BTreeSet::new();
-    for addr in &args.listen {
+    for addr in args.listen.iter().chain(&args.listen_onion) {
         if !seen.insert(addr) {
             return Err(format!("--listen {addr} is given twice"));
         }
@@ -130,6 +135,9 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
         .accept_local_addresses(args.allow_local);
     for &addr in &args.listen {
         builder = builder.listen(addr);
+    }
+    for &addr in &args.listen_onion {
+        builder = builder.listen_as(addr, connmgr::Network::Onion);
     }
     if let Some(trace) = &args.trace {
         builder = builder.record_trace(trace);

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use connmgr::trace::Recorder;
 use connmgr::{
-    AddressBook, Advertised, Config, ConnId, ConnManager, Host, Input, Instant, PeerAddr,
+    AddressBook, Advertised, Config, ConnId, ConnManager, Host, Input, Instant, Network, PeerAddr,
 };
 use connmgr_store::{AddressSource, BookFile, BookSource, StaticList, StoreError};
 
@@ -75,6 +75,10 @@ pub struct Prepared {
     pub listeners: Vec<TcpListener>,
     /// The addresses they are bound to (with the ports chosen for port 0).
     pub listen_addrs: Vec<SocketAddr>,
+    /// The network each listener's connections come over, when it is not
+    /// their remote address's (an onion service's target): what a runtime
+    /// puts in `Input::Accepted`.
+    pub listen_networks: Vec<Option<Network>>,
     /// Whether accepted peers' addresses go to the source's `learned`.
     pub learn_inbound: bool,
 }
@@ -108,7 +112,9 @@ enum TraceTo {
 pub struct Builder<R> {
     config: Config,
     runtime: R,
-    listen: Vec<SocketAddr>,
+    /// Where to listen, and the network of a listener that says (an onion
+    /// service's target).
+    listen: Vec<(SocketAddr, Option<Network>)>,
     backlog: Option<i32>,
     seeds: Vec<PeerAddr>,
     peers_file: Option<PathBuf>,
@@ -164,7 +170,17 @@ impl<R> Builder<R> {
     /// built manager reports in its `listen_addrs`). Listeners are numbered
     /// [`ListenerId`](connmgr::ListenerId)`(0)`, `(1)`, … in this order.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen.push(addr);
+        self.listen.push((addr, None));
+        self
+    }
+
+    /// Listens on `addr` for connections that come over `network`: the
+    /// local target of a Tor onion service (`Network::Onion`), whose
+    /// connections all come from Tor at 127.0.0.1, is counted, limited and
+    /// protected from eviction as Tor (Core's `-bind=ADDR=onion`). Numbered
+    /// with [`listen`](Builder::listen)'s listeners, in order.
+    pub fn listen_as(mut self, addr: SocketAddr, network: Network) -> Self {
+        self.listen.push((addr, Some(network)));
         self
     }
 
@@ -270,7 +286,7 @@ impl<R> Builder<R> {
         let backlog = self.backlog.unwrap_or_else(somaxconn);
         let mut listeners = Vec::with_capacity(self.listen.len());
         let mut listen_addrs = Vec::with_capacity(self.listen.len());
-        for &addr in &self.listen {
+        for &(addr, _) in &self.listen {
             let error = |source| BuildError::Listen { addr, source };
             let listener = listen(addr, backlog).map_err(error)?;
             listen_addrs.push(listener.local_addr().map_err(error)?);
@@ -341,6 +357,7 @@ impl<R> Builder<R> {
                 clock,
                 listeners,
                 listen_addrs,
+                listen_networks: self.listen.iter().map(|&(_, network)| network).collect(),
                 learn_inbound: self.learn_inbound,
             },
         ))

@@ -11,7 +11,7 @@ mod socks_recorder;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use connmgr::{DialError, Event, PeerAddr, Proxy, Reason};
+use connmgr::{DialError, Event, Network, PeerAddr, Proxy, Reason};
 use connmgr_net::Builder;
 
 use common::*;
@@ -150,6 +150,29 @@ async fn an_onion_peer_without_a_proxy_is_unreachable<H: Harness>() {
     client.shutdown().await.unwrap();
 }
 
+async fn an_onion_services_listener_counts_its_connections_as_tor<H: Harness>() {
+    let mut config = config();
+    config.networks.onion.max_inbound = Some(1);
+    let (server, mut server_events) =
+        H::start(Builder::new(config).listen_as(loopback(), Network::Onion)).unwrap();
+    let (client, _client_events) = H::start(Builder::new(common::config())).unwrap();
+    let target = server.listen_addrs()[0];
+    client.connect(target, false).await.unwrap();
+    let Event::Connected { stream, .. } = next::<H>(&mut server_events, "inbound").await else {
+        panic!("expected Connected");
+    };
+    // From 127.0.0.1 like every Tor connection, yet Tor's: its limit of
+    // one refuses the second.
+    client.connect(target, false).await.unwrap();
+    eventually::<H, _>("the second refused at Tor's limit", || async {
+        server.stats().await.unwrap().inbound_rejected_network_limit == 1
+    })
+    .await;
+    drop(stream);
+    client.shutdown().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
 macro_rules! suite {
     ($module:ident, $runtime:ident) => {
         mod $module {
@@ -176,6 +199,13 @@ macro_rules! suite {
             #[test]
             fn a_proxys_failure_is_the_dials() {
                 run(super::a_proxys_failure_is_the_dials::<common::$runtime>())
+            }
+
+            #[test]
+            fn an_onion_services_listener_counts_its_connections_as_tor() {
+                run(super::an_onion_services_listener_counts_its_connections_as_tor::<
+                    common::$runtime,
+                >())
             }
 
             #[test]

@@ -102,3 +102,27 @@ fn a_proxys_failure_is_the_dials() {
         reactor.shutdown().unwrap();
     }
 }
+
+#[test]
+fn an_onion_services_listener_counts_its_connections_as_tor() {
+    let mut config = manual_config();
+    config.networks.onion.max_inbound = Some(1);
+    let mut reactor = Builder::new(config)
+        .listen_as("127.0.0.1:0".parse().unwrap(), connmgr::Network::Onion)
+        .build()
+        .unwrap();
+    reactor.start().unwrap();
+    let target = reactor.listen_addrs()[0];
+    let _first = std::net::TcpStream::connect(target).unwrap();
+    let _second = std::net::TcpStream::connect(target).unwrap();
+    let mut seen = Seen::default();
+    assert!(run_until(
+        &mut reactor,
+        &mut seen,
+        LIMIT,
+        |_, reactor| reactor.manager().stats().inbound_rejected_network_limit == 1
+    ));
+    assert_eq!(reactor.manager().counts().inbound, 1);
+    drop(seen);
+    reactor.shutdown().unwrap();
+}

@@ -100,16 +100,19 @@ pub(crate) fn launch<R: Runtime>(
         clock,
         listeners: sockets,
         listen_addrs,
+        listen_networks,
         learn_inbound,
         ..
     } = prepared;
     let mut listeners = Vec::with_capacity(sockets.len());
-    for (socket, &addr) in sockets.into_iter().zip(&listen_addrs) {
+    let bound = sockets.into_iter().zip(&listen_addrs).zip(listen_networks);
+    for ((socket, &addr), network) in bound {
         let io = runtime
             .listener(socket)
             .map_err(|source| BuildError::Listen { addr, source })?;
         listeners.push(Listener {
             io: Some(io),
+            network,
             paused: false,
         });
     }

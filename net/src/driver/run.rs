@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
-use connmgr::{Action, ConnId, Event, Ignored, Input, Instant, ListenerId, PeerEvent, Stats};
+use connmgr::{
+    Action, ConnId, Event, Ignored, Input, Instant, ListenerId, Network, PeerEvent, Stats,
+};
 use connmgr_store::AddressSource;
 
 use super::chan::{Receiver, Sender};
@@ -38,6 +40,8 @@ const TRANSIENT_RETRIES: u32 = 64;
 /// A listener; `None` once the core closed it.
 pub(super) struct Listener<L> {
     pub(super) io: Option<L>,
+    /// The network its connections come over, if not their address's.
+    pub(super) network: Option<Network>,
     /// Not polled while paused: an error like EMFILE cannot make it spin.
     pub(super) paused: bool,
 }
@@ -244,10 +248,14 @@ impl<R: Runtime> State<R> {
     fn accepted(&mut self, listener: ListenerId, result: io::Result<(R::Stream, SocketAddr)>) {
         match result {
             Ok((stream, remote)) => {
+                let network = usize::try_from(listener.0)
+                    .ok()
+                    .and_then(|i| self.listeners.get(i))
+                    .and_then(|l| l.network);
                 if let Ok(Some(id)) = self.input(Input::Accepted {
                     listener,
                     remote,
-                    network: None,
+                    network,
                 }) {
                     self.handed_in = Some((id, stream));
                 }

@@ -64,6 +64,7 @@ impl Launch for Mio {
             clock,
             listeners: sockets,
             listen_addrs,
+            listen_networks,
             learn_inbound,
             ..
         } = prepared;
@@ -79,7 +80,8 @@ impl Launch for Mio {
             return Err(too_few(slots.capacity()));
         }
         let mut listeners = Vec::with_capacity(sockets.len());
-        for (index, (socket, &addr)) in sockets.into_iter().zip(&listen_addrs).enumerate() {
+        let bound = sockets.into_iter().zip(&listen_addrs).zip(listen_networks);
+        for (index, ((socket, &addr), network)) in bound.enumerate() {
             let mut socket = mio::net::TcpListener::from_std(socket);
             let token = slots
                 .insert(Slot::Listener(index))
@@ -89,6 +91,7 @@ impl Launch for Mio {
                 .map_err(|source| BuildError::Listen { addr, source })?;
             listeners.push(Listener {
                 socket: Some(socket),
+                network,
                 token,
                 paused: false,
                 ready: false,

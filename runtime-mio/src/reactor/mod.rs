@@ -68,6 +68,8 @@ enum Slot {
 struct Listener {
     /// `None` once closed.
     socket: Option<TcpListener>,
+    /// The network its connections come over, if not their address's.
+    network: Option<connmgr::Network>,
     token: Token,
     /// Deregistered on the manager's `PauseListener`.
     paused: bool,

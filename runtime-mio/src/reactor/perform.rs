@@ -317,6 +317,7 @@ impl Reactor {
             if !l.ready || l.paused {
                 return;
             }
+            let network = l.network;
             let Some(socket) = &l.socket else { return };
             match socket.accept() {
                 Ok((stream, remote)) => {
@@ -324,7 +325,7 @@ impl Reactor {
                         Input::Accepted {
                             listener,
                             remote,
-                            network: None,
+                            network,
                         },
                         Some(stream),
                     );
