@@ -76,6 +76,8 @@ fn started(target: u32, max_inbound: u32, clock: &mut Clock) -> (ConnManager, Ve
     let config = Config {
         target_outbound: target,
         max_inbound,
+        // A fixed secret: every run makes the same choices.
+        rng_seed: Some(connmgr::Seed::from_u64(1)),
         ..Config::btcd()
     };
     let mut mgr = ConnManager::new(config, Instant::ZERO).expect("the bench config is valid");

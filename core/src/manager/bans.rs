@@ -93,9 +93,12 @@ impl ConnManager {
     /// Whether dialling or admitting the peer at `host` is forbidden by a
     /// ban (an allow-listed IP address never is).
     pub(super) fn banned(&mut self, host: Host) -> bool {
+        if self.bans.is_empty() {
+            return false;
+        }
         let now = self.now;
         let allowed = host.ip().is_some_and(|ip| self.allowlisted(ip));
-        !self.bans.is_empty() && !allowed && self.bans.is_banned(host, now)
+        !allowed && self.bans.is_banned(host, now)
     }
 
     /// Whether a ban covers the peer at `addr`.

@@ -153,8 +153,9 @@ impl ConnManager {
         }
         let group = GroupKey::of_host(addr.host());
         let limit = self.config.max_outbound_per_group;
-        let held = self.groups.on_network(addr.network());
-        let network_takes = self.config.networks.takes_outbound(addr.network(), held);
+        let network = addr.network();
+        let held = self.groups.on_network(network);
+        let network_takes = self.config.networks.takes_outbound(network, held);
         let refused = if self.banned_peer(addr) {
             self.stats.addresses_refused_banned += 1;
             Some(("banned", AddressError::GroupsFull))

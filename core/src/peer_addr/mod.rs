@@ -101,7 +101,7 @@ impl fmt::Display for Host {
 /// let typo = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscsad.onion:8333";
 /// assert!(typo.parse::<PeerAddr>().unwrap_err().to_string().contains("checksum"));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct PeerAddr {
     host: Host,
@@ -145,6 +145,32 @@ impl PeerAddr {
     /// onion or I2P peer is reached through a proxy, by name.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         self.host.ip().map(|ip| SocketAddr::new(ip, self.port))
+    }
+}
+
+/// One write for an IPv4 peer, two for any other: every map of the
+/// manager keyed by peer hashes it, on every dial, with SipHash (addresses
+/// are chosen by peers), whose cost is per write. Equal addresses hash
+/// equally, as `Eq` needs; an IP and a CJDNS host of one address may hash
+/// alike, which only costs a comparison.
+impl std::hash::Hash for PeerAddr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let port = u64::from(self.port);
+        match self.host {
+            Host::Ip(IpAddr::V4(v4)) => state.write_u64(u64::from(u32::from(v4)) << 16 | port),
+            Host::Ip(IpAddr::V6(v6)) | Host::Cjdns(v6) => {
+                state.write_u128(u128::from(v6));
+                state.write_u64(port);
+            }
+            Host::Onion(key) => {
+                state.write(&key);
+                state.write_u64(1 << 16 | port);
+            }
+            Host::I2p(hash) => {
+                state.write(&hash);
+                state.write_u64(2 << 16 | port);
+            }
+        }
     }
 }
 

@@ -324,3 +324,21 @@ fn saved_addresses_keep_their_network_and_read_as_socket_addresses_did() {
     let old = serde_json::to_string(&socket).unwrap();
     assert_eq!(serde_json::from_str::<PeerAddr>(&old).unwrap(), socket);
 }
+
+#[test]
+fn maps_keyed_by_peer_tell_every_peer_apart() {
+    use std::collections::HashSet;
+    let ip: PeerAddr = "[fc00::1]:8333".parse().unwrap();
+    let cjdns: PeerAddr = "cjdns:[fc00::1]:8333".parse().unwrap();
+    let mapped: PeerAddr = "[::ffff:1.2.3.4]:8333".parse().unwrap();
+    let plain: PeerAddr = "1.2.3.4:8333".parse().unwrap();
+    let onion = PeerAddr::new(Host::Onion([3; 32]), 8333);
+    let i2p = PeerAddr::new(Host::I2p([3; 32]), 8333);
+    let set: HashSet<PeerAddr> = [ip, cjdns, mapped, plain, onion, i2p].into_iter().collect();
+    assert_eq!(
+        set.len(),
+        5,
+        "the mapped and plain IPv4 address are one peer"
+    );
+    assert!(set.contains(&cjdns) && set.contains(&ip) && set.contains(&i2p));
+}
