@@ -1,14 +1,16 @@
 //! The core alone, with no sockets: a pretend runtime that answers every
 //! request at once.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use connmgr::{Action, Config, ConnId, ConnManager, Input, Instant, ListenerId, PeerEvent};
+use connmgr::{
+    Action, Config, ConnId, ConnManager, Host, Input, Instant, ListenerId, PeerAddr, PeerEvent,
+};
 
 use crate::alloc;
 
-const PEER: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8333));
+const PEER: PeerAddr = PeerAddr::new(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), 8333);
 
 /// The pretend runtime's state: a clock for the core that moves one
 /// microsecond per input, so timers and uptime behave as in a real run
@@ -52,7 +54,7 @@ fn settle(
                 Action::RequestAddress { id } => {
                     queue.push(Input::AddressResult {
                         id,
-                        result: Ok(PEER.into()),
+                        result: Ok(PEER),
                     });
                 }
                 Action::Dial { id, attempt, .. } => {

@@ -111,7 +111,7 @@ pub struct PeerAddr {
 impl PeerAddr {
     /// `host` at `port`. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
     /// becomes the IPv4 address, so that one peer has one `PeerAddr`.
-    pub fn new(host: Host, port: u16) -> PeerAddr {
+    pub const fn new(host: Host, port: u16) -> PeerAddr {
         let host = match host {
             Host::Ip(ip) => Host::Ip(ip.to_canonical()),
             other => other,
