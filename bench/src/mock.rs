@@ -180,3 +180,19 @@ pub fn scale(live: u32, timeout: Duration) -> Scale {
         bytes_per_conn,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short run of each mode: the benchmark's own set-up must stay
+    /// valid as the core's rules change (a missing seed once made every
+    /// run panic).
+    #[test]
+    fn churn_and_scale_run_to_the_end() {
+        let churn = churn(8, 2_000, Duration::from_secs(60));
+        assert_eq!(churn.conns, 2_000);
+        let scale = scale(1_000, Duration::from_secs(60));
+        assert!(scale.ns_per_input > 0.0 && scale.bytes_per_conn > 0.0);
+    }
+}
