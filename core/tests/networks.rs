@@ -328,14 +328,21 @@ fn connect_all(d: &mut Driver, actions: Vec<Action>) -> Vec<Action> {
     seen
 }
 
-#[test]
-fn a_network_learned_late_gets_an_extra_peer_and_the_youngest_spare_one_goes() {
+/// Tor reachable and feelers every minute on average, every full-relay
+/// slot connected to one of 40 IPv4 addresses, none of Tor's known yet.
+fn full_on_ipv4_reaching_tor() -> Driver {
     let mut config = Config::default();
     config.networks.onion.proxy = Some(tor());
     config.networks.onion.reachable = true;
     config.feeler_interval = Duration::from_secs(60);
     let (mut d, start) = running(config, (0..40).map(ipv4));
     connect_all(&mut d, start);
+    d
+}
+
+#[test]
+fn a_network_learned_late_gets_an_extra_peer_and_the_youngest_spare_one_goes() {
+    let mut d = full_on_ipv4_reaching_tor();
     assert_eq!(d.mgr.counts().automatic_established, 8, "all on IPv4");
     // Onion addresses arrive once every slot is taken.
     let addrs = (0..5).map(|n| Advertised::new(onion(n), d.now)).collect();
@@ -378,12 +385,7 @@ fn a_network_learned_late_gets_an_extra_peer_and_the_youngest_spare_one_goes() {
 
 #[test]
 fn an_extra_peer_that_does_not_answer_costs_no_working_peer() {
-    let mut config = Config::default();
-    config.networks.onion.proxy = Some(tor());
-    config.networks.onion.reachable = true;
-    config.feeler_interval = Duration::from_secs(60);
-    let (mut d, start) = running(config, (0..40).map(ipv4));
-    connect_all(&mut d, start);
+    let mut d = full_on_ipv4_reaching_tor();
     let addrs = vec![Advertised::new(onion(1), d.now)];
     d.actions(Input::Learned { from: None, addrs });
     for _ in 0..50 {

@@ -212,24 +212,38 @@ impl ConnManager {
     /// for a full-relay connection, of a network below its minimum first,
     /// if the book holds any.
     fn pick_address(&mut self, full_relay: bool) -> Result<PeerAddr, crate::AddressError> {
+        if let Some(network) = self.network_below_minimum().filter(|_| full_relay) {
+            if let Ok(addr) = self.select_address(Some(network)) {
+                return Ok(addr);
+            }
+        }
+        self.select_address(None)
+    }
+
+    /// The first reachable network with fewer outbound connections than
+    /// its minimum whose addresses the book holds.
+    pub(super) fn network_below_minimum(&self) -> Option<Network> {
+        let (networks, book) = (&self.config.networks, self.book.as_ref()?);
+        Network::ALL
+            .into_iter()
+            .find(|&net| self.groups.on_network(net) < networks.minimum(net) && book.holds(net))
+    }
+
+    /// An address for a connection that holds a slot, from `only` network
+    /// if given, by the book's rules and the manager's.
+    pub(super) fn select_address(
+        &mut self,
+        only: Option<Network>,
+    ) -> Result<PeerAddr, crate::AddressError> {
         let max = self.config.max_outbound_per_group;
         let outbound = self.counts.outbound_established();
         let rules = Unusable::new(&self.groups, &self.bans, &self.config, self.now);
         let Some(book) = self.book.as_mut() else {
             return Err(crate::AddressError::Empty);
         };
-        let networks = rules.networks;
-        let short = Network::ALL.into_iter().find(|&net| {
-            full_relay && rules.groups.on_network(net) < networks.minimum(net) && book.holds(net)
-        });
         let groups = |group: &GroupKey| rules.groups.get(group);
         let unusable = |addr| rules.rules_out_for_slot(addr);
-        if let Some(net) = short {
-            if let Ok(addr) = book.select(rules.now, groups, unusable, max, outbound, Some(net)) {
-                return Ok(addr);
-            }
-        }
-        book.select(rules.now, groups, unusable, max, outbound, None)
+        book.select(rules.now, groups, unusable, max, outbound, only)
     }
 
     pub(super) fn on_learned(

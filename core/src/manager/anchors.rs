@@ -47,15 +47,16 @@ impl ConnManager {
         let limit = self.config.max_outbound_per_group;
         for addr in std::mem::take(&mut self.anchors) {
             let group = crate::GroupKey::of_host(addr.host());
-            let network_takes = (self.config.networks)
-                .takes_outbound(addr.network(), self.groups.on_network(addr.network()));
+            let network = addr.network();
+            let network_takes =
+                (self.config.networks).takes_outbound(network, self.groups.on_network(network));
             if !network_takes
                 || (limit > 0 && !group.is_exempt() && self.groups.get(&group) >= limit)
             {
                 continue;
             }
             let mut conn = Conn::new(ConnKind::BlockRelay, Phase::Queued, Some(addr));
-            conn.group = Some(self.groups.add(addr));
+            conn.group = Some(self.groups.add_in(addr, group));
             let id = self.insert(conn);
             self.stats.anchors_dialled += 1;
             tracing::info!(conn = id.raw(), %addr, "dialling an anchor");

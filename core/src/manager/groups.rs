@@ -37,7 +37,12 @@ impl GroupCounts {
 
     /// Counts a connection to `addr`; returns its group.
     pub fn add(&mut self, addr: PeerAddr) -> GroupKey {
-        let group = GroupKey::of_host(addr.host());
+        self.add_in(addr, GroupKey::of_host(addr.host()))
+    }
+
+    /// [`add`](GroupCounts::add) for a caller that has `addr`'s group at
+    /// hand already.
+    pub fn add_in(&mut self, addr: PeerAddr, group: GroupKey) -> GroupKey {
         *self.counts.entry(group).or_insert(0) += 1;
         self.networks[addr.network().index()] += 1;
         *self.addrs.entry(addr).or_insert(0) += 1;

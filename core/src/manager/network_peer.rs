@@ -13,7 +13,6 @@
 
 use crate::{ConnId, ConnKind, Network, Reason};
 
-use super::addresses::Unusable;
 use super::conn::{Conn, Phase};
 use super::lifecycle::Then;
 use super::ConnManager;
@@ -27,25 +26,10 @@ impl ConnManager {
         if self.network_peer.is_some() || !full || !self.config.automatic_outbound {
             return;
         }
-        let networks = &self.config.networks;
-        let (groups, book) = (&self.groups, &self.book);
-        let short = Network::ALL.into_iter().find(|&net| {
-            groups.on_network(net) < networks.minimum(net)
-                && book.as_ref().is_some_and(|b| b.holds(net))
-        });
-        let Some(network) = short else {
+        let Some(network) = self.network_below_minimum() else {
             return;
         };
-        let max = self.config.max_outbound_per_group;
-        let outbound = self.counts.outbound_established();
-        let rules = Unusable::new(&self.groups, &self.bans, &self.config, self.now);
-        let Some(book) = self.book.as_mut() else {
-            return;
-        };
-        let groups = |group: &crate::GroupKey| rules.groups.get(group);
-        let unusable = |addr| rules.rules_out_for_slot(addr);
-        let picked = book.select(rules.now, groups, unusable, max, outbound, Some(network));
-        let Ok(addr) = picked else {
+        let Ok(addr) = self.select_address(Some(network)) else {
             return;
         };
         let mut conn = Conn::new(ConnKind::Automatic, Phase::Queued, Some(addr));

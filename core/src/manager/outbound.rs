@@ -183,7 +183,7 @@ impl ConnManager {
         }
         if let Some(conn) = self.conns.get_mut(&id) {
             conn.addr = Some(addr);
-            conn.group = Some(self.groups.add(addr));
+            conn.group = Some(self.groups.add_in(addr, group));
         }
         self.dial(id);
         Ok(())
