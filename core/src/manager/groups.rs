@@ -6,7 +6,7 @@ use std::hash::BuildHasherDefault;
 use crate::group::GroupKey;
 use crate::{Network, PeerAddr};
 
-use crate::ids::IdHasher;
+use crate::ids::{IdHasher, MixHasher};
 
 /// How many outbound connections (pending with an address, or established)
 /// each group and each address holds. Entries at zero are removed, so the
@@ -16,8 +16,9 @@ pub(crate) struct GroupCounts {
     counts: HashMap<GroupKey, u32, BuildHasherDefault<IdHasher>>,
     /// Per network, in `Network::ALL` order.
     networks: [u32; Network::ALL.len()],
-    /// Lookup only: never iterated.
-    addrs: HashMap<PeerAddr, u32>,
+    /// Lookup only: never iterated. As large as the outbound connections,
+    /// so a fast hasher is safe (see [`MixHasher`]).
+    addrs: HashMap<PeerAddr, u32, BuildHasherDefault<MixHasher>>,
 }
 
 impl GroupCounts {
@@ -49,8 +50,9 @@ impl GroupCounts {
         group
     }
 
-    pub fn release(&mut self, addr: PeerAddr) {
-        decrement(&mut self.counts, GroupKey::of_host(addr.host()));
+    /// Uncounts a connection to `addr`, counted in `group`.
+    pub fn release(&mut self, addr: PeerAddr, group: GroupKey) {
+        decrement(&mut self.counts, group);
         let on_network = &mut self.networks[addr.network().index()];
         *on_network = on_network.saturating_sub(1);
         decrement(&mut self.addrs, addr);

@@ -408,8 +408,8 @@ impl ConnManager {
             self.scores.remove(&id);
         }
         self.ready.remove(id);
-        if let (Some(_), Some(addr)) = (conn.group, conn.addr) {
-            self.groups.release(addr);
+        if let (Some(group), Some(addr)) = (conn.group, conn.addr) {
+            self.groups.release(addr, group);
         }
         if conn.timer.is_some() {
             self.timers.cancelled();
