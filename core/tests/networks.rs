@@ -419,3 +419,34 @@ fn dials_of(actions: &[Action]) -> Vec<(connmgr::ConnId, u32)> {
         })
         .collect()
 }
+
+#[test]
+fn peer_counts_tally_established_connections_by_kind_and_network() {
+    let mut config = onion_only();
+    config.networks.ipv4.reachable = true;
+    let (mut d, start) = running(config, (0..20).map(onion));
+    for (id, attempt) in start.iter().filter_map(|a| match a {
+        Action::Dial { id, attempt, .. } => Some((*id, *attempt)),
+        _ => None,
+    }) {
+        d.actions(Input::DialResult {
+            id,
+            attempt,
+            result: Ok(()),
+        });
+    }
+    for (port, network) in [(50_001, Some(Network::Onion)), (50_002, None)] {
+        d.actions(Input::Accepted {
+            listener: ListenerId(0),
+            remote: addr(&format!("127.0.0.1:{port}")),
+            network,
+        });
+    }
+    let peers = d.mgr.peer_counts();
+    assert_eq!(peers.get(ConnKind::Automatic, Network::Onion), 8);
+    assert_eq!(peers.get(ConnKind::BlockRelay, Network::Onion), 2);
+    assert_eq!(peers.get(ConnKind::Inbound, Network::Onion), 1);
+    assert_eq!(peers.get(ConnKind::Inbound, Network::Ipv4), 1);
+    let total: u32 = peers.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(total, 12, "{peers:?}");
+}

@@ -29,14 +29,14 @@ use crate::group::GroupKey;
 use crate::timers::{Entry, Owner, Timers};
 use crate::{
     Action, BookCounts, Config, ConfigError, ConnId, ConnInfo, ConnKind, ConnState, Counts,
-    Ignored, Input, Instant, ListenerId, Network, PeerAddr, Rng, Stats,
+    Ignored, Input, Instant, ListenerId, Network, PeerAddr, PeerCounts, Rng, Stats,
 };
 
 use crate::ids::IdMap;
 use addresses::{ReadyPeers, SampleCache};
 use bans::Bans;
 use book::Book;
-use conn::{tally, Conn};
+use conn::{tally, Conn, Phase};
 use feelers::Periodic;
 use groups::GroupCounts;
 use inbound::ListenerPause;
@@ -313,6 +313,18 @@ impl ConnManager {
     /// Live connections by kind.
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// Established connections by kind and network. Walks every
+    /// connection: for a periodic report (metrics), not for every input.
+    pub fn peer_counts(&self) -> PeerCounts {
+        let mut counts = PeerCounts::default();
+        for conn in self.conns.values() {
+            if let (Phase::Established, Some(network)) = (conn.phase, conn.network()) {
+                counts.add(conn.kind, network);
+            }
+        }
+        counts
     }
 
     /// Outbound connections (pending with an address, or established)
