@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod grid;
 mod logging;
+mod metrics;
 mod networks;
 mod node;
 mod plot;

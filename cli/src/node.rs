@@ -57,6 +57,10 @@ pub struct Args {
     /// Time between status lines: `10s`, `1m`.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub status_every: Duration,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (names in
+    /// docs/METRICS.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Proxies and reachable networks.
     #[command(flatten)]
     pub networks: NetworkArgs,
@@ -129,7 +133,13 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
             "nothing to connect to yet: no peers file, no --seed and no --connect; the node waits for inbound peers"
         );
     }
+    if let Some(addr) = args.metrics {
+        crate::metrics::serve(addr)?;
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        println!("metrics on http://{addr}/metrics");
+    }
     let mut builder = Builder::new(config)
+        .metrics(args.metrics.is_some())
         .peers_file(&args.peers_file)
         .seeds(args.seed.iter().copied())
         .accept_local_addresses(args.allow_local);

@@ -62,15 +62,22 @@ pub(crate) fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
-impl fmt::Display for Network {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Network {
+    /// Its name, as `--onlynet` and the metrics' `network` label spell it.
+    pub const fn label(&self) -> &'static str {
+        match self {
             Network::Ipv4 => "ipv4",
             Network::Ipv6 => "ipv6",
             Network::Onion => "onion",
             Network::I2p => "i2p",
             Network::Cjdns => "cjdns",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
     }
 }
 

@@ -106,12 +106,12 @@ macro_rules! stats {
     (
         $(#[$meta:meta])*
         pub struct Stats {
-            $( $(#[$doc:meta])* pub $field:ident: u64, )*
+            $( $(#[doc = $doc:literal])* pub $field:ident: u64, )*
         }
     ) => {
         $(#[$meta])*
         pub struct Stats {
-            $( $(#[$doc])* pub $field: u64, )*
+            $( $(#[doc = $doc])* pub $field: u64, )*
         }
 
         impl Stats {
@@ -123,6 +123,12 @@ macro_rules! stats {
             pub fn fields(&self) -> [(&'static str, u64); Stats::LEN] {
                 [$((stringify!($field), self.$field)),*]
             }
+
+            /// Every counter's name with its documentation (the lines of
+            /// its doc comment, each starting with a space), for metrics'
+            /// help texts.
+            pub const DOCS: [(&'static str, &'static str); Stats::LEN] =
+                [$((stringify!($field), concat!($($doc),*))),*];
         }
     };
 }

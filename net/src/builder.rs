@@ -23,13 +23,10 @@ use connmgr::{
 };
 use connmgr_store::{AddressSource, BookFile, BookSource, StaticList, StoreError};
 
-use crate::{listen, resolve_seed, somaxconn, BuildError, Clock, Error, PersistError};
+use crate::{listen, resolve_seed, somaxconn, BuildError, Clock, Core, Error, PersistError};
 
 /// Where a trace goes.
 pub type TraceSink = Box<dyn Write + Send>;
-
-/// The manager as a runtime drives it: recording a trace or not, one type.
-pub type Core = Recorder<TraceSink>;
 
 /// The buffer in front of a trace file: one write per few hundred inputs.
 const TRACE_BUFFER: usize = 64 * 1024;
@@ -122,6 +119,7 @@ pub struct Builder<R> {
     source: Option<Box<dyn AddressSource>>,
     learn_inbound: bool,
     trace: Option<TraceTo>,
+    metrics: bool,
 }
 
 impl<R> fmt::Debug for Builder<R> {
@@ -135,6 +133,7 @@ impl<R> fmt::Debug for Builder<R> {
             .field("custom_source", &self.source.is_some())
             .field("learn_inbound", &self.learn_inbound)
             .field("trace", &self.trace.is_some())
+            .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
@@ -154,6 +153,7 @@ impl<R: Default> Builder<R> {
             source: None,
             learn_inbound: false,
             trace: None,
+            metrics: false,
         }
     }
 }
@@ -252,6 +252,16 @@ impl<R> Builder<R> {
         self
     }
 
+    /// Reports the manager's counters, gauges and durations through the
+    /// [`metrics`](https://docs.rs/metrics) facade (names in
+    /// `docs/METRICS.md`). Install the application's recorder (an
+    /// exporter) first: the handles are registered at `build`.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, report: bool) -> Self {
+        self.metrics = report;
+        self
+    }
+
     /// The config as it stands (the seed is resolved only at `build`).
     pub fn config(&self) -> &Config {
         &self.config
@@ -322,10 +332,11 @@ impl<R> Builder<R> {
                 )
             }
         };
-        let mut core = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
+        let recorder = Recorder::new(mgr, sink).map_err(|source| BuildError::Trace {
             path: trace_path,
             source,
         })?;
+        let mut core = Core::new(recorder, self.metrics);
         if inside && !self.seeds.is_empty() {
             // The first input, so the trace has it too. No action follows
             // the application's own addresses.

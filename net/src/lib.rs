@@ -73,19 +73,22 @@
 
 mod builder;
 mod clock;
+mod core;
 #[cfg(feature = "async")]
 pub mod driver;
 mod error;
 mod listen;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod seed;
 mod socket_errors;
 pub mod socks5;
 
 pub use builder::{
-    learned_input, save_anchors, save_source, tell_source, Builder, Core, Launch, Prepared,
-    TraceSink,
+    learned_input, save_anchors, save_source, tell_source, Builder, Launch, Prepared, TraceSink,
 };
 pub use clock::Clock;
+pub use core::Core;
 pub use error::{BuildError, Error, PersistError};
 pub use listen::{listen, somaxconn};
 pub use seed::{os_seed, resolve_seed};

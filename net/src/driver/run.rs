@@ -193,7 +193,7 @@ impl<R: Runtime> State<R> {
     fn tick(&mut self) {
         self.armed = None;
         let now = self.now();
-        if self.core.poll_timeout().is_some_and(|at| at <= now) {
+        if self.core.tick(now) {
             let _ = self.input(Input::Tick);
         }
     }

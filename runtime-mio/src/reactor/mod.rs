@@ -340,10 +340,8 @@ impl Reactor {
             }
         }
 
-        if let Some(at) = self.core.manager().poll_timeout() {
-            if self.clock.now() >= at {
-                let _ = self.submit(Input::Tick, None);
-            }
+        if self.core.tick(self.clock.now()) {
+            let _ = self.submit(Input::Tick, None);
         }
     }
 
@@ -360,7 +358,7 @@ impl Reactor {
         if busy {
             return Some(Duration::ZERO);
         }
-        let at = self.core.manager().poll_timeout()?;
+        let at = self.core.poll_timeout()?;
         Some(self.clock.until(at))
     }
 
