@@ -1,12 +1,15 @@
-//! `connmgr node` with `--proxy` against a real SOCKS5 server
-//! (`microsocks`), as an operator runs it, on loopback: an IP peer is
-//! reached through the proxy, and with `--onlynet onion` an onion peer is
-//! asked of the proxy by name (which microsocks, not being Tor, cannot
-//! reach: the dial fails and is retried, the node carries on).
+//! `connmgr node` against real tools, as an operator runs it, on loopback:
+//!
+//! - with `--proxy`, a real SOCKS5 server (`microsocks`): an IP peer is
+//!   reached through the proxy, and with `--onlynet onion` an onion peer is
+//!   asked of the proxy by name (which microsocks, not being Tor, cannot
+//!   reach: the dial fails and is retried, the node carries on);
+//! - with `--metrics`, Prometheus's own checker (`promtool check metrics`)
+//!   accepts what two connected nodes serve.
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -127,4 +130,95 @@ fn a_node_reaches_a_peer_through_the_proxy_and_asks_it_for_onion_peers_by_name()
     // The proxy could not reach it; the node retries with backoff.
     let status = onion.wait_for("dials 1, failed 1");
     assert!(status.contains("retrying 1"), "{status}");
+}
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`, retried (bounded) until
+/// the endpoint answers.
+fn scrape(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut response = String::new();
+            s.read_to_string(&mut response)?;
+            Ok(response)
+        });
+        match got {
+            Ok(response) if response.lines().next().is_some_and(|l| l.contains(" 200 ")) => {
+                return response
+                    .split_once("\r\n\r\n")
+                    .map_or("", |(_, b)| b)
+                    .to_owned();
+            }
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!("no metrics on port {port}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn promtool_accepts_the_metrics_of_two_connected_nodes() {
+    let bin = connmgr();
+    let ports: Vec<u16> = {
+        let held: Vec<_> = (0..2)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        held.iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect()
+    };
+    let metrics = |port: u16| format!("127.0.0.1:{port}");
+    let (metrics_a, metrics_b) = (metrics(ports[0]), metrics(ports[1]));
+    let a = Node::start(
+        &bin,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            "0",
+            "--metrics",
+            &metrics_a,
+        ],
+    );
+    let listening = a.wait_for("listening on ");
+    let addr = listening.trim_start_matches("listening on ").trim();
+    let b = Node::start(
+        &bin,
+        &["--target", "0", "--connect", addr, "--metrics", &metrics_b],
+    );
+    b.wait_for("permanent 1");
+    a.wait_for("inbound 1");
+    // One report later, the histograms hold the dial.
+    b.wait_for("status: ");
+    for port in ports {
+        let scrape = scrape(port);
+        assert!(
+            scrape.contains("connmgr_dial_duration_seconds_bucket"),
+            "{scrape}"
+        );
+        let mut check = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool is installed (.ci/run installs the prometheus package)");
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(scrape.as_bytes())
+            .unwrap();
+        let out = check.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "promtool: {said}"
+        );
+    }
 }

@@ -1,0 +1,119 @@
+//! `connmgr node --metrics` as an operator runs it: two nodes on
+//! 127.0.0.1, their endpoints scraped over HTTP, the values checked
+//! against what the nodes did; then SIGTERM to one node with live
+//! connections, which saves its peers file and closes every connection
+//! (the other node's metrics see each one end).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn node(args: &[&str], peers: &Path, metrics: u16) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .arg("node")
+        .args(args)
+        .args(["--status-every", "1s", "--metrics"])
+        .arg(format!("127.0.0.1:{metrics}"))
+        .arg("--peers-file")
+        .arg(peers)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = lines(&mut child);
+    (child, out)
+}
+
+/// Scrapes until `series` has `value` (the manager reports once a second).
+fn wait_for_sample(port: u16, series: &str, value: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let scrape = scrape(port);
+        if sample(&scrape, series) == Some(value) {
+            return scrape;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} never reached {value}; last scrape:\n{scrape}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
+    let dir = temp_dir("metrics");
+    let (peers_a, peers_b) = (dir.join("a.json"), dir.join("b.json"));
+    let [port_a, port_b] = free_ports();
+    let (mut a, a_out) = node(&["--listen", "127.0.0.1:0", "--target", "0"], &peers_a, port_a);
+    let line = wait_for(&a_out, "listening on ", Duration::from_secs(10), &mut a);
+    let addr = line.trim_start_matches("listening on ").trim().to_owned();
+    let args = ["--target", "1", "--allow-local", "--connect", &addr, "--seed", &addr];
+    let (mut b, b_out) = node(&args, &peers_b, port_b);
+
+    // B: a permanent and an automatic peer, both A, over IPv4.
+    let outbound = "connmgr_peers{direction=\"outbound\",kind=\"permanent\",network=\"ipv4\"}";
+    let scrape_b = wait_for_sample(port_b, outbound, 1.0);
+    let automatic = "connmgr_peers{direction=\"outbound\",kind=\"automatic\",network=\"ipv4\"}";
+    let scrape_b = if sample(&scrape_b, automatic) == Some(1.0) {
+        scrape_b
+    } else {
+        wait_for_sample(port_b, automatic, 1.0)
+    };
+    assert!(sample(&scrape_b, "connmgr_dials_total") >= Some(2.0), "{scrape_b}");
+    assert!(sample(&scrape_b, "connmgr_dial_successes_total") >= Some(2.0));
+    assert!(sample(&scrape_b, "connmgr_dial_duration_seconds_count") >= Some(2.0));
+    assert_eq!(
+        sample(&scrape_b, "connmgr_outbound_target{kind=\"automatic\"}"),
+        Some(1.0)
+    );
+
+    // A: the two connections are inbound.
+    let inbound = "connmgr_peers{direction=\"inbound\",kind=\"inbound\",network=\"ipv4\"}";
+    let scrape_a = wait_for_sample(port_a, inbound, 2.0);
+    assert_eq!(sample(&scrape_a, "connmgr_inbound_accepted_total"), Some(2.0));
+    assert_eq!(
+        sample(&scrape_a, "connmgr_outbound_target{kind=\"automatic\"}"),
+        Some(0.0)
+    );
+
+    // SIGTERM to B, connections live: it saves its peers and exits 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = wait_for(&b_out, "stopped: ", Duration::from_secs(10), &mut b);
+    assert!(stopped.contains("peers saved to"), "{stopped}");
+    assert!(wait_exit(&mut b, Duration::from_secs(10)).success());
+    let book = std::fs::read_to_string(&peers_b).expect("B saved its peers file");
+    assert!(book.contains(&addr), "{book}");
+
+    // Every connection B had is closed: A sees both end.
+    let scrape_a = wait_for_sample(port_a, inbound, 0.0);
+    let ended = "connmgr_disconnected_total{reason=\"peer_closed\"}";
+    let scrape_a = if sample(&scrape_a, ended) == Some(2.0) {
+        scrape_a
+    } else {
+        wait_for_sample(port_a, ended, 2.0)
+    };
+    assert_eq!(
+        sample(
+            &scrape_a,
+            "connmgr_connection_duration_seconds_count{direction=\"inbound\"}"
+        ),
+        Some(2.0),
+        "{scrape_a}"
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &a.id().to_string()])
+        .status();
+    assert!(wait_exit(&mut a, Duration::from_secs(10)).success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
