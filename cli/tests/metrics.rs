@@ -72,6 +72,7 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
         sample(&scrape_b, "connmgr_outbound_target{kind=\"automatic\"}"),
         Some(1.0)
     );
+    every_metric_is_documented(&scrape_b);
 
     // A: the two connections are inbound.
     let inbound = "connmgr_peers{direction=\"inbound\",kind=\"inbound\",network=\"ipv4\"}";
@@ -116,4 +117,51 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
         .status();
     assert!(wait_exit(&mut a, Duration::from_secs(10)).success());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every metric a node serves has its row in docs/METRICS.md.
+fn every_metric_is_documented(scrape: &str) {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/METRICS.md");
+    let docs = std::fs::read_to_string(docs).unwrap();
+    let names: Vec<&str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() > 50, "{scrape}");
+    for name in names {
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "{name} is not in docs/METRICS.md"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_queries_only_documented_metrics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let docs = std::fs::read_to_string(root.join("METRICS.md")).unwrap();
+    let dashboard = std::fs::read_to_string(root.join("grafana-dashboard.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let exprs: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap())
+        .filter_map(|target| target["expr"].as_str())
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    for expr in exprs {
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| word.starts_with("connmgr_"))
+        {
+            // A histogram's series are its name plus a suffix.
+            let base = name.trim_end_matches("_bucket");
+            assert!(
+                docs.contains(&format!("`{base}`")),
+                "{name} (in {expr}) is not in docs/METRICS.md"
+            );
+        }
+    }
 }

@@ -222,3 +222,65 @@ fn promtool_accepts_the_metrics_of_two_connected_nodes() {
         );
     }
 }
+
+/// Every PromQL query the project ships (the dashboard's, and the examples
+/// in docs/METRICS.md), checked by `promtool check rules` as the
+/// expressions of recording rules: Prometheus's own parser.
+#[test]
+fn promtool_parses_every_query_of_the_dashboard_and_the_docs() {
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let dashboard = std::fs::read_to_string(docs.join("grafana-dashboard.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut queries: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap())
+        .filter_map(|target| target["expr"].as_str())
+        // Grafana fills the variable in; any regex will do for the parser.
+        .map(|expr| expr.replace("$instance", ".*"))
+        .collect();
+    let metrics_md = std::fs::read_to_string(docs.join("METRICS.md")).unwrap();
+    let mut in_block = false;
+    for line in metrics_md.lines() {
+        match line.trim() {
+            "```promql" => in_block = true,
+            "```" => in_block = false,
+            query if in_block && !query.is_empty() && !query.starts_with('#') => {
+                // A query continued on the next line is joined to it.
+                if line.starts_with("  ") {
+                    let last = queries.last_mut().unwrap();
+                    last.push(' ');
+                    last.push_str(query);
+                } else {
+                    queries.push(query.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(queries.len() > 20, "{queries:?}");
+    let mut rules = String::from("groups:\n  - name: connmgr\n    rules:\n");
+    for (i, query) in queries.iter().enumerate() {
+        let query = serde_json::to_string(query).unwrap();
+        rules.push_str(&format!(
+            "      - record: connmgr:query_{i}\n        expr: {query}\n"
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("connmgr-promql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool is installed (.ci/run installs the prometheus package)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
