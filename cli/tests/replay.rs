@@ -273,14 +273,14 @@ fn a_corrupt_trace_is_an_error_naming_the_line() {
 
 #[test]
 fn an_unknown_version_is_an_error_naming_the_supported_one() {
-    let path = variant("v7.jsonl", 1, |line| {
-        line.replacen(r#""version":6"#, r#""version":7"#, 1)
+    let path = variant("v8.jsonl", 1, |line| {
+        line.replacen(r#""version":7"#, r#""version":8"#, 1)
     });
     let (code, _, stderr) = replay(&path);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains(
-            "line 1: trace format version 7 is not supported; this build reads versions 5 to 6"
+            "line 1: trace format version 8 is not supported; this build reads versions 5 to 7"
         ),
         "{stderr}"
     );

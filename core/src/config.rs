@@ -36,6 +36,7 @@ pub struct Config {
     /// need Bitcoin Core's book inside (`address_book`) and
     /// `automatic_outbound`, and start only while the automatic targets are
     /// met. Bitcoin Core: 2 minutes.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub feeler_interval: Duration,
     /// Whether the manager makes automatic outbound connections at all
     /// (btcd: "`GetNewAddress` is set"). Off is btcd's "connect mode":
@@ -43,17 +44,21 @@ pub struct Config {
     pub automatic_outbound: bool,
     /// The unit of the permanent-peer backoff: the n-th retry waits
     /// `n × retry_interval`, capped at `max_retry_interval`. btcd: 5 s.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub retry_interval: Duration,
     /// The cap of the permanent-peer backoff. btcd: 5 min.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub max_retry_interval: Duration,
     /// Consecutive failed dials or address lookups (of non-permanent
     /// requests, since the last successful dial) after which each replacement
     /// waits `throttle_interval`. btcd: 25.
     pub max_failed_attempts: u32,
     /// How long a throttled replacement waits. btcd: its retry duration, 5 s.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub throttle_interval: Duration,
     /// How long a dial may take before the core cancels it and counts a
     /// failure. btcd's server: 30 s.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub dial_timeout: Duration,
     /// Inbound connections admitted at once; more are closed on accept.
     /// btcd's server: 125 peers − 8 outbound = 117.
@@ -61,6 +66,7 @@ pub struct Config {
     /// How long a permanent peer must stay connected before its backoff is
     /// forgiven. Zero forgives on every successful dial, as btcd does, which
     /// makes a flapping peer get redialled every `retry_interval` for ever.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub stable_after: Duration,
     /// At most this many outbound connections per network group
     /// ([`GroupKey`](crate::GroupKey)), counted from the moment an address is
@@ -72,8 +78,10 @@ pub struct Config {
     /// First pause of a listener after an accept error (EMFILE and friends);
     /// it doubles on every further error up to `accept_pause_max` and resets
     /// on a successful accept. Zero turns pausing off (btcd busy-loops).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub accept_pause_initial: Duration,
     /// The cap of the accept-error pause.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub accept_pause_max: Duration,
     /// How a permanent peer's retries are spaced.
     pub backoff: Backoff,
@@ -103,11 +111,13 @@ pub struct Config {
     /// server: 100). 0: never ban automatically.
     pub ban_threshold: u32,
     /// How long an automatic ban lasts (btcd: 24 h).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub ban_duration: Duration,
     /// How long an established connection may go without its handshake
     /// (`Input::Handshaked`) before it is closed
     /// (`Reason::HandshakeTimeout`). Zero: no limit. btcd's connmgr: none
     /// (its server's negotiation timeout, 30 s, lives outside it).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub handshake_timeout: Duration,
     /// Which address book answers automatic address requests: one inside
     /// the manager (Bitcoin Core's by default, or btcd's), so that every
@@ -123,6 +133,7 @@ pub struct Config {
     /// learned survives a crash. Zero: only at shutdown, by the runtime.
     /// btcd's connmgr: never (btcd's address manager saves every 10 min on
     /// its own).
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_duration"))]
     pub persist_interval: Duration,
     /// The secret every key and random choice derives from (see
     /// [`Seed`]). `None`, the default in both presets, means "draw one from

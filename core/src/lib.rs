@@ -124,6 +124,8 @@ mod peer_fact;
 mod printable;
 mod rng;
 mod seed;
+#[cfg(feature = "serde")]
+mod serde_duration;
 mod state;
 mod stats;
 mod subnet;

@@ -18,7 +18,7 @@
 //! secret as the node's keys: keep it where the peers file is kept):
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":6,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
+//! {"format":"connmgr-trace","version":7,"crate_version":"0.1.0","start":0,"config":{"target_outbound":2,…},"book":null}
 //! ```
 //!
 //! When the manager has an address book inside, the header's `"book"` is
@@ -27,7 +27,7 @@
 //! with the book:
 //!
 //! ```text
-//! {"format":"connmgr-trace","version":6,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
+//! {"format":"connmgr-trace","version":7,…,"book":{"book":"core","format":1,"key":"…","addresses":2}}
 //! {"book_address":{"addr":"203.0.113.7:8333","source":"0.0.0.0",…}}
 //! {"book_address":{"addr":"198.51.100.2:8333","source":"0.0.0.0",…}}
 //! ```
@@ -142,11 +142,15 @@ pub const MAX_LINE_BYTES: usize = 16 << 20;
 /// block-relay-only target. Version 5 changed inbound eviction to Bitcoin
 /// Core's protections. Version 6 names peers on every network (Tor, I2P,
 /// CJDNS: [`PeerAddr`](crate::PeerAddr)); an IP address is written as
-/// before, so a version 5 trace reads and replays unchanged.
-pub const VERSION: u32 = 6;
+/// before, so a version 5 trace reads and replays unchanged. Version 7
+/// writes the config's durations as people write them (`"5s"`,
+/// `"1h 30m"`) instead of `{"secs": 5, "nanos": 0}`; the old form still
+/// reads.
+pub const VERSION: u32 = 7;
 
 /// The oldest format version this build reads: version 5, which differs
-/// from 6 only in knowing IP addresses alone.
+/// from 6 only in knowing IP addresses alone (and from 7 in how durations
+/// are written).
 pub const OLDEST_READABLE: u32 = 5;
 
 /// The first line of a trace: what is needed to rebuild the manager.

@@ -305,7 +305,7 @@ fn lines_are_as_documented() {
     let (trace, _) = real_run();
     let lines = lines(&trace);
     let header = format!(
-        "{{\"format\":\"connmgr-trace\",\"version\":6,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
+        "{{\"format\":\"connmgr-trace\",\"version\":7,\"crate_version\":\"{}\",\"start\":0,\"config\":{{\"target_outbound\":2,",
         env!("CARGO_PKG_VERSION")
     );
     assert!(lines[0].starts_with(&header), "{}", lines[0]);
@@ -313,6 +313,8 @@ fn lines_are_as_documented() {
     let seed = format!("\"rng_seed\":\"{}\"", Seed::from_u64(1).to_hex());
     assert!(lines[0].contains(&seed), "{}", lines[0]);
     assert!(lines[0].ends_with(r#""book":null}"#), "{}", lines[0]);
+    // Durations as people write them.
+    assert!(lines[0].contains(r#""retry_interval":"5s""#), "{}", lines[0]);
     assert_eq!(
         lines[1],
         r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
@@ -497,24 +499,24 @@ fn a_missing_or_invalid_header_is_refused() {
 fn an_unknown_version_is_refused_with_the_supported_one() {
     let (trace, _) = real_run();
     let mut header: Value = serde_json::from_str(&lines(&trace)[0]).unwrap();
-    header["version"] = Value::from(7);
+    header["version"] = Value::from(8);
     // Everything else may have changed in another version: only format and
     // version are looked at before refusing.
-    header["config"] = Value::from("whatever version 7 puts here");
+    header["config"] = Value::from("whatever version 8 puts here");
     let err = read_error(&replace_line(&trace, 1, &header.to_string()));
     assert!(
         matches!(
             err,
             TraceError::UnsupportedVersion {
                 line: 1,
-                version: 7
+                version: 8
             }
         ),
         "{err:?}"
     );
     assert_eq!(
         err.to_string(),
-        "line 1: trace format version 7 is not supported; this build reads versions 5 to 6"
+        "line 1: trace format version 8 is not supported; this build reads versions 5 to 7"
     );
     // Version 1 (a numeric seed), 2 (no book inside), 3 (no connection
     // kinds) and 4 (eviction without Core's protections) are told why
