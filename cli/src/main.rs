@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config_file;
 mod demo;
 mod grid;
 mod logging;
@@ -65,6 +66,8 @@ enum Command {
     /// inbound, pending and retrying counts. Exit status 0 when the replay
     /// is identical.
     Demo(demo::Args),
+    /// Print a commented default config file, or check one.
+    Config(config_file::Args),
     /// Run one node on real sockets until Ctrl-C.
     ///
     /// Logs with `tracing` on standard error (`RUST_LOG`, default `info`),
@@ -88,6 +91,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Config(args) => config_file::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Node(args) => node::run(args),
         Command::Replay(args) => replay::run(args),

@@ -58,7 +58,9 @@ impl NetworkArgs {
             networks.i2p.proxy = Some(proxy(addr));
             networks.i2p.reachable = true;
         }
-        networks.cjdns.reachable = self.cjdns_reachable;
+        if self.cjdns_reachable {
+            networks.cjdns.reachable = true;
+        }
         if !self.onlynet.is_empty() {
             networks.only(&self.onlynet);
         }

@@ -10,21 +10,27 @@
 //! shut it down gracefully, a second one exits at once.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use connmgr::{Config, Counts, Direction, PeerAddr, Reason, Stats};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::AsyncReadExt;
 
+use crate::config_file::NodeFile;
+use crate::logging::{FilterFrom, Reload};
 use crate::networks::NetworkArgs;
 use crate::signals::{Asked, Signals};
 use crate::sim::parse_duration;
 use crate::{Error, Outcome};
 
-/// Arguments of `connmgr node`.
+/// Arguments of `connmgr node`. Each overrides the config file's value.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Read the node's options and the manager's config from this TOML
+    /// file (`connmgr config --default` prints one); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Listen for inbound connections on this address (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub listen: Vec<SocketAddr>,
@@ -38,12 +44,14 @@ pub struct Args {
     /// `NAME.b32.i2p:0`.
     #[arg(long, value_name = "ADDR", num_args = 1..)]
     pub connect: Vec<PeerAddr>,
-    /// Automatic outbound connections to keep; 0 dials only `--connect` peers.
-    #[arg(long, default_value_t = 8)]
-    pub target: u32,
-    /// The address book: loaded at start if it exists, saved at shutdown.
+    /// Automatic outbound connections to keep; 0 dials only `--connect`
+    /// peers [default: 8, or the file's `manager.target_outbound`].
+    #[arg(long)]
+    pub target: Option<u32>,
+    /// The address book: loaded at start if it exists, saved at shutdown
+    /// (required, here or as the file's `node.peers_file`).
     #[arg(long, value_name = "FILE")]
-    pub peers_file: PathBuf,
+    pub peers_file: Option<PathBuf>,
     /// Addresses to add to the address book at start (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub seed: Vec<PeerAddr>,
@@ -54,31 +62,102 @@ pub struct Args {
     /// Record every input of the manager to FILE, for `connmgr replay`.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Time between status lines: `10s`, `1m`.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub status_every: Duration,
+    /// Time between status lines: `10s`, `1m` [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub status_every: Option<Duration>,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (names in
     /// docs/METRICS.md).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// What to log, as a tracing filter (`info`, `warn,connmgr=debug`)
+    /// [default: `RUST_LOG`, else the file's `node.log`, else `info`].
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
     /// Proxies and reachable networks.
     #[command(flatten)]
     pub networks: NetworkArgs,
 }
 
+/// What the node runs with: the config file's values, overridden by the
+/// flags given.
+#[derive(Debug)]
+struct Settings {
+    config: Config,
+    listen: Vec<SocketAddr>,
+    listen_onion: Vec<SocketAddr>,
+    connect: Vec<PeerAddr>,
+    seeds: Vec<PeerAddr>,
+    peers_file: PathBuf,
+    allow_local: bool,
+    trace: Option<PathBuf>,
+    status_every: Duration,
+    metrics: Option<SocketAddr>,
+    log: String,
+}
+
+impl Settings {
+    /// Merges the file (if any) and the flags; a list given as flags
+    /// replaces the file's list.
+    fn new(args: &Args) -> Result<Settings, Error> {
+        let file = match &args.config {
+            Some(path) => NodeFile::load(path)?,
+            None => NodeFile::default(),
+        };
+        let (mut config, node) = (file.manager, file.node);
+        match args.target {
+            Some(0) => config.automatic_outbound = false,
+            Some(target) => config.target_outbound = target,
+            None => {}
+        }
+        args.networks.apply(&mut config);
+        config.validate().map_err(|e| e.to_string())?;
+        let flags_or = |flags: &[SocketAddr], file: Vec<SocketAddr>| {
+            if flags.is_empty() {
+                file
+            } else {
+                flags.to_vec()
+            }
+        };
+        let peers_or = |flags: &[PeerAddr], file: Vec<PeerAddr>| {
+            if flags.is_empty() {
+                file
+            } else {
+                flags.to_vec()
+            }
+        };
+        let peers_file = args.peers_file.clone().or(node.peers_file).ok_or(
+            "no peers file: give --peers-file FILE, or peers_file in the config file's [node] table",
+        )?;
+        Ok(Settings {
+            config,
+            listen: flags_or(&args.listen, node.listen),
+            listen_onion: flags_or(&args.listen_onion, node.listen_onion),
+            connect: peers_or(&args.connect, node.connect),
+            seeds: peers_or(&args.seed, node.seeds),
+            peers_file,
+            allow_local: args.allow_local || node.allow_local,
+            trace: args.trace.clone().or(node.trace),
+            status_every: args.status_every.unwrap_or(node.status_every),
+            metrics: args.metrics.or(node.metrics),
+            log: node.log,
+        })
+    }
+}
+
 /// Runs the node until Ctrl-C or SIGTERM.
 pub fn run(args: &Args) -> Result<Outcome, Error> {
-    check(args)?;
-    crate::logging::init("info")?;
+    let settings = Settings::new(args)?;
+    check(&settings)?;
+    let logging = crate::logging::init(args.log.as_deref(), &settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
-    runtime.block_on(node(args))
+    runtime.block_on(node(&settings, args.config.as_deref(), &logging))
 }
 
 /// Refuses what a user can type but cannot mean, before anything starts.
-fn check(args: &Args) -> Result<(), Error> {
+fn check(args: &Settings) -> Result<(), Error> {
     if args.status_every.is_zero() {
         return Err("--status-every must be positive".into());
     }
@@ -109,26 +188,19 @@ fn check(args: &Args) -> Result<(), Error> {
     Ok(())
 }
 
-async fn node(args: &Args) -> Result<Outcome, Error> {
-    let mut config = Config::default();
-    if args.target == 0 {
-        config.automatic_outbound = false;
-    } else {
-        config.target_outbound = args.target;
-    }
-    args.networks.apply(&mut config);
-    config.validate().map_err(|e| e.to_string())?;
+async fn node(args: &Settings, file: Option<&Path>, logging: &Reload) -> Result<Outcome, Error> {
+    let config = args.config.clone();
     // What the node runs with, as it runs with it (the seed is never shown).
-    tracing::info!(?config, "configuration");
+    tracing::info!(?config, config_file = ?file, "configuration");
     tracing::info!(
         peers_file = %args.peers_file.display(),
         trace = ?args.trace,
-        seeds = args.seed.len(),
+        seeds = args.seeds.len(),
         connect = args.connect.len(),
         allow_local = args.allow_local,
         "node"
     );
-    if args.seed.is_empty() && args.connect.is_empty() && !args.peers_file.exists() {
+    if args.seeds.is_empty() && args.connect.is_empty() && !args.peers_file.exists() {
         tracing::warn!(
             "nothing to connect to yet: no peers file, no --seed and no --connect; the node waits for inbound peers"
         );
@@ -141,7 +213,7 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
     let mut builder = Builder::new(config)
         .metrics(args.metrics.is_some())
         .peers_file(&args.peers_file)
-        .seeds(args.seed.iter().copied())
+        .seeds(args.seeds.iter().copied())
         .accept_local_addresses(args.allow_local);
     for &addr in &args.listen {
         builder = builder.listen(addr);
@@ -173,10 +245,13 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
         tokio::select! {
             asked = signals.next() => match asked {
                 Asked::Stop => break,
-                Asked::Save => match handle.save().await {
-                    Ok(()) => tracing::info!(peers_file = %args.peers_file.display(), "saved on SIGHUP"),
-                    Err(error) => tracing::warn!(%error, "SIGHUP: not saved"),
-                },
+                Asked::Save => {
+                    match handle.save().await {
+                        Ok(()) => tracing::info!(peers_file = %args.peers_file.display(), "saved on SIGHUP"),
+                        Err(error) => tracing::warn!(%error, "SIGHUP: not saved"),
+                    }
+                    reload_log_filter(file, logging);
+                }
             },
             _ = status.tick() => {
                 let (Ok(counts), Ok(stats)) = (handle.counts().await, handle.stats().await) else {
@@ -209,6 +284,25 @@ async fn node(args: &Args) -> Result<Outcome, Error> {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// SIGHUP: rereads the config file's `node.log` and applies it, unless
+/// `--log` or `RUST_LOG` chose the filter. Nothing else is reloaded: the
+/// rest of the file takes effect at the next start.
+fn reload_log_filter(file: Option<&Path>, logging: &Reload) {
+    let Some(path) = file else { return };
+    if logging.from != FilterFrom::File {
+        tracing::info!("SIGHUP: the log filter comes from --log or RUST_LOG; not reread");
+        return;
+    }
+    match NodeFile::load(path).and_then(|file| logging.set(&file.node.log).map(|()| file)) {
+        Ok(file) => {
+            tracing::info!(filter = %file.node.log, "SIGHUP: log filter reread from the config file")
+        }
+        Err(error) => {
+            tracing::warn!(%error, "SIGHUP: the config file was not reread; logging as before")
+        }
+    }
 }
 
 fn status_line(counts: &Counts, stats: &Stats) -> String {

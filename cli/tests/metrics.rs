@@ -50,10 +50,22 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     let dir = temp_dir("metrics");
     let (peers_a, peers_b) = (dir.join("a.json"), dir.join("b.json"));
     let [port_a, port_b] = free_ports();
-    let (mut a, a_out) = node(&["--listen", "127.0.0.1:0", "--target", "0"], &peers_a, port_a);
+    let (mut a, a_out) = node(
+        &["--listen", "127.0.0.1:0", "--target", "0"],
+        &peers_a,
+        port_a,
+    );
     let line = wait_for(&a_out, "listening on ", Duration::from_secs(10), &mut a);
     let addr = line.trim_start_matches("listening on ").trim().to_owned();
-    let args = ["--target", "1", "--allow-local", "--connect", &addr, "--seed", &addr];
+    let args = [
+        "--target",
+        "1",
+        "--allow-local",
+        "--connect",
+        &addr,
+        "--seed",
+        &addr,
+    ];
     let (mut b, b_out) = node(&args, &peers_b, port_b);
 
     // B: a permanent and an automatic peer, both A, over IPv4.
@@ -65,7 +77,10 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     } else {
         wait_for_sample(port_b, automatic, 1.0)
     };
-    assert!(sample(&scrape_b, "connmgr_dials_total") >= Some(2.0), "{scrape_b}");
+    assert!(
+        sample(&scrape_b, "connmgr_dials_total") >= Some(2.0),
+        "{scrape_b}"
+    );
     assert!(sample(&scrape_b, "connmgr_dial_successes_total") >= Some(2.0));
     assert!(sample(&scrape_b, "connmgr_dial_duration_seconds_count") >= Some(2.0));
     assert_eq!(
@@ -77,7 +92,10 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     // A: the two connections are inbound.
     let inbound = "connmgr_peers{direction=\"inbound\",kind=\"inbound\",network=\"ipv4\"}";
     let scrape_a = wait_for_sample(port_a, inbound, 2.0);
-    assert_eq!(sample(&scrape_a, "connmgr_inbound_accepted_total"), Some(2.0));
+    assert_eq!(
+        sample(&scrape_a, "connmgr_inbound_accepted_total"),
+        Some(2.0)
+    );
     assert_eq!(
         sample(&scrape_a, "connmgr_outbound_target{kind=\"automatic\"}"),
         Some(0.0)

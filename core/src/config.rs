@@ -334,6 +334,30 @@ pub enum ConfigError {
     Networks(NetworkError),
 }
 
+impl ConfigError {
+    /// The field it is about, dotted as in a config file
+    /// (`networks.onion.reachable`), so a caller can point at the line.
+    pub fn field(&self) -> String {
+        match self {
+            ConfigError::ZeroDuration { field } | ConfigError::TargetTooLarge { field, .. } => {
+                (*field).to_owned()
+            }
+            ConfigError::ZeroTarget => "target_outbound".to_owned(),
+            ConfigError::ZeroMaxFailedAttempts => "max_failed_attempts".to_owned(),
+            ConfigError::ZeroBurst => "inbound_burst_per_group".to_owned(),
+            ConfigError::CapBelowBase { cap, .. } => (*cap).to_owned(),
+            ConfigError::NoSeed => "rng_seed".to_owned(),
+            ConfigError::Networks(NetworkError::NoRoute { network }) => {
+                format!("networks.{network}.reachable")
+            }
+            ConfigError::Networks(NetworkError::MinAboveMax { network }) => {
+                format!("networks.{network}.min_outbound")
+            }
+            ConfigError::Networks(NetworkError::NoneReachable) => "networks".to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

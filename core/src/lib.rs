@@ -125,7 +125,7 @@ mod printable;
 mod rng;
 mod seed;
 #[cfg(feature = "serde")]
-mod serde_duration;
+pub mod serde_duration;
 mod state;
 mod stats;
 mod subnet;

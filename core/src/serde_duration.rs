@@ -1,6 +1,8 @@
 //! The config's durations as people write them: `"5s"`, `"10m"`,
 //! `"1h 30m"`, `"250ms"` (the `humantime` crate's forms), in a config file
-//! and in a trace's header alike.
+//! and in a trace's header alike. An application's own config can use the
+//! same form: `#[serde(with = "connmgr::serde_duration")]` on a
+//! [`Duration`] field.
 //!
 //! Written exactly, down to the nanosecond (`"1m 30s 5ns"`), so that a
 //! trace rebuilds the very config it ran with. Traces before version 7
@@ -13,19 +15,21 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserializer, Serializer};
 
 /// What a reader is told a duration looks like.
-pub(crate) const EXPECTED: &str = "a duration such as \"5s\", \"10m\", \"1h 30m\" or \"250ms\"";
+pub const EXPECTED: &str = "a duration such as \"5s\", \"10m\", \"1h 30m\" or \"250ms\"";
 
-pub(crate) fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// Writes `duration` exactly, as `"1m 30s"`.
+pub fn serialize<S: Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_duration(*duration))
 }
 
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+/// Reads [`EXPECTED`], or the `{"secs", "nanos"}` of older traces.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     d.deserialize_any(DurationVisitor)
 }
 
 /// Parses `text` as [`EXPECTED`] says, with an error that says what to
 /// write instead.
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("{text:?} is not a duration ({e}); write {EXPECTED}"))
 }

@@ -69,7 +69,6 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-
 /// `N` distinct ports on 127.0.0.1 that were free a moment ago (for
 /// listeners whose port cannot be asked back, such as the metrics
 /// endpoint's): all held until all are chosen, so none is given twice.

@@ -314,7 +314,11 @@ fn lines_are_as_documented() {
     assert!(lines[0].contains(&seed), "{}", lines[0]);
     assert!(lines[0].ends_with(r#""book":null}"#), "{}", lines[0]);
     // Durations as people write them.
-    assert!(lines[0].contains(r#""retry_interval":"5s""#), "{}", lines[0]);
+    assert!(
+        lines[0].contains(r#""retry_interval":"5s""#),
+        "{}",
+        lines[0]
+    );
     assert_eq!(
         lines[1],
         r#"{"t":500000000,"input":{"Connect":{"addr":"198.51.100.1:8333","permanent":true}},"actions":[]}"#
