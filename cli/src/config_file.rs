@@ -195,8 +195,10 @@ mod tests {
 
     #[test]
     fn the_default_file_names_every_config_field() {
-        let mut config = Config::default();
-        config.rng_seed = Some(connmgr::Seed::from_u64(1));
+        let mut config = Config {
+            rng_seed: Some(connmgr::Seed::from_u64(1)),
+            ..Config::default()
+        };
         config.networks.ipv4.max_outbound = Some(1);
         config.networks.ipv4.max_inbound = Some(1);
         config.networks.ipv4.proxy = Some(connmgr::Proxy::new(([127, 0, 0, 1], 9050).into()));
