@@ -27,6 +27,7 @@ mod plot;
 mod replay;
 mod signals;
 mod sim;
+mod status;
 mod sweep;
 
 /// What a subcommand that ran to the end found.

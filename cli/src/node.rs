@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use connmgr::{Config, Counts, Direction, PeerAddr, Reason, Stats};
+use connmgr::{Config, Direction, PeerAddr, Reason, Stats};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::AsyncReadExt;
 
@@ -22,6 +22,7 @@ use crate::logging::{FilterFrom, Reload};
 use crate::networks::NetworkArgs;
 use crate::signals::{Asked, Signals};
 use crate::sim::parse_duration;
+use crate::status::status_line;
 use crate::{Error, Outcome};
 
 /// Arguments of `connmgr node`. Each overrides the config file's value.
@@ -241,6 +242,7 @@ async fn node(args: &Settings, file: Option<&Path>, logging: &Reload) -> Result<
 
     let mut status = tokio::time::interval(args.status_every);
     status.tick().await;
+    let mut before = Stats::default();
     loop {
         tokio::select! {
             asked = signals.next() => match asked {
@@ -257,7 +259,8 @@ async fn node(args: &Settings, file: Option<&Path>, logging: &Reload) -> Result<
                 let (Ok(counts), Ok(stats)) = (handle.counts().await, handle.stats().await) else {
                     return Err("the connection manager stopped unexpectedly".into());
                 };
-                println!("{}", status_line(&counts, &stats));
+                println!("{}", status_line(&args.config, &counts, &before, &stats));
+                before = stats;
             }
         }
     }
@@ -303,26 +306,6 @@ fn reload_log_filter(file: Option<&Path>, logging: &Reload) {
             tracing::warn!(%error, "SIGHUP: the config file was not reread; logging as before")
         }
     }
-}
-
-fn status_line(counts: &Counts, stats: &Stats) -> String {
-    format!(
-        "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  feeler {}  \
-         addr-fetch {}  inbound {}  pending {}  retrying {}  | dials {}, failed {}, timed out {}",
-        counts.outbound_established(),
-        counts.automatic_established,
-        counts.block_relay_established,
-        counts.permanent_established,
-        counts.manual_established,
-        counts.feelers,
-        counts.addr_fetches,
-        counts.inbound,
-        counts.dialing,
-        counts.outbound_pending().saturating_sub(counts.dialing),
-        stats.dials,
-        stats.dial_failures,
-        stats.dial_timeouts,
-    )
 }
 
 /// Logs every peer event and holds each connection until it ends. The node
