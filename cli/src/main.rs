@@ -24,6 +24,7 @@ mod metrics;
 mod networks;
 mod node;
 mod plot;
+mod remote_status;
 mod replay;
 mod signals;
 mod sim;
@@ -81,6 +82,9 @@ enum Command {
     /// divergence: its line, the input, the expected and the actual actions
     /// (exit status 1). An unreadable trace is an error (exit status 2).
     Replay(replay::Args),
+    /// Summarise a running node from its metrics endpoint
+    /// (`connmgr node --metrics ADDR`).
+    Status(remote_status::Args),
     /// Run the deterministic network simulator and report.
     ///
     /// Every input to every node is checked against the invariants; a
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Node(args) => node::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::Status(args) => remote_status::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

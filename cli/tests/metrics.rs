@@ -89,6 +89,17 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     );
     every_metric_is_documented(&scrape_b);
 
+    // `connmgr status` reads the same endpoint for a person.
+    let out = Command::new(BIN)
+        .args(["status", "--metrics", &format!("127.0.0.1:{port_b}")])
+        .output()
+        .unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{summary}");
+    assert!(summary.contains("automatic 1/1"), "{summary}");
+    assert!(summary.contains("permanent 1"), "{summary}");
+    assert!(summary.contains("networks:   outbound ipv4 2"), "{summary}");
+
     // A: the two connections are inbound.
     let inbound = "connmgr_peers{direction=\"inbound\",kind=\"inbound\",network=\"ipv4\"}";
     let scrape_a = wait_for_sample(port_a, inbound, 2.0);
@@ -153,6 +164,21 @@ fn every_metric_is_documented(scrape: &str) {
             "{name} is not in docs/METRICS.md"
         );
     }
+}
+
+#[test]
+fn status_without_a_node_says_what_to_check() {
+    let [port] = free_ports();
+    let out = Command::new(BIN)
+        .args(["status", "--metrics", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is the node running with --metrics"),
+        "{stderr}"
+    );
 }
 
 #[test]
