@@ -284,3 +284,31 @@ fn promtool_parses_every_query_of_the_dashboard_and_the_docs() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The sample unit in docs/ passes `systemd-analyze verify`, with its
+/// binary pointed at this build (the unit names the installed path).
+#[test]
+fn systemd_accepts_the_sample_unit() {
+    let bin = connmgr();
+    let unit = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/connmgr.service");
+    let unit = std::fs::read_to_string(unit).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/connmgr node --config"));
+    let unit = unit.replace("/usr/local/bin/connmgr", bin.to_str().unwrap());
+    let dir = std::env::temp_dir().join(format!("connmgr-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("connmgr.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze is installed (.ci/run installs systemd)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("connmgr.service:"), "{said}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
