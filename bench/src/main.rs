@@ -58,6 +58,15 @@ enum Mode {
     Churn,
 }
 
+/// What `mockchurn` drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Through {
+    /// `ConnManager` alone.
+    Core,
+    /// `connmgr_net::Core`, as every runtime drives it.
+    Runtime,
+}
+
 /// What runs the `establish` and `churn` modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Runtime {
@@ -119,6 +128,14 @@ struct Args {
     /// at the end of establish and churn lines.
     #[arg(long)]
     cpu: bool,
+    /// What mockchurn drives: the core alone, or the core as the runtimes
+    /// drive it (`connmgr_net::Core`).
+    #[arg(long, value_enum, default_value = "core")]
+    through: Through,
+    /// Record metrics (cargo feature `metrics`; a Prometheus recorder is
+    /// installed): mockchurn `--through runtime`, and the mio runtime.
+    #[arg(long)]
+    metrics: bool,
     /// Runs per measurement; one line each.
     #[arg(long, default_value_t = 1)]
     repeat: u32,
@@ -128,8 +145,26 @@ struct Args {
     timeout: f64,
 }
 
+/// A Prometheus recorder as the process's `metrics` recorder (no listener:
+/// the benchmark measures recording, not serving).
+#[cfg(feature = "metrics")]
+fn install_recorder() {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("no other recorder is installed");
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.metrics {
+        #[cfg(feature = "metrics")]
+        install_recorder();
+        #[cfg(not(feature = "metrics"))]
+        {
+            eprintln!("error: --metrics needs the `metrics` feature: cargo run --release -p connmgr-bench --features metrics -- …");
+            return ExitCode::from(2);
+        }
+    }
     let Ok(timeout) = Duration::try_from_secs_f64(args.timeout) else {
         eprintln!("error: --timeout must be a positive number of seconds");
         return ExitCode::from(2);
@@ -226,9 +261,23 @@ fn main() -> ExitCode {
                     eprintln!("error: --n must be at least 1 for mockchurn");
                     return ExitCode::from(2);
                 }
-                let r = mock::churn(n, args.conns.unwrap_or(10_000_000), timeout);
+                let conns = args.conns.unwrap_or(10_000_000);
+                let r = match args.through {
+                    Through::Core if args.metrics => {
+                        eprintln!(
+                            "error: the core alone reports no metrics; add --through runtime"
+                        );
+                        return ExitCode::from(2);
+                    }
+                    Through::Core => mock::churn(n, conns, timeout),
+                    Through::Runtime => {
+                        mock::churn_wrapped(mock::wrapped(n, args.metrics), conns, timeout)
+                    }
+                };
                 println!(
-                    "mockchurn conns={} N={} secs={:.3} per_sec={:.0}",
+                    "mockchurn through={:?} metrics={} conns={} N={} secs={:.3} per_sec={:.0}",
+                    args.through,
+                    args.metrics,
                     r.conns,
                     n,
                     r.secs,
@@ -292,7 +341,7 @@ fn establish(args: &Args, n: usize, timeout: Duration) -> Result<net::Establish,
     let k = args.k as usize;
     match args.runtime {
         Runtime::Raw => Ok(net::raw::establish(n, k, timeout)?),
-        Runtime::Mio => net::mio::establish(n, k, timeout),
+        Runtime::Mio => net::mio::establish(n, k, timeout, args.metrics),
         #[cfg(feature = "tokio")]
         Runtime::Tokio => net::tokio::establish(n, k, args.threads as usize, timeout),
         #[cfg(feature = "smol")]
@@ -307,7 +356,7 @@ fn churn(args: &Args, n: usize, conns: u64, timeout: Duration) -> Result<net::Ch
     let k = args.k as usize;
     match args.runtime {
         Runtime::Raw => Ok(net::raw::churn(n, k, conns, timeout)?),
-        Runtime::Mio => net::mio::churn(n, k, conns, timeout),
+        Runtime::Mio => net::mio::churn(n, k, conns, timeout, args.metrics),
         #[cfg(feature = "tokio")]
         Runtime::Tokio => net::tokio::churn(n, k, conns, args.threads as usize, timeout),
         #[cfg(feature = "tokio")]

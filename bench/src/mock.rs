@@ -5,10 +5,37 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
 use connmgr::{
-    Action, Config, ConnId, ConnManager, Host, Input, Instant, ListenerId, PeerAddr, PeerEvent,
+    Action, Config, ConnId, ConnManager, Host, Ignored, Input, Instant, ListenerId, PeerAddr,
+    PeerEvent,
 };
 
 use crate::alloc;
+
+/// What the pretend runtime drives: the core alone, or the core inside the
+/// wrapper every runtime drives it through (`connmgr_net::Core`: trace
+/// recording, metrics).
+pub trait Driven {
+    fn handle(&mut self, now: Instant, input: Input) -> Result<Option<ConnId>, Ignored>;
+    fn poll_action(&mut self) -> Option<Action>;
+}
+
+impl Driven for ConnManager {
+    fn handle(&mut self, now: Instant, input: Input) -> Result<Option<ConnId>, Ignored> {
+        ConnManager::handle(self, now, input)
+    }
+    fn poll_action(&mut self) -> Option<Action> {
+        ConnManager::poll_action(self)
+    }
+}
+
+impl Driven for connmgr_net::Core {
+    fn handle(&mut self, now: Instant, input: Input) -> Result<Option<ConnId>, Ignored> {
+        connmgr_net::Core::handle(self, now, input)
+    }
+    fn poll_action(&mut self) -> Option<Action> {
+        connmgr_net::Core::poll_action(self)
+    }
+}
 
 const PEER: PeerAddr = PeerAddr::new(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), 8333);
 
@@ -38,7 +65,7 @@ impl Clock {
 /// Feeds `input`, then answers every address request and dial it causes until
 /// nothing is asked. Returns the number of inputs fed and the ids connected.
 fn settle(
-    mgr: &mut ConnManager,
+    mgr: &mut impl Driven,
     clock: &mut Clock,
     input: Input,
     connected: &mut Vec<ConnId>,
@@ -74,18 +101,52 @@ fn settle(
 }
 
 /// A running manager with `target` automatic connections established.
-fn started(target: u32, max_inbound: u32, clock: &mut Clock) -> (ConnManager, Vec<ConnId>) {
-    let config = Config {
+/// The bench's config: btcd's, with `target` automatic slots and a fixed
+/// secret, so every run makes the same choices.
+fn config(target: u32, max_inbound: u32) -> Config {
+    Config {
         target_outbound: target,
         max_inbound,
-        // A fixed secret: every run makes the same choices.
         rng_seed: Some(connmgr::Seed::from_u64(1)),
         ..Config::btcd()
-    };
-    let mut mgr = ConnManager::new(config, Instant::ZERO).expect("the bench config is valid");
+    }
+}
+
+fn started(target: u32, max_inbound: u32, clock: &mut Clock) -> (ConnManager, Vec<ConnId>) {
+    let mgr = ConnManager::new(config(target, max_inbound), Instant::ZERO)
+        .expect("the bench config is valid");
+    start(mgr, clock)
+}
+
+/// Starts `mgr` and settles its first connections.
+fn start<D: Driven>(mut mgr: D, clock: &mut Clock) -> (D, Vec<ConnId>) {
     let mut slots = Vec::new();
     settle(&mut mgr, clock, Input::Start, &mut slots);
     (mgr, slots)
+}
+
+/// A runtime that takes nothing over: `Builder::build` hands back the
+/// prepared manager, wrapped as every runtime drives it.
+#[derive(Default)]
+struct Bare;
+
+impl connmgr_net::Launch for Bare {
+    type Built = connmgr_net::Prepared;
+    type Error = connmgr_net::BuildError;
+    fn launch(self, prepared: connmgr_net::Prepared) -> Result<Self::Built, Self::Error> {
+        Ok(prepared)
+    }
+}
+
+/// The manager as the runtimes drive it, reporting metrics or not (with
+/// `metrics`, install a recorder first, or the handles do nothing).
+pub fn wrapped(target: u32, metrics: bool) -> connmgr_net::Core {
+    let builder = connmgr_net::Builder::<Bare>::new(config(target, 0));
+    #[cfg(feature = "metrics")]
+    let builder = builder.metrics(metrics);
+    #[cfg(not(feature = "metrics"))]
+    assert!(!metrics, "built without the metrics feature");
+    builder.build().expect("the bench config builds").core
 }
 
 /// What a churn run did.
@@ -98,7 +159,26 @@ pub struct Churn {
 /// reconnected. Stops after `conns` connections or `timeout`.
 pub fn churn(n: u32, conns: u64, timeout: Duration) -> Churn {
     let mut clock = Clock::new();
-    let (mut mgr, mut slots) = started(n, 0, &mut clock);
+    let (mgr, slots) = started(n, 0, &mut clock);
+    churn_of(mgr, slots, clock, conns, timeout)
+}
+
+/// [`churn`] through the runtimes' wrapper (see [`wrapped`]).
+pub fn churn_wrapped(core: connmgr_net::Core, conns: u64, timeout: Duration) -> Churn {
+    let mut clock = Clock::new();
+    // The builder made the manager at the wall clock's Unix time.
+    clock.now = core.manager().now();
+    let (core, slots) = start(core, &mut clock);
+    churn_of(core, slots, clock, conns, timeout)
+}
+
+fn churn_of<D: Driven>(
+    mut mgr: D,
+    mut slots: Vec<ConnId>,
+    mut clock: Clock,
+    conns: u64,
+    timeout: Duration,
+) -> Churn {
     let mut replaced = Vec::with_capacity(1);
     let start = std::time::Instant::now();
     let mut done = 0;
@@ -194,5 +274,7 @@ mod tests {
         assert_eq!(churn.conns, 2_000);
         let scale = scale(1_000, Duration::from_secs(60));
         assert!(scale.ns_per_input > 0.0 && scale.bytes_per_conn > 0.0);
+        let wrapped = churn_wrapped(wrapped(8, false), 2_000, Duration::from_secs(60));
+        assert_eq!(wrapped.conns, 2_000);
     }
 }

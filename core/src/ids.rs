@@ -17,10 +17,13 @@ use crate::ConnId;
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Hashes one `u64` key (a [`ConnId`]) to itself plus a tag; see the module
-/// docs. Other keys go through a multiplicative mix of everything written.
+/// Hashes one `u64` key (a [`ConnId`]) to itself plus a tag: ids are
+/// handed out by the manager, never chosen by a peer, so a map keyed by
+/// them needs no SipHash (the manager's own maps, and an application's
+/// per-connection state: [`IdMap`]). Other keys go through a
+/// multiplicative mix of everything written.
 #[derive(Default)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -104,7 +107,8 @@ pub(crate) fn keyed_hash<T: std::hash::Hash + ?Sized>(key: u64, value: &T) -> u6
     hasher.finish()
 }
 
-pub(crate) type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
+/// A map keyed by [`ConnId`], with [`IdHasher`].
+pub type IdMap<V> = HashMap<ConnId, V, BuildHasherDefault<IdHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -143,6 +143,7 @@ pub use config::{Backoff, Config, ConfigError, MAX_TARGET_OUTBOUND};
 pub use event::{ConnectedPeer, Event, PeerEvent};
 pub use group::GroupKey;
 pub use id::{ConnId, ListenerId};
+pub use ids::{IdHasher, IdMap};
 pub use ignored::Ignored;
 pub use input::{AcceptError, AddressError, DialError, Input};
 pub use manager::ConnManager;

@@ -8,17 +8,17 @@
 //!
 //! The manager's own counters ([`Stats`](connmgr::Stats)) and gauges
 //! ([`Counts`](connmgr::Counts), [`PeerCounts`](connmgr::PeerCounts)) are
-//! copied out once a second of the manager's time, not at every input: the
-//! hot path pays a comparison and, per connection, a map entry for its
-//! start time, never a lock or an allocation beyond the maps' growth.
-//! Reasons, dial errors and the two durations are counted as their events
-//! pass, into handles registered at build.
+//! copied out once a second of the manager's time, not at every input, and
+//! so are the durations measured since. What the hot path pays: per
+//! connection, a map entry for its start time and a sample pushed into
+//! reserved room, and per reason or dial error an atomic increment on a
+//! handle registered at build; never a lock, nor an allocation beyond the
+//! maps' growth to the most connections held at once.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use connmgr::{
-    Action, ConnId, ConnKind, ConnManager, DialError, Direction, Event, Input, Instant, Network,
+    Action, ConnKind, ConnManager, DialError, Direction, Event, IdMap, Input, Instant, Network,
     Reason, Stats,
 };
 use metrics::{
@@ -26,8 +26,44 @@ use metrics::{
     Gauge, Histogram, Unit,
 };
 
-/// How often the manager's counters and gauges are copied out.
+/// How often the manager's counters and gauges are copied out, and the
+/// durations measured since handed to the recorder.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Durations held before a report at most; a histogram whose buffer fills
+/// is handed over at once, so memory stays bounded under any churn.
+const BUFFERED: usize = 4096;
+
+/// A histogram and the samples measured since the last report. Recording
+/// into an exporter's histogram reads a clock and may allocate (the
+/// Prometheus exporter's does, every 64 samples); a push into this buffer's
+/// reserved room does neither.
+struct Durations {
+    histogram: Histogram,
+    samples: Vec<f64>,
+}
+
+impl Durations {
+    fn new(histogram: Histogram) -> Durations {
+        Durations {
+            histogram,
+            samples: Vec::with_capacity(BUFFERED),
+        }
+    }
+
+    fn record(&mut self, duration: Duration) {
+        if self.samples.len() == BUFFERED {
+            self.flush();
+        }
+        self.samples.push(duration.as_secs_f64());
+    }
+
+    fn flush(&mut self) {
+        for sample in self.samples.drain(..) {
+            self.histogram.record(sample);
+        }
+    }
+}
 
 /// Stats fields reported as one family with a label, by prefix: the
 /// prefix, the family's name and its help text.
@@ -127,6 +163,15 @@ fn direction_label(kind: ConnKind) -> &'static str {
     }
 }
 
+/// Where a connection's duration is measured from.
+#[derive(Clone, Copy)]
+enum Since {
+    /// Its dial started then.
+    Dialling(Instant),
+    /// It was made then.
+    Connected(Instant, Direction),
+}
+
 /// The registered handles and the start times the durations need.
 pub(crate) struct Metrics {
     /// One per [`Stats::fields`] entry, in its order.
@@ -142,11 +187,13 @@ pub(crate) struct Metrics {
     handshaked: Gauge,
     book_new: Gauge,
     book_tried: Gauge,
-    dial_seconds: Histogram,
+    dial_seconds: Durations,
     /// Indexed by [`Direction`]: outbound, inbound.
-    lifetime_seconds: [Histogram; 2],
-    dials: HashMap<ConnId, Instant>,
-    connected: HashMap<ConnId, (Instant, Direction)>,
+    lifetime_seconds: [Durations; 2],
+    /// When each dial in flight started, or its connection was made: one
+    /// entry per connection for its whole life, updated in place (ids are
+    /// the manager's: a fast hasher is safe).
+    since: IdMap<Since>,
     next_report: Instant,
 }
 
@@ -217,13 +264,18 @@ impl Metrics {
             handshaked: gauge!("connmgr_handshaked_peers"),
             book_new: gauge!("connmgr_book_addresses", "table" => "new"),
             book_tried: gauge!("connmgr_book_addresses", "table" => "tried"),
-            dial_seconds: histogram!("connmgr_dial_duration_seconds"),
+            dial_seconds: Durations::new(histogram!("connmgr_dial_duration_seconds")),
             lifetime_seconds: [
-                histogram!("connmgr_connection_duration_seconds", "direction" => "outbound"),
-                histogram!("connmgr_connection_duration_seconds", "direction" => "inbound"),
+                Durations::new(histogram!(
+                    "connmgr_connection_duration_seconds",
+                    "direction" => "outbound"
+                )),
+                Durations::new(histogram!(
+                    "connmgr_connection_duration_seconds",
+                    "direction" => "inbound"
+                )),
             ],
-            dials: HashMap::new(),
-            connected: HashMap::new(),
+            since: IdMap::default(),
             next_report: Instant::ZERO,
         };
         metrics.report(mgr.now(), mgr);
@@ -259,16 +311,21 @@ impl Metrics {
             self.book_new.set(book.new as f64);
             self.book_tried.set(book.tried as f64);
         }
+        self.dial_seconds.flush();
+        for lifetimes in &mut self.lifetime_seconds {
+            lifetimes.flush();
+        }
     }
 
     /// Sees an input before the manager does.
     pub(crate) fn input(&mut self, now: Instant, input: &Input) {
         if let Input::DialResult { id, result, .. } = input {
-            if let Some(started) = self.dials.remove(id) {
-                self.dial_seconds.record(now - started);
+            if let Some(Since::Dialling(started)) = self.since.get(id) {
+                self.dial_seconds.record(now - *started);
             }
             if let Err(error) = result {
                 self.dial_errors[*error as usize].increment(1);
+                self.since.remove(id);
             }
         }
     }
@@ -277,10 +334,10 @@ impl Metrics {
     pub(crate) fn action(&mut self, now: Instant, action: &Action) {
         match action {
             Action::Dial { id, .. } => {
-                self.dials.insert(*id, now);
+                self.since.insert(*id, Since::Dialling(now));
             }
             Action::CancelDial { id, .. } => {
-                self.dials.remove(id);
+                self.since.remove(id);
             }
             Action::NotifyPeer(event) => self.event(now, event),
             _ => {}
@@ -290,18 +347,24 @@ impl Metrics {
     fn event(&mut self, now: Instant, event: &connmgr::PeerEvent) {
         match event {
             Event::Connected { id, direction, .. } => {
-                self.connected.insert(*id, (now, *direction));
+                let connected = Since::Connected(now, *direction);
+                match self.since.get_mut(id) {
+                    Some(since) => *since = connected,
+                    None => {
+                        self.since.insert(*id, connected);
+                    }
+                }
             }
             Event::Disconnected { id, reason } => {
                 self.disconnected[reason.index()].increment(1);
-                if let Some((since, direction)) = self.connected.remove(id) {
+                if let Some(Since::Connected(at, direction)) = self.since.remove(id) {
                     let i = usize::from(direction == Direction::Inbound);
-                    self.lifetime_seconds[i].record(now - since);
+                    self.lifetime_seconds[i].record(now - at);
                 }
             }
             Event::GaveUp { id, reason } => {
                 self.gave_up[reason.index()].increment(1);
-                self.dials.remove(id);
+                self.since.remove(id);
             }
             _ => {}
         }

@@ -24,7 +24,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// The harness: `k` listeners in a `Poll`, and a reactor in the same `Poll`
 /// targeting `n` automatic outbound connections, its address source
 /// cycling over the listeners.
-fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor)> {
+fn harness(n: usize, k: usize, metrics: bool) -> Result<(Poll, Vec<TcpListener>, Reactor)> {
     let poll = Poll::new()?;
     let mut mio_listeners = Vec::with_capacity(k);
     for (i, listener) in listeners(k)?.into_iter().enumerate() {
@@ -45,7 +45,12 @@ fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor)> {
         max_inbound: n,
         ..Config::btcd()
     };
-    let reactor = Builder::new(config)
+    let builder = Builder::new(config);
+    #[cfg(feature = "metrics")]
+    let builder = builder.metrics(metrics);
+    #[cfg(not(feature = "metrics"))]
+    let _ = metrics;
+    let reactor = builder
         .address_source(Box::new(StaticList::new(addrs)))
         .runtime(Mio::embedded(poll.registry(), REACTOR_TOKENS)?)
         .build()?;
@@ -54,9 +59,9 @@ fn harness(n: usize, k: usize) -> Result<(Poll, Vec<TcpListener>, Reactor)> {
 
 /// The manager targets `n` outbound connections to `k` listeners that
 /// accept and hold every one; the clock stops at the `n`-th connected peer.
-pub fn establish(n: usize, k: usize, timeout: Duration) -> Result<Establish> {
+pub fn establish(n: usize, k: usize, timeout: Duration, metrics: bool) -> Result<Establish> {
     let mut meter = Meter::start(timeout);
-    let (mut poll, listeners, mut reactor) = harness(n, k)?;
+    let (mut poll, listeners, mut reactor) = harness(n, k, metrics)?;
     let mut events = Events::with_capacity(1024);
     let mut accepted: Vec<TcpStream> = Vec::with_capacity(n);
     let mut peers: Vec<Peer> = Vec::with_capacity(n);
@@ -123,9 +128,9 @@ pub fn establish(n: usize, k: usize, timeout: Duration) -> Result<Establish> {
 /// every connection as soon as they accept it; the application drops each
 /// peer at EOF and the manager replaces it. Counts connected peers up to
 /// `conns`.
-pub fn churn(n: usize, k: usize, conns: u64, timeout: Duration) -> Result<Churn> {
+pub fn churn(n: usize, k: usize, conns: u64, timeout: Duration, metrics: bool) -> Result<Churn> {
     let mut meter = Meter::start(timeout);
-    let (mut poll, listeners, mut reactor) = harness(n, k)?;
+    let (mut poll, listeners, mut reactor) = harness(n, k, metrics)?;
     let mut events = Events::with_capacity(1024);
     // The application's peers: a slab indexed by token - PEERS.
     let mut peers: Vec<Option<Peer>> = Vec::with_capacity(n);
