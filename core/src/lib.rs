@@ -97,6 +97,7 @@
 //! their common types, and `trace/` (feature `serde`) the record/replay
 //! format.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

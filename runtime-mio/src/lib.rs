@@ -132,6 +132,7 @@
 //! error types come from `connmgr-net`, shared with the tokio and smol
 //! adapters.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod peer;

@@ -65,6 +65,7 @@
 //! `runtime.rs` is [`Smol`], the runtime trait on async-io's sockets and
 //! timer; `stream.rs` is [`PeerStream`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

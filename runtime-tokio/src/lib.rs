@@ -70,6 +70,7 @@
 //! `runtime.rs` is [`Tokio`], the runtime trait on tokio's sockets, timer
 //! and clock; `stream.rs` is [`PeerStream`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
