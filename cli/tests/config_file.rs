@@ -219,9 +219,7 @@ fn flags_override_the_file_and_the_rest_comes_from_it() {
     // --target 0 turned the file's 3 automatic connections off.
     assert!(status.contains("automatic 0"), "{status}");
     assert!(status.contains("pending 0"), "{status}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &node.id().to_string()])
-        .status();
+    signal(&node, "TERM");
     assert!(wait_exit(&mut node, Duration::from_secs(10)).success());
     assert!(peers.exists(), "the file's peers_file was saved");
     std::fs::remove_dir_all(&dir).unwrap();

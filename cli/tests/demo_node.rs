@@ -99,11 +99,7 @@ fn nodes_connect_and_shut_down_on_interrupt_saving_their_peers() {
     wait_for(&a_out, "inbound 2", Duration::from_secs(15), &mut a);
 
     for child in [&b, &a] {
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        signal(child, "INT");
     }
     let stopped = wait_for(&b_out, "stopped: ", Duration::from_secs(10), &mut b);
     assert!(stopped.contains("peers saved to"), "{stopped}");

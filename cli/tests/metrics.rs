@@ -113,11 +113,7 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     );
 
     // SIGTERM to B, connections live: it saves its peers and exits 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &b.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(&b, "TERM");
     let stopped = wait_for(&b_out, "stopped: ", Duration::from_secs(10), &mut b);
     assert!(stopped.contains("peers saved to"), "{stopped}");
     assert!(wait_exit(&mut b, Duration::from_secs(10)).success());
@@ -141,9 +137,7 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
         "{scrape_a}"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &a.id().to_string()])
-        .status();
+    signal(&a, "TERM");
     assert!(wait_exit(&mut a, Duration::from_secs(10)).success());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -47,6 +47,16 @@ pub fn wait_for(
     }
 }
 
+/// Sends `signal` (`"TERM"`, `"INT"`, `"HUP"`) to the child, as an
+/// operator's `kill` does.
+pub fn signal(child: &Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} failed");
+}
+
 /// Waits for the child to exit, killing it after `within`.
 pub fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let deadline = Instant::now() + within;
