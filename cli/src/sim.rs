@@ -361,26 +361,19 @@ fn parse_range(s: &str) -> Result<Range<u64>, String> {
     Ok(start..end)
 }
 
-/// `600`, `600s`, `10m`, `1h`.
+/// A positive duration, written as in a config file (`600s`, `10m`,
+/// `1h 30m`, `250ms`: `connmgr::serde_duration`), or a bare number of
+/// seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
+    let duration = match s.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => connmgr::serde_duration::parse(s)?,
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 600s, 10m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use s, m or h")),
-    };
-    if secs == 0 {
+    if duration.is_zero() {
         return Err("the duration must be positive".into());
     }
-    Ok(Duration::from_secs(secs))
+    Ok(duration)
 }
 
 fn parse_trace(s: &str) -> Result<(usize, PathBuf), String> {
