@@ -59,7 +59,8 @@
 //! # Layout
 //!
 //! `builder.rs` is the setup path and [`Launch`], the hand-over to a
-//! runtime; `seed.rs` draws the secret; `clock.rs`, `listen.rs` and
+//! runtime; `core.rs` the manager as runtimes drive it ([`Core`]: the
+//! trace and, feature `metrics`, `metrics.rs`'s observer); `seed.rs` draws the secret; `clock.rs`, `listen.rs` and
 //! `socket_errors.rs` are the small shared pieces; `error.rs` names what can
 //! go wrong, for every runtime. `driver/` (feature `async`) is the async
 //! driver: `runtime.rs` the trait an event loop implements, `run.rs` the
