@@ -10,8 +10,8 @@
 //! every file of `fuzz/seeds/<target>/` and `fuzz/artifacts/<target>/` through
 //! these functions in a plain `cargo test`. It may therefore use only crates
 //! that `connmgr-sim` and its dev-dependencies provide: `connmgr` (features
-//! `serde` and `arbitrary`), `connmgr-sim`, `connmgr-store`, `arbitrary` and
-//! `serde_json`.
+//! `serde` and `arbitrary`), `connmgr-sim`, `connmgr-store`, `arbitrary`,
+//! `serde_json` and `toml`.
 //!
 //! A target fails by panicking, with a message saying which promise broke.
 //! The oracles are the invariants of the invariants of `docs/ARCHITECTURE.md` (through the shared
@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 
 mod addrbook;
 mod addrbook_file;
+mod config_toml;
 mod core_inputs;
 mod group_key;
 mod net_addr_parse;
@@ -32,6 +33,7 @@ mod trace_parse;
 
 pub use addrbook::addrbook;
 pub use addrbook_file::{addrbook_file, scratch_dir, MAX_FILE};
+pub use config_toml::config_toml;
 pub use core_inputs::core_inputs;
 pub use group_key::group_key;
 pub use net_addr_parse::net_addr_parse;
@@ -55,6 +57,7 @@ pub const TARGETS: &[Target] = &[
     ("addrbook_file", addrbook_file),
     ("subnet_parse", subnet_parse),
     ("net_addr_parse", net_addr_parse),
+    ("config_toml", config_toml),
 ];
 
 /// What a structured target made of `data`, for a failure report: the

@@ -108,6 +108,11 @@ fn net_addr_parse() {
     replay("net_addr_parse");
 }
 
+#[test]
+fn config_toml() {
+    replay("config_toml");
+}
+
 /// Every target has seeds to replay.
 #[test]
 fn every_target_has_seeds() {
