@@ -68,8 +68,7 @@ impl NodeFile {
     /// Reads and checks `path`: its syntax, its keys, its values' types
     /// and ranges, and the manager's config as a whole.
     pub fn load(path: &Path) -> Result<NodeFile, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
+        let text = read_bounded(path)?;
         let file: NodeFile = toml::from_str(&text).map_err(|e| {
             let at = e.span().map_or(0, |span| span.start);
             let (line, key) = locate(&text, at);
@@ -87,12 +86,46 @@ impl NodeFile {
     }
 }
 
+/// The most a config file may be: a full one is about 5 KiB.
+const MAX_FILE: u64 = 1 << 20;
+
+/// `path`'s text, refused past [`MAX_FILE`] (a config file named by
+/// mistake as `/dev/zero` must not fill the memory).
+fn read_bounded(path: &Path) -> Result<String, Error> {
+    use std::io::Read;
+    let unreadable =
+        |e: std::io::Error| format!("cannot read the config file {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(format!(
+            "the config file {} is larger than {} KiB; is it the right file?",
+            path.display(),
+            MAX_FILE >> 10
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "the config file {} is not UTF-8 text (byte {}); TOML files are UTF-8",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
 /// The line (1-based) of byte `at` in `text`, and the dotted key there:
 /// the table it is in, then the key on its line (or the table itself, on a
 /// table's header).
 fn locate(text: &str, at: usize) -> (usize, String) {
     let at = at.min(text.len());
-    let line = text[..at].matches('\n').count() + 1;
+    let line = text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1;
     let mut table = String::new();
     let mut key = String::new();
     for (n, content) in text.lines().enumerate().take(line) {

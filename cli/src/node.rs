@@ -112,20 +112,6 @@ impl Settings {
         }
         args.networks.apply(&mut config);
         config.validate().map_err(|e| e.to_string())?;
-        let flags_or = |flags: &[SocketAddr], file: Vec<SocketAddr>| {
-            if flags.is_empty() {
-                file
-            } else {
-                flags.to_vec()
-            }
-        };
-        let peers_or = |flags: &[PeerAddr], file: Vec<PeerAddr>| {
-            if flags.is_empty() {
-                file
-            } else {
-                flags.to_vec()
-            }
-        };
         let peers_file = args.peers_file.clone().or(node.peers_file).ok_or(
             "no peers file: give --peers-file FILE, or peers_file in the config file's [node] table",
         )?;
@@ -133,8 +119,8 @@ impl Settings {
             config,
             listen: flags_or(&args.listen, node.listen),
             listen_onion: flags_or(&args.listen_onion, node.listen_onion),
-            connect: peers_or(&args.connect, node.connect),
-            seeds: peers_or(&args.seed, node.seeds),
+            connect: flags_or(&args.connect, node.connect),
+            seeds: flags_or(&args.seed, node.seeds),
             peers_file,
             allow_local: args.allow_local || node.allow_local,
             trace: args.trace.clone().or(node.trace),
@@ -142,6 +128,15 @@ impl Settings {
             metrics: args.metrics.or(node.metrics),
             log: node.log,
         })
+    }
+}
+
+/// The list given as flags, if any was, else the file's.
+fn flags_or<T: Clone>(flags: &[T], file: Vec<T>) -> Vec<T> {
+    if flags.is_empty() {
+        file
+    } else {
+        flags.to_vec()
     }
 }
 

@@ -452,7 +452,9 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("ten").unwrap_err().contains("ten"));
-        assert!(parse_duration("5d").unwrap_err().contains("unit"));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(2 * 86_400)));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unit"));
     }
 
     #[test]

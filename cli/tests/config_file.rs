@@ -171,6 +171,20 @@ fn the_default_file_checks_and_a_missing_file_is_named() {
 }
 
 #[test]
+fn a_file_too_large_or_not_text_is_refused_without_reading_it_all() {
+    let (code, stderr) = check(std::path::Path::new("/dev/zero"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("larger than 1024 KiB"), "{stderr}");
+    let dir = temp_dir("config-binary");
+    let path = dir.join("node.toml");
+    std::fs::write(&path, b"[node]\nlog = \"\xff\"\n").unwrap();
+    let (code, stderr) = check(&path);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not UTF-8 text (byte 14)"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn the_node_refuses_a_bad_file_before_it_starts() {
     let dir = temp_dir("config-node");
     let path = write(

@@ -13,7 +13,7 @@
 //! connection, a map entry for its start time and a sample pushed into
 //! reserved room, and per reason or dial error an atomic increment on a
 //! handle registered at build; never a lock, nor an allocation beyond the
-//! maps' growth to the most connections held at once.
+//! map's growth to the most connections held at once.
 
 use std::time::Duration;
 
