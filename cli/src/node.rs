@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use connmgr::{Config, Direction, PeerAddr, Reason, Stats};
+use connmgr::{Config, Direction, PeerAddr, Reason};
 use connmgr_tokio::{Builder, Event, Events, Handle, PeerStream};
 use tokio::io::AsyncReadExt;
 
@@ -22,7 +22,7 @@ use crate::logging::{FilterFrom, Reload};
 use crate::networks::NetworkArgs;
 use crate::signals::{Asked, Signals};
 use crate::sim::parse_duration;
-use crate::status::status_line;
+use crate::status::StatusLines;
 use crate::{Error, Outcome};
 
 /// Arguments of `connmgr node`. Each overrides the config file's value.
@@ -237,7 +237,7 @@ async fn node(args: &Settings, file: Option<&Path>, logging: &Reload) -> Result<
 
     let mut status = tokio::time::interval(args.status_every);
     status.tick().await;
-    let mut before = Stats::default();
+    let mut lines = StatusLines::default();
     loop {
         tokio::select! {
             asked = signals.next() => match asked {
@@ -254,8 +254,7 @@ async fn node(args: &Settings, file: Option<&Path>, logging: &Reload) -> Result<
                 let (Ok(counts), Ok(stats)) = (handle.counts().await, handle.stats().await) else {
                     return Err("the connection manager stopped unexpectedly".into());
                 };
-                println!("{}", status_line(&args.config, &counts, &before, &stats));
-                before = stats;
+                println!("{}", lines.line(&args.config, &counts, &stats));
             }
         }
     }

@@ -3,41 +3,75 @@
 
 use connmgr::{Config, Counts, Network, Stats};
 
-/// One status line: what the node holds, what it did, and, when it is
-/// below its targets, why (from what changed since `before`).
-pub fn status_line(config: &Config, counts: &Counts, before: &Stats, now: &Stats) -> String {
-    let mut line = format!(
-        "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  feeler {}  \
-         addr-fetch {}  inbound {}  pending {}  retrying {}  | dials {}, failed {}, timed out {}",
-        counts.outbound_established(),
-        counts.automatic_established,
-        counts.block_relay_established,
-        counts.permanent_established,
-        counts.manual_established,
-        counts.feelers,
-        counts.addr_fetches,
-        counts.inbound,
-        counts.dialing,
-        counts.outbound_pending().saturating_sub(counts.dialing),
-        now.dials,
-        now.dial_failures,
-        now.dial_timeouts,
-    );
-    let why = below_target(config, counts, before, now);
-    if !why.is_empty() {
+/// Writes the status lines: remembers the counters at the last line, to
+/// say what changed, and the last causes found, for the lines of a quiet
+/// wait after them (a throttled node retries only every few seconds).
+#[derive(Debug, Default)]
+pub struct StatusLines {
+    before: Stats,
+    last_causes: Vec<String>,
+}
+
+impl StatusLines {
+    /// One status line: what the node holds, what it did, and, when it is
+    /// below its targets, why.
+    pub fn line(&mut self, config: &Config, counts: &Counts, now: &Stats) -> String {
+        let mut line = format!(
+            "status: outbound {} (automatic {}, block-relay {}, permanent {}, manual {})  feeler {}  \
+             addr-fetch {}  inbound {}  pending {}  retrying {}  | dials {}, failed {}, timed out {}",
+            counts.outbound_established(),
+            counts.automatic_established,
+            counts.block_relay_established,
+            counts.permanent_established,
+            counts.manual_established,
+            counts.feelers,
+            counts.addr_fetches,
+            counts.inbound,
+            counts.dialing,
+            counts.outbound_pending().saturating_sub(counts.dialing),
+            now.dials,
+            now.dial_failures,
+            now.dial_timeouts,
+        );
+        let short = below(config, counts);
+        let causes = if short {
+            below_target(config, counts, &self.before, now)
+        } else {
+            Vec::new()
+        };
+        self.before = *now;
+        if !short {
+            self.last_causes.clear();
+            return line;
+        }
         line.push_str("  | below target: ");
-        line.push_str(&why.join("; "));
+        if !causes.is_empty() {
+            line.push_str(&causes.join("; "));
+            self.last_causes = causes;
+        } else if counts.dialing > 0 {
+            line.push_str(&format!("connecting ({} dials in flight)", counts.dialing));
+        } else if self.last_causes.is_empty() {
+            line.push_str("waiting to retry");
+        } else {
+            line.push_str("waiting to retry after: ");
+            line.push_str(&self.last_causes.join("; "));
+        }
+        line
     }
-    line
+}
+
+/// Whether automatic connections are short of their targets.
+fn below(config: &Config, counts: &Counts) -> bool {
+    config.automatic_outbound
+        && (counts.automatic_established < config.target_outbound
+            || counts.block_relay_established < config.block_relay_outbound)
 }
 
 /// Why automatic connections are short of their targets, from the
-/// counters' changes since the last status line; empty when they are met
-/// (or there are none to keep).
-pub fn below_target(config: &Config, counts: &Counts, before: &Stats, now: &Stats) -> Vec<String> {
-    let full_relay = counts.automatic_established < config.target_outbound;
-    let block_relay = counts.block_relay_established < config.block_relay_outbound;
-    if !config.automatic_outbound || !(full_relay || block_relay) {
+/// counters' changes since the last status line; empty when nothing
+/// explains it (or they are met, or there are none to keep).
+fn below_target(config: &Config, counts: &Counts, before: &Stats, now: &Stats) -> Vec<String> {
+    if !below(config, counts) {
         return Vec::new();
     }
     let delta = |field: fn(&Stats) -> u64| field(now).saturating_sub(field(before));
@@ -83,9 +117,6 @@ pub fn below_target(config: &Config, counts: &Counts, before: &Stats, now: &Stat
             ));
         }
     }
-    if why.is_empty() && counts.outbound_pending() > 0 {
-        why.push("connecting".to_owned());
-    }
     why
 }
 
@@ -121,7 +152,7 @@ mod tests {
             s.dial_failures = 5;
         });
         assert!(below_target(&config, &counts, &Stats::default(), &now).is_empty());
-        let line = status_line(&config, &counts, &Stats::default(), &now);
+        let line = StatusLines::default().line(&config, &counts, &now);
         assert!(!line.contains("below target"), "{line}");
     }
 
@@ -140,8 +171,39 @@ mod tests {
         assert!(why.contains("groups full (4 addresses"), "{why}");
         assert!(why.contains("throttled (2 replacements"), "{why}");
         assert!(why.contains("every dial failed (3 since"), "{why}");
-        // Nothing changed since: nothing to blame but the connecting.
+        // Nothing changed since: nothing new to blame.
         assert!(below_target(&config, &counts, &now, &now).is_empty());
+    }
+
+    #[test]
+    fn a_quiet_wait_repeats_the_last_causes_found() {
+        let (config, counts) = short();
+        let waiting = Counts {
+            automatic_pending: 5,
+            ..counts
+        };
+        let failed = stats(|s| s.address_failures = 3);
+        let mut lines = StatusLines::default();
+        let first = lines.line(&config, &waiting, &failed);
+        assert!(first.contains("below target: no addresses"), "{first}");
+        let second = lines.line(&config, &waiting, &failed);
+        assert!(
+            second.contains("below target: waiting to retry after: no addresses"),
+            "{second}"
+        );
+        let dialling = Counts {
+            dialing: 2,
+            ..waiting
+        };
+        let third = lines.line(&config, &dialling, &failed);
+        assert!(third.contains("connecting (2 dials in flight)"), "{third}");
+        let met = Counts {
+            automatic_established: 8,
+            ..dialling
+        };
+        assert!(!lines.line(&config, &met, &failed).contains("below target"));
+        let again = lines.line(&config, &waiting, &failed);
+        assert!(again.ends_with("below target: waiting to retry"), "{again}");
     }
 
     #[test]
