@@ -35,7 +35,7 @@ use crate::{
     Network, Networks, PeerAddr, PeerEvent, Subnet,
 };
 
-use super::bans::Bans;
+use super::bans::{allowlisted, Bans};
 use super::book::{Book, MAX_ADDR_TO_SEND};
 use super::conn::Phase;
 use super::groups::GroupCounts;
@@ -162,12 +162,11 @@ impl<'a> Unusable<'a> {
     /// and not allow-listed.
     pub fn rules_out(&self, addr: PeerAddr) -> bool {
         let host = addr.host();
-        let allowed = host
-            .ip()
-            .is_some_and(|ip| self.allowlist.iter().any(|s| s.contains(ip)));
         !self.networks.reachable(addr.network())
             || self.groups.has(addr)
-            || (!self.bans.is_empty() && !allowed && self.bans.covers(host, self.now))
+            || (!self.bans.is_empty()
+                && self.bans.covers(host, self.now)
+                && !allowlisted(self.allowlist, host))
     }
 
     /// Whether `addr` must not be dialled for a connection that holds a

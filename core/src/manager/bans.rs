@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
-use std::net::IpAddr;
 
 use crate::{Action, ConnId, Host, Ignored, Instant, PeerEvent, Reason, Subnet};
 
@@ -82,14 +81,14 @@ fn single(host: Host) -> Host {
     Subnet::of_host(host).network()
 }
 
-impl ConnManager {
-    pub(super) fn allowlisted(&self, ip: IpAddr) -> bool {
-        self.config
-            .allowlist
-            .iter()
-            .any(|subnet| subnet.contains(ip))
-    }
+/// Whether `host` is in `allowlist`: an IP address (or CJDNS's) in one of
+/// its subnets. Exempt from bans and inbound limits; the one test of it.
+pub(super) fn allowlisted(allowlist: &[Subnet], host: Host) -> bool {
+    host.ip()
+        .is_some_and(|ip| allowlist.iter().any(|subnet| subnet.contains(ip)))
+}
 
+impl ConnManager {
     /// Whether dialling or admitting the peer at `host` is forbidden by a
     /// ban (an allow-listed IP address never is).
     pub(super) fn banned(&mut self, host: Host) -> bool {
@@ -97,8 +96,7 @@ impl ConnManager {
             return false;
         }
         let now = self.now;
-        let allowed = host.ip().is_some_and(|ip| self.allowlisted(ip));
-        !allowed && self.bans.is_banned(host, now)
+        !allowlisted(&self.config.allowlist, host) && self.bans.is_banned(host, now)
     }
 
     /// Whether a ban covers the peer at `addr`.
@@ -144,7 +142,7 @@ impl ConnManager {
         tracing::debug!(conn = id.raw(), total, "misbehaved");
         let threshold = self.config.ban_threshold;
         let noban = conn.facts.noban;
-        let allowed = host.ip().is_some_and(|ip| self.allowlisted(ip));
+        let allowed = allowlisted(&self.config.allowlist, host);
         if threshold > 0 && total >= threshold && !noban && !allowed {
             let until = now + self.config.ban_duration;
             self.ban(Subnet::of_host(host), until, Reason::Misbehaving);

@@ -15,6 +15,7 @@ use crate::timers::{Owner, TimerSeq};
 use crate::{backoff, AcceptError, Action, ConnId, ConnKind, Direction, Ignored, ListenerId};
 use crate::{Host, Network, PeerEvent, Reason};
 
+use super::bans::allowlisted;
 use super::conn::{Conn, Phase};
 use super::{ConnManager, Lifecycle};
 
@@ -48,7 +49,7 @@ impl ConnManager {
         }
         let ip = remote.ip().to_canonical();
         let network = overlay.unwrap_or(Network::of(ip));
-        let allowlisted = self.allowlisted(ip);
+        let allowlisted = allowlisted(&self.config.allowlist, Host::Ip(ip));
         if let Some(reason) = self.refusal(ip, network, allowlisted) {
             let id = self.fresh_id();
             tracing::debug!(conn = id.raw(), %remote, ?reason, "inbound refused");
