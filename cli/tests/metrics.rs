@@ -113,6 +113,8 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     );
 
     // SIGTERM to B, connections live: it saves its peers and exits 0.
+    let open_in_a = descriptors(&a);
+    assert!(open_in_a > 2, "A's descriptors cannot be read");
     signal(&b, "TERM");
     let stopped = wait_for(&b_out, "stopped: ", Duration::from_secs(10), &mut b);
     assert!(stopped.contains("peers saved to"), "{stopped}");
@@ -128,6 +130,16 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     } else {
         wait_for_sample(port_a, ended, 2.0)
     };
+    // And A closed its two sockets (descriptors, not just counts).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while descriptors(&a) > open_in_a - 2 {
+        assert!(
+            Instant::now() < deadline,
+            "A still has {} descriptors open, {open_in_a} before",
+            descriptors(&a)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
         sample(
             &scrape_a,
@@ -140,6 +152,13 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     signal(&a, "TERM");
     assert!(wait_exit(&mut a, Duration::from_secs(10)).success());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// How many descriptors `child` has open (Linux's /proc).
+fn descriptors(child: &Child) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
 }
 
 /// Every metric a node serves has its row in docs/METRICS.md.
