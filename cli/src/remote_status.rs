@@ -102,10 +102,7 @@ impl Samples {
         Some(
             samples
                 .iter()
-                .filter(|(labels, _)| {
-                    with.iter()
-                        .all(|(k, v)| labels.get(*k).is_some_and(|l| l == v))
-                })
+                .filter(|(labels, _)| has(labels, with))
                 .map(|(_, value)| value)
                 .sum(),
         )
@@ -116,10 +113,7 @@ impl Samples {
     fn by(&self, name: &str, label: &str, with: &[(&str, &str)]) -> Vec<(String, f64)> {
         let mut sums: BTreeMap<String, f64> = BTreeMap::new();
         for (labels, value) in self.by_name.get(name).into_iter().flatten() {
-            if with
-                .iter()
-                .all(|(k, v)| labels.get(*k).is_some_and(|l| l == v))
-            {
+            if has(labels, with) {
                 if let Some(key) = labels.get(label) {
                     *sums.entry(key.clone()).or_default() += value;
                 }
@@ -129,6 +123,12 @@ impl Samples {
         sums.sort_by(|a, b| b.1.total_cmp(&a.1));
         sums
     }
+}
+
+/// Whether `labels` include every pair of `with`.
+fn has(labels: &Labels, with: &[(&str, &str)]) -> bool {
+    with.iter()
+        .all(|(k, v)| labels.get(*k).is_some_and(|l| l == v))
 }
 
 /// `a="x",b="y"` (values without escapes: connmgr's labels have none).

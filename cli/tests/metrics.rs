@@ -29,17 +29,21 @@ fn node(args: &[&str], peers: &Path, metrics: u16) -> (Child, mpsc::Receiver<Str
     (child, out)
 }
 
-/// Scrapes until `series` has `value` (the manager reports once a second).
-fn wait_for_sample(port: u16, series: &str, value: f64) -> String {
+/// Scrapes until every series has its value in one scrape (the manager
+/// reports once a second); returns that scrape.
+fn wait_for_samples(port: u16, wanted: &[(&str, f64)]) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let scrape = scrape(port);
-        if sample(&scrape, series) == Some(value) {
+        if wanted
+            .iter()
+            .all(|&(series, value)| sample(&scrape, series) == Some(value))
+        {
             return scrape;
         }
         assert!(
             Instant::now() < deadline,
-            "{series} never reached {value}; last scrape:\n{scrape}"
+            "never {wanted:?} in one scrape; last scrape:\n{scrape}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -70,13 +74,8 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
 
     // B: a permanent and an automatic peer, both A, over IPv4.
     let outbound = "connmgr_peers{direction=\"outbound\",kind=\"permanent\",network=\"ipv4\"}";
-    let scrape_b = wait_for_sample(port_b, outbound, 1.0);
     let automatic = "connmgr_peers{direction=\"outbound\",kind=\"automatic\",network=\"ipv4\"}";
-    let scrape_b = if sample(&scrape_b, automatic) == Some(1.0) {
-        scrape_b
-    } else {
-        wait_for_sample(port_b, automatic, 1.0)
-    };
+    let scrape_b = wait_for_samples(port_b, &[(outbound, 1.0), (automatic, 1.0)]);
     assert!(
         sample(&scrape_b, "connmgr_dials_total") >= Some(2.0),
         "{scrape_b}"
@@ -102,7 +101,7 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
 
     // A: the two connections are inbound.
     let inbound = "connmgr_peers{direction=\"inbound\",kind=\"inbound\",network=\"ipv4\"}";
-    let scrape_a = wait_for_sample(port_a, inbound, 2.0);
+    let scrape_a = wait_for_samples(port_a, &[(inbound, 2.0)]);
     assert_eq!(
         sample(&scrape_a, "connmgr_inbound_accepted_total"),
         Some(2.0)
@@ -123,13 +122,8 @@ fn metrics_count_what_the_nodes_did_and_sigterm_closes_every_connection() {
     assert!(book.contains(&addr), "{book}");
 
     // Every connection B had is closed: A sees both end.
-    let scrape_a = wait_for_sample(port_a, inbound, 0.0);
     let ended = "connmgr_disconnected_total{reason=\"peer_closed\"}";
-    let scrape_a = if sample(&scrape_a, ended) == Some(2.0) {
-        scrape_a
-    } else {
-        wait_for_sample(port_a, ended, 2.0)
-    };
+    let scrape_a = wait_for_samples(port_a, &[(inbound, 0.0), (ended, 2.0)]);
     // And A closed its two sockets (descriptors, not just counts).
     let deadline = Instant::now() + Duration::from_secs(10);
     while descriptors(&a) > open_in_a - 2 {
