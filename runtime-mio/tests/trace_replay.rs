@@ -134,9 +134,12 @@ fn a_run_with_the_book_inside_replays_identically() {
         &mut reactor,
         &mut seen,
         Duration::from_secs(10),
-        |seen, _| { seen.connected >= 1 }
+        |seen, _| seen.peers.iter().any(|p| p.kind().relays_addresses())
     ));
-    let id = seen.peers[0].id();
+    // Addresses come over a full-relay peer: the block-relay-only ones,
+    // which may connect first, take none.
+    let peer = seen.peers.iter().find(|p| p.kind().relays_addresses());
+    let id = peer.expect("a full-relay peer connected").id();
     reactor.handshaked(id).unwrap();
     let more = vec![
         common::advertised(&reactor, "127.0.0.2:18444".parse().unwrap()),
